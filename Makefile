@@ -1,0 +1,54 @@
+# vhost-blk: top-level targets. Kernel parts build inside the Debian 13 test
+# host (cached under $(CACHE)); see README.md.
+#
+#   make               module + test programs + unit tests, and say what was built
+#   make module        vhost_blk.ko against the test host's kernel, or KVER=...
+#   make module NATIVE=1 [KVER=$(uname -r)]   on a real host, with its toolchain
+#   make check         unit tests, lint, and the VM test batch
+#   make demo          boot the test host and serve a raw image on XFS
+#   make unit | lint | guest | testhost | clean
+
+CACHE ?= $(HOME)/.cache/vhost-blk
+export CACHE
+KVER ?=
+NATIVE ?= 0
+VM := tests/vm
+
+.PHONY: all module guest unit lint check demo testhost clean
+
+all: module guest unit
+	@echo "built: vhost_blk.ko ($$(modinfo -F vermagic vhost_blk.ko 2>/dev/null | cut -d' ' -f1)), build/guest/vbt, build/guest/vblk-demo; unit tests passed"
+
+ifeq ($(NATIVE),1)
+KVER_NATIVE := $(if $(KVER),$(KVER),$(shell uname -r))
+module:
+	@inc=$$($(VM)/kernel-source.sh $(KVER_NATIVE) $(CACHE)/ksrc) && \
+	$(MAKE) -C /lib/modules/$(KVER_NATIVE)/build M=$(CURDIR) VHOST_INC=$$inc modules
+else
+module:
+	@$(VM)/build.sh module $(KVER)
+endif
+
+guest:
+	@$(VM)/build.sh guest
+
+unit:
+	@$(MAKE) -s -C tests O=$(CURDIR)/build/unit unit
+
+lint:
+	@$(VM)/build.sh lint $(KVER)
+
+testhost:
+	@$(VM)/mkrootfs.sh
+
+check:
+	@$(VM)/check.sh
+
+demo:
+	@$(VM)/demo.sh
+
+clean:
+	rm -rf build
+	rm -f *.ko *.mod *.mod.c *.o src/*.o modules.order Module.symvers
+	find . -name '.*.cmd' -delete
+	rm -f .module-common.o

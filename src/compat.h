@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The differences between the vhost core and block APIs of the kernels
+ * vhost-blk builds against, in one place. Only 6.12 is tested; see
+ * ../shared notes (vhost core API by kernel version) for what changes where.
+ */
+#ifndef VHOST_BLK_COMPAT_H
+#define VHOST_BLK_COMPAT_H
+
+#include <linux/version.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+#error "vhost-blk needs Linux 6.10 or later (vhost_vq_work_queue() returning bool)"
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define vhost_blk_add_used_n(vq, heads, n)	vhost_add_used_n(vq, heads, NULL, n)
+#else
+#define vhost_blk_add_used_n(vq, heads, n)	vhost_add_used_n(vq, heads, n)
+#endif
+
+#endif /* VHOST_BLK_COMPAT_H */

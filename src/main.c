@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-blk: serve virtio-blk virtqueues from the host kernel.
+ *
+ * /dev/vhost-blk gives each opener a vhost device with up to
+ * VHOST_BLK_MAX_QUEUES request queues. The standard vhost ioctls set it up;
+ * VHOST_BLK_SET_BACKEND attaches a raw image file or a block device.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/file.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/stat.h>
+
+#include "blk.h"
+
+enum {
+	VHOST_BLK_FEATURES = (VHOST_FEATURES & ~(1ULL << VHOST_F_LOG_ALL)) |
+			     (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
+			     (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+			     (1ULL << VIRTIO_BLK_F_RO) |
+			     (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+			     (1ULL << VIRTIO_BLK_F_FLUSH) |
+			     (1ULL << VIRTIO_BLK_F_TOPOLOGY) |
+			     (1ULL << VIRTIO_BLK_F_MQ) |
+			     (1ULL << VIRTIO_BLK_F_DISCARD) |
+			     (1ULL << VIRTIO_BLK_F_WRITE_ZEROES),
+};
+
+struct vhost_blk_stats vhost_blk_stats;
+static atomic_t vhost_blk_ids = ATOMIC_INIT(0);
+static struct dentry *vhost_blk_debugfs;
+
+static void vhost_blk_probe_file(struct vhost_blk_backend_state *be)
+{
+	struct inode *inode = file_inode(be->file);
+	struct kstat stat;
+
+	be->capacity = i_size_read(inode) >> SECTOR_SHIFT;
+	be->lbs = SECTOR_SIZE;
+	/* O_DIRECT needs the file system's alignment. */
+	if ((be->file->f_flags & O_DIRECT) &&
+	    !vfs_getattr(&be->file->f_path, &stat, STATX_DIOALIGN,
+			 AT_STATX_SYNC_AS_STAT) &&
+	    (stat.result_mask & STATX_DIOALIGN) && stat.dio_offset_align)
+		be->lbs = max_t(u32, SECTOR_SIZE, stat.dio_offset_align);
+	be->pbs = max_t(u32, be->lbs, i_blocksize(inode));
+	if (be->file->f_op->fallocate) {
+		be->discard_sectors = VHOST_BLK_DISCARD_SECTORS_MAX;
+		be->zeroes_sectors = VHOST_BLK_DISCARD_SECTORS_MAX;
+		be->discard_align = i_blocksize(inode) >> SECTOR_SHIFT;
+	}
+}
+
+static void vhost_blk_probe_bdev(struct vhost_blk_backend_state *be)
+{
+	struct block_device *bdev = be->bdev;
+
+	be->capacity = bdev_nr_sectors(bdev);
+	be->lbs = bdev_logical_block_size(bdev);
+	be->pbs = bdev_physical_block_size(bdev);
+	be->discard_sectors = min_t(u32, bdev_max_discard_sectors(bdev),
+				    VHOST_BLK_DISCARD_SECTORS_MAX);
+	be->discard_align = bdev_discard_granularity(bdev) >> SECTOR_SHIFT;
+	/* The block layer writes zeroes itself where the device cannot. */
+	be->zeroes_sectors = VHOST_BLK_DISCARD_SECTORS_MAX;
+	if (bdev_read_only(bdev))
+		be->read_only = true;
+}
+
+static struct vhost_blk_backend_state *
+vhost_blk_backend_open(const struct vhost_blk_backend *arg)
+{
+	struct vhost_blk_backend_state *be;
+	struct inode *inode;
+	int ret;
+
+	be = kzalloc(sizeof(*be), GFP_KERNEL_ACCOUNT);
+	if (!be)
+		return ERR_PTR(-ENOMEM);
+	be->file = fget(arg->fd);
+	if (!be->file) {
+		ret = -EBADF;
+		goto err_free;
+	}
+	ret = -EBADF;
+	if (!(be->file->f_mode & FMODE_READ) || !be->file->f_op->read_iter)
+		goto err_put;
+	be->read_only = (arg->flags & VHOST_BLK_BACKEND_F_READONLY) ||
+			!(be->file->f_mode & FMODE_WRITE) ||
+			!be->file->f_op->write_iter;
+	be->nowait = be->file->f_mode & FMODE_NOWAIT;
+
+	inode = file_inode(be->file);
+	ret = -EINVAL;
+	if (S_ISBLK(inode->i_mode)) {
+		be->bdev = I_BDEV(be->file->f_mapping->host);
+		vhost_blk_probe_bdev(be);
+	} else if (S_ISREG(inode->i_mode)) {
+		vhost_blk_probe_file(be);
+	} else {
+		goto err_put;
+	}
+
+	/* The bio engine is not built yet: every backend uses kiocb. */
+	ret = -EOPNOTSUPP;
+	if (arg->engine == VHOST_BLK_ENGINE_BIO)
+		goto err_put;
+	be->engine = VHOST_BLK_ENGINE_KIOCB;
+	return be;
+
+err_put:
+	fput(be->file);
+err_free:
+	kfree(be);
+	return ERR_PTR(ret);
+}
+
+/* Stop every queue, wait for what is in flight, drop the backend. */
+static void vhost_blk_detach(struct vhost_blk *blk)
+{
+	struct vhost_blk_backend_state *be = blk->be;
+	int i;
+
+	if (!be)
+		return;
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
+
+		mutex_lock(&vq->mutex);
+		vhost_vq_set_backend(vq, NULL);
+		mutex_unlock(&vq->mutex);
+	}
+	/* No kick handler runs after this; then let what it started finish. */
+	vhost_dev_flush(&blk->dev);
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
+		wait_event(blk->drain_wq, vhost_blk_vq_idle(&blk->vqs[i]));
+	vhost_dev_flush(&blk->dev);
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_blk_vq *bvq = &blk->vqs[i];
+
+		flush_work(&bvq->orphan_work);
+		mutex_lock(&bvq->vq.mutex);
+		vhost_blk_vq_free_reqs(bvq);
+		mutex_unlock(&bvq->vq.mutex);
+	}
+	blk->be = NULL;
+	fput(be->file);
+	kfree(be);
+}
+
+static long vhost_blk_attach(struct vhost_blk *blk,
+			     struct vhost_blk_backend_state *be)
+{
+	int i, ret, attached = 0;
+
+	blk->be = be;
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_blk_vq *bvq = &blk->vqs[i];
+		struct vhost_virtqueue *vq = &bvq->vq;
+
+		mutex_lock(&vq->mutex);
+		if (!vhost_vq_is_setup(vq)) {
+			mutex_unlock(&vq->mutex);
+			continue;
+		}
+		ret = vhost_vq_init_access(vq);
+		if (!ret)
+			ret = vhost_blk_vq_alloc_reqs(bvq);
+		if (!ret)
+			vhost_vq_set_backend(vq, be);
+		mutex_unlock(&vq->mutex);
+		if (ret)
+			goto err;
+		attached++;
+	}
+	ret = -EINVAL;		/* no virtqueue is set up */
+	if (!attached)
+		goto err;
+
+	/* Serve what the guest queued before the backend came. */
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
+		if (blk->vqs[i].reqs)
+			vhost_poll_queue(&blk->vqs[i].vq.poll);
+	return 0;
+
+err:
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
+
+		mutex_lock(&vq->mutex);
+		vhost_vq_set_backend(vq, NULL);
+		vhost_blk_vq_free_reqs(&blk->vqs[i]);
+		mutex_unlock(&vq->mutex);
+	}
+	blk->be = NULL;
+	return ret;
+}
+
+static long vhost_blk_set_backend(struct vhost_blk *blk,
+				  const struct vhost_blk_backend *arg)
+{
+	struct vhost_blk_backend_state *be = NULL;
+	long ret;
+
+	if ((arg->flags & ~VHOST_BLK_BACKEND_F_ALL) ||
+	    memchr_inv(arg->reserved, 0, sizeof(arg->reserved)) ||
+	    arg->engine > VHOST_BLK_ENGINE_BIO || arg->fd < -1)
+		return -EINVAL;
+
+	mutex_lock(&blk->dev.mutex);
+	ret = vhost_dev_check_owner(&blk->dev);
+	if (ret)
+		goto out;
+	if (arg->fd >= 0) {
+		be = vhost_blk_backend_open(arg);
+		if (IS_ERR(be)) {
+			ret = PTR_ERR(be);
+			goto out;
+		}
+	}
+	vhost_blk_detach(blk);
+	if (be) {
+		ret = vhost_blk_attach(blk, be);
+		if (ret) {
+			fput(be->file);
+			kfree(be);
+		}
+	}
+out:
+	mutex_unlock(&blk->dev.mutex);
+	return ret;
+}
+
+static long vhost_blk_set_serial(struct vhost_blk *blk,
+				 const struct vhost_blk_serial *arg)
+{
+	long ret;
+
+	if (arg->flags)
+		return -EINVAL;
+	mutex_lock(&blk->dev.mutex);
+	ret = vhost_dev_check_owner(&blk->dev);
+	if (!ret) {
+		spin_lock(&blk->serial_lock);
+		memcpy(blk->serial, arg->id, sizeof(blk->serial));
+		spin_unlock(&blk->serial_lock);
+	}
+	mutex_unlock(&blk->dev.mutex);
+	return ret;
+}
+
+static void vhost_blk_get_config(struct vhost_blk *blk,
+				 struct vhost_blk_config *cfg)
+{
+	const struct vhost_blk_backend_state *be;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_segments = VHOST_BLK_SEG_MAX;
+	cfg->max_segment_size = VHOST_BLK_SIZE_MAX;
+	cfg->num_queues = VHOST_BLK_MAX_QUEUES;
+	cfg->logical_block_size = SECTOR_SIZE;
+	cfg->physical_block_size = SECTOR_SIZE;
+	cfg->engine = VHOST_BLK_ENGINE_KIOCB;
+
+	mutex_lock(&blk->dev.mutex);
+	be = blk->be;
+	if (be) {
+		cfg->engine = be->engine;
+		cfg->capacity = be->capacity;
+		cfg->logical_block_size = be->lbs;
+		cfg->physical_block_size = be->pbs;
+		cfg->read_only = be->read_only;
+		if (!be->read_only) {
+			cfg->max_discard_sectors = be->discard_sectors;
+			cfg->max_write_zeroes_sectors = be->zeroes_sectors;
+		}
+		if (cfg->max_discard_sectors) {
+			cfg->max_discard_seg = VHOST_BLK_DISCARD_SEG_MAX;
+			cfg->discard_sector_alignment = be->discard_align;
+		}
+		if (cfg->max_write_zeroes_sectors) {
+			cfg->max_write_zeroes_seg = VHOST_BLK_DISCARD_SEG_MAX;
+			cfg->write_zeroes_may_unmap = 1;
+		}
+	}
+	mutex_unlock(&blk->dev.mutex);
+}
+
+static long vhost_blk_set_features(struct vhost_blk *blk, u64 features)
+{
+	long ret;
+	int i;
+
+	if (features & ~VHOST_BLK_FEATURES)
+		return -EOPNOTSUPP;
+	mutex_lock(&blk->dev.mutex);
+	ret = vhost_dev_check_owner(&blk->dev);
+	if (!ret) {
+		for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+			struct vhost_virtqueue *vq = &blk->vqs[i].vq;
+
+			mutex_lock(&vq->mutex);
+			vq->acked_features = features;
+			mutex_unlock(&vq->mutex);
+		}
+	}
+	mutex_unlock(&blk->dev.mutex);
+	return ret;
+}
+
+static long vhost_blk_reset_owner(struct vhost_blk *blk)
+{
+	struct vhost_iotlb *umem;
+	long ret;
+
+	mutex_lock(&blk->dev.mutex);
+	ret = vhost_dev_check_owner(&blk->dev);
+	if (ret)
+		goto out;
+	umem = vhost_dev_reset_owner_prepare();
+	if (!umem) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	vhost_blk_detach(blk);
+	vhost_dev_stop(&blk->dev);
+	vhost_dev_reset_owner(&blk->dev, umem);
+out:
+	mutex_unlock(&blk->dev.mutex);
+	return ret;
+}
+
+static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
+			    unsigned long arg)
+{
+	struct vhost_blk *blk = f->private_data;
+	void __user *argp = (void __user *)arg;
+	struct vhost_blk_backend backend;
+	struct vhost_blk_serial serial;
+	struct vhost_blk_config cfg;
+	u64 features;
+	long ret;
+
+	switch (ioctl) {
+	case VHOST_BLK_SET_BACKEND:
+		if (copy_from_user(&backend, argp, sizeof(backend)))
+			return -EFAULT;
+		return vhost_blk_set_backend(blk, &backend);
+	case VHOST_BLK_SET_SERIAL:
+		if (copy_from_user(&serial, argp, sizeof(serial)))
+			return -EFAULT;
+		return vhost_blk_set_serial(blk, &serial);
+	case VHOST_BLK_GET_CONFIG:
+		if (get_user(cfg.flags, (u32 __user *)argp))
+			return -EFAULT;
+		if (cfg.flags)
+			return -EINVAL;
+		vhost_blk_get_config(blk, &cfg);
+		if (copy_to_user(argp, &cfg, sizeof(cfg)))
+			return -EFAULT;
+		return 0;
+	case VHOST_GET_FEATURES:
+		features = VHOST_BLK_FEATURES;
+		if (copy_to_user(argp, &features, sizeof(features)))
+			return -EFAULT;
+		return 0;
+	case VHOST_SET_FEATURES:
+		if (copy_from_user(&features, argp, sizeof(features)))
+			return -EFAULT;
+		return vhost_blk_set_features(blk, features);
+	case VHOST_RESET_OWNER:
+		return vhost_blk_reset_owner(blk);
+	case VHOST_NEW_WORKER:
+	case VHOST_FREE_WORKER:
+	case VHOST_ATTACH_VRING_WORKER:
+	case VHOST_GET_VRING_WORKER:
+		mutex_lock(&blk->dev.mutex);
+		ret = vhost_worker_ioctl(&blk->dev, ioctl, argp);
+		mutex_unlock(&blk->dev.mutex);
+		return ret;
+	default:
+		mutex_lock(&blk->dev.mutex);
+		ret = vhost_dev_ioctl(&blk->dev, ioctl, argp);
+		if (ret == -ENOIOCTLCMD)
+			ret = vhost_vring_ioctl(&blk->dev, ioctl, argp);
+		mutex_unlock(&blk->dev.mutex);
+		return ret;
+	}
+}
+
+static int vhost_blk_open(struct inode *inode, struct file *f)
+{
+	struct vhost_virtqueue **vqs;
+	struct vhost_blk *blk;
+	int i;
+
+	blk = kvzalloc(sizeof(*blk), GFP_KERNEL_ACCOUNT);
+	if (!blk)
+		return -ENOMEM;
+	vqs = kmalloc_array(VHOST_BLK_MAX_QUEUES, sizeof(*vqs), GFP_KERNEL);
+	if (!vqs) {
+		kvfree(blk);
+		return -ENOMEM;
+	}
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_blk_vq *bvq = &blk->vqs[i];
+
+		bvq->blk = blk;
+		vqs[i] = &bvq->vq;
+		bvq->vq.handle_kick = vhost_blk_handle_kick;
+		init_llist_head(&bvq->done_list);
+		vhost_work_init(&bvq->done_work, vhost_blk_done_work);
+		INIT_WORK(&bvq->orphan_work, vhost_blk_orphan_work);
+	}
+	init_waitqueue_head(&blk->drain_wq);
+	spin_lock_init(&blk->serial_lock);
+	snprintf((char *)blk->serial, sizeof(blk->serial), "vhost-blk-%08x",
+		 atomic_inc_return(&vhost_blk_ids));
+	vhost_dev_init(&blk->dev, vqs, VHOST_BLK_MAX_QUEUES, UIO_MAXIOV,
+		       VHOST_BLK_WEIGHT, 0, true, NULL);
+	f->private_data = blk;
+	atomic_long_inc(&vhost_blk_stats.devices);
+	return 0;
+}
+
+static int vhost_blk_release(struct inode *inode, struct file *f)
+{
+	struct vhost_blk *blk = f->private_data;
+
+	mutex_lock(&blk->dev.mutex);
+	vhost_blk_detach(blk);
+	mutex_unlock(&blk->dev.mutex);
+	vhost_dev_stop(&blk->dev);
+	vhost_dev_cleanup(&blk->dev);
+	kfree(blk->dev.vqs);
+	kvfree(blk);
+	atomic_long_dec(&vhost_blk_stats.devices);
+	return 0;
+}
+
+static const struct file_operations vhost_blk_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vhost_blk_open,
+	.release	= vhost_blk_release,
+	.unlocked_ioctl	= vhost_blk_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice vhost_blk_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "vhost-blk",
+	.fops	= &vhost_blk_fops,
+};
+
+static int vhost_blk_stats_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "devices %ld\nrequests %ld\npinned_pages %ld\n",
+		   atomic_long_read(&vhost_blk_stats.devices),
+		   atomic_long_read(&vhost_blk_stats.requests),
+		   atomic_long_read(&vhost_blk_stats.pinned_pages));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vhost_blk_stats);
+
+static int __init vhost_blk_init(void)
+{
+	int ret;
+
+	vhost_blk_wq = alloc_workqueue("vhost-blk", WQ_UNBOUND, 0);
+	if (!vhost_blk_wq)
+		return -ENOMEM;
+	ret = misc_register(&vhost_blk_misc);
+	if (ret) {
+		destroy_workqueue(vhost_blk_wq);
+		return ret;
+	}
+	vhost_blk_debugfs = debugfs_create_dir("vhost_blk", NULL);
+	debugfs_create_file("stats", 0444, vhost_blk_debugfs, NULL,
+			    &vhost_blk_stats_fops);
+	return 0;
+}
+
+static void __exit vhost_blk_exit(void)
+{
+	debugfs_remove(vhost_blk_debugfs);
+	misc_deregister(&vhost_blk_misc);
+	destroy_workqueue(vhost_blk_wq);
+}
+
+module_init(vhost_blk_init);
+module_exit(vhost_blk_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("vhost-blk: virtio-blk served from the host kernel");
+MODULE_SOFTDEP("pre: vhost");

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-blk requests: descriptor chains in, used ring entries out.
+ *
+ * The kick handler runs in the virtqueue's vhost worker, which has the
+ * owner's mm. It parses each chain, pins the guest pages of the data and
+ * hands the request to the engine. Engines complete from any context into a
+ * lock-free list; the worker writes the status bytes, returns the heads in
+ * one batch and notifies the guest once.
+ */
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+#include "blk.h"
+
+int vhost_blk_vq_alloc_reqs(struct vhost_blk_vq *bvq)
+{
+	unsigned int i, n = bvq->vq.num;
+
+	bvq->reqs = kvcalloc(n, sizeof(*bvq->reqs), GFP_KERNEL_ACCOUNT);
+	if (!bvq->reqs)
+		return -ENOMEM;
+	bvq->nr_reqs = n;
+	bvq->free = NULL;
+	for (i = n; i-- > 0;) {
+		bvq->reqs[i].bvq = bvq;
+		bvq->reqs[i].next_free = bvq->free;
+		bvq->free = &bvq->reqs[i];
+	}
+	bvq->inflight = 0;
+	bvq->starved = false;
+	atomic_long_add(n, &vhost_blk_stats.requests);
+	return 0;
+}
+
+void vhost_blk_vq_free_reqs(struct vhost_blk_vq *bvq)
+{
+	if (!bvq->reqs)
+		return;
+	WARN_ON(bvq->inflight);
+	atomic_long_sub(bvq->nr_reqs, &vhost_blk_stats.requests);
+	kvfree(bvq->reqs);
+	bvq->reqs = NULL;
+	bvq->nr_reqs = 0;
+	bvq->free = NULL;
+}
+
+bool vhost_blk_vq_idle(struct vhost_blk_vq *bvq)
+{
+	return READ_ONCE(bvq->inflight) == 0;
+}
+
+static struct vhost_blk_req *vhost_blk_get_req(struct vhost_blk_vq *bvq)
+{
+	struct vhost_blk_req *req = bvq->free;
+
+	bvq->free = req->next_free;
+	WRITE_ONCE(bvq->inflight, bvq->inflight + 1);
+	req->status_ptr = NULL;
+	req->bvec = NULL;
+	req->nr_bvec = 0;
+	req->nr_seg = 0;
+	req->len = 0;
+	req->used_len = 0;
+	req->to_guest = false;
+	return req;
+}
+
+static void vhost_blk_put_req(struct vhost_blk_vq *bvq,
+			      struct vhost_blk_req *req)
+{
+	req->next_free = bvq->free;
+	bvq->free = req;
+	WRITE_ONCE(bvq->inflight, bvq->inflight - 1);
+	if (!bvq->inflight && wq_has_sleeper(&bvq->blk->drain_wq))
+		wake_up(&bvq->blk->drain_wq);
+}
+
+/*
+ * Pin the guest pages behind @iter into req->bvec, one entry a page. On
+ * failure what was pinned stays in req->bvec for vhost_blk_unpin().
+ */
+static int vhost_blk_pin(struct vhost_blk_req *req, struct iov_iter *iter,
+			 unsigned int nr_segs)
+{
+	/* A segment of n bytes spans at most n / PAGE_SIZE + 2 pages. */
+	unsigned int max = DIV_ROUND_UP(req->len, PAGE_SIZE) + 2 * nr_segs;
+	struct page *chunk[16];
+
+	if (max > VHOST_BLK_INLINE_BVECS) {
+		req->bvec = kvmalloc_array(max, sizeof(*req->bvec), GFP_KERNEL);
+		if (!req->bvec)
+			return -ENOMEM;
+	} else {
+		req->bvec = req->inline_bvec;
+	}
+
+	while (iov_iter_count(iter)) {
+		struct page **pages = chunk;
+		unsigned int i, n;
+		size_t off;
+		ssize_t got;
+
+		got = iov_iter_extract_pages(iter, &pages, iov_iter_count(iter),
+					     ARRAY_SIZE(chunk), 0, &off);
+		if (got <= 0)
+			return got ? got : -EFAULT;
+		n = DIV_ROUND_UP(off + got, PAGE_SIZE);
+		if (WARN_ON_ONCE(req->nr_bvec + n > max)) {
+			unpin_user_pages(chunk, n);
+			return -EFAULT;
+		}
+		for (i = 0; i < n; i++) {
+			size_t len = min_t(size_t, got, PAGE_SIZE - off);
+
+			bvec_set_page(&req->bvec[req->nr_bvec++], chunk[i], len,
+				      off);
+			got -= len;
+			off = 0;
+		}
+		atomic_long_add(n, &vhost_blk_stats.pinned_pages);
+	}
+	return 0;
+}
+
+static void vhost_blk_unpin(struct vhost_blk_req *req)
+{
+	unsigned int i;
+
+	for (i = 0; i < req->nr_bvec; i++)
+		unpin_user_page_range_dirty_lock(req->bvec[i].bv_page, 1,
+						 req->to_guest);
+	atomic_long_sub(req->nr_bvec, &vhost_blk_stats.pinned_pages);
+	req->nr_bvec = 0;
+	if (req->bvec != req->inline_bvec)
+		kvfree(req->bvec);
+	req->bvec = NULL;
+}
+
+/*
+ * Complete @req with @status. Any context: the status reaches the guest
+ * from the virtqueue's worker, or, once that worker is gone (the owner was
+ * killed), the request is released without touching guest memory.
+ */
+void vhost_blk_req_done(struct vhost_blk_req *req, u8 status)
+{
+	struct vhost_blk_vq *bvq = req->bvq;
+
+	req->status = status;
+	llist_add(&req->done_node, &bvq->done_list);
+	if (!vhost_vq_work_queue(&bvq->vq, &bvq->done_work))
+		queue_work(system_wq, &bvq->orphan_work);
+}
+
+static void vhost_blk_complete(struct vhost_blk_vq *bvq, bool to_guest)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	struct vhost_blk_req *req, *tmp;
+	struct llist_node *list;
+	unsigned int n = 0;
+	bool kick;
+
+	list = llist_del_all(&bvq->done_list);
+	if (!list)
+		return;
+	list = llist_reverse_order(list);
+
+	mutex_lock(&vq->mutex);
+	llist_for_each_entry_safe(req, tmp, list, done_node) {
+		vhost_blk_unpin(req);
+		if (to_guest) {
+			u32 len = req->status_ptr ? 1 : 0;
+
+			if (req->status == VIRTIO_BLK_S_OK)
+				len = req->used_len;
+			if (req->status_ptr &&
+			    put_user(req->status, req->status_ptr))
+				vq_err(vq, "vhost-blk: cannot write the status of request %u\n",
+				       req->head);
+			vq->heads[n].id = cpu_to_vhost32(vq, req->head);
+			vq->heads[n].len = cpu_to_vhost32(vq, len);
+			if (++n == UIO_MAXIOV) {
+				if (vhost_blk_add_used_n(vq, vq->heads, n))
+					vq_err(vq, "vhost-blk: cannot update the used ring\n");
+				n = 0;
+			}
+		}
+		vhost_blk_put_req(bvq, req);
+	}
+	if (n && vhost_blk_add_used_n(vq, vq->heads, n))
+		vq_err(vq, "vhost-blk: cannot update the used ring\n");
+	if (to_guest)
+		vhost_signal(&bvq->blk->dev, vq);
+	kick = bvq->starved && to_guest;
+	bvq->starved = false;
+	mutex_unlock(&vq->mutex);
+
+	/* Requests are free again: take up the ring where we stopped. */
+	if (kick)
+		vhost_poll_queue(&vq->poll);
+}
+
+void vhost_blk_done_work(struct vhost_work *work)
+{
+	vhost_blk_complete(container_of(work, struct vhost_blk_vq, done_work),
+			   true);
+}
+
+void vhost_blk_orphan_work(struct work_struct *work)
+{
+	vhost_blk_complete(container_of(work, struct vhost_blk_vq, orphan_work),
+			   false);
+}
+
+/* Non-empty iovecs of @iov[0..n) overlapping bytes [skip, skip + len). */
+static unsigned int vhost_blk_count_segs(const struct iovec *iov,
+					 unsigned int n, size_t skip,
+					 size_t len)
+{
+	unsigned int i, segs = 0;
+	size_t pos = 0;
+
+	for (i = 0; i < n && pos < skip + len; pos += iov[i++].iov_len)
+		if (iov[i].iov_len && pos + iov[i].iov_len > skip)
+			segs++;
+	return segs;
+}
+
+static bool vhost_blk_range_ok(const struct vhost_blk_backend_state *be,
+			       u64 sector, u64 nr_sectors)
+{
+	return sector <= be->capacity && nr_sectors <= be->capacity - sector;
+}
+
+/* IN and OUT: check, pin, submit. Returns the status if it failed early. */
+static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
+			     unsigned int nr_segs)
+{
+	struct vhost_virtqueue *vq = &req->bvq->vq;
+	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
+	u64 pos = req->sector << SECTOR_SHIFT;
+
+	req->len = iov_iter_count(data);
+	if (!req->len) {
+		vq_err(vq, "vhost-blk: request %u has no data\n", req->head);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (!req->to_guest && be->read_only)
+		return VIRTIO_BLK_S_IOERR;
+	if (req->len > VHOST_BLK_MAX_BYTES || nr_segs > VHOST_BLK_SEG_MAX) {
+		vq_err(vq, "vhost-blk: request %u is too large (%zu bytes, %u segments)\n",
+		       req->head, req->len, nr_segs);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (req->sector > U64_MAX >> SECTOR_SHIFT ||
+	    !IS_ALIGNED(pos, be->lbs) || !IS_ALIGNED(req->len, be->lbs) ||
+	    !vhost_blk_range_ok(be, req->sector, req->len >> SECTOR_SHIFT))
+		return VIRTIO_BLK_S_IOERR;
+	if (vhost_blk_pin(req, data, nr_segs))
+		return VIRTIO_BLK_S_IOERR;
+	if (req->to_guest)
+		req->used_len = req->len + 1;
+	vhost_blk_kiocb_submit(req);
+	return VIRTIO_BLK_S_OK;
+}
+
+static u8 vhost_blk_setup_get_id(struct vhost_blk_req *req,
+				 struct iov_iter *to)
+{
+	struct vhost_blk *blk = req->bvq->blk;
+	u8 id[VHOST_BLK_SERIAL_LEN];
+	size_t n = min_t(size_t, iov_iter_count(to), sizeof(id));
+
+	spin_lock(&blk->serial_lock);
+	memcpy(id, blk->serial, sizeof(id));
+	spin_unlock(&blk->serial_lock);
+	if (copy_to_iter(id, n, to) != n)
+		return VIRTIO_BLK_S_IOERR;
+	req->used_len = n + 1;
+	return VIRTIO_BLK_S_OK;
+}
+
+static u8 vhost_blk_setup_discard(struct vhost_blk_req *req,
+				  struct iov_iter *from)
+{
+	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
+	struct vhost_virtqueue *vq = &req->bvq->vq;
+	size_t bytes = iov_iter_count(from);
+	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
+	u32 max = discard ? be->discard_sectors : be->zeroes_sectors;
+	unsigned int i;
+
+	if (!max)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (be->read_only)
+		return VIRTIO_BLK_S_IOERR;
+	if (!bytes || bytes % sizeof(req->segs[0]) ||
+	    bytes > sizeof(req->segs)) {
+		vq_err(vq, "vhost-blk: request %u has %zu bytes of segments\n",
+		       req->head, bytes);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (!copy_from_iter_full(req->segs, bytes, from))
+		return VIRTIO_BLK_S_IOERR;
+	req->nr_seg = bytes / sizeof(req->segs[0]);
+
+	for (i = 0; i < req->nr_seg; i++) {
+		u64 sector = le64_to_cpu(req->segs[i].sector);
+		u32 nr = le32_to_cpu(req->segs[i].num_sectors);
+		u32 flags = le32_to_cpu(req->segs[i].flags);
+		u32 allowed = discard ? 0 : VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+
+		if (flags & ~allowed)
+			return VIRTIO_BLK_S_UNSUPP;
+		if (!nr || nr > max || !vhost_blk_range_ok(be, sector, nr) ||
+		    !IS_ALIGNED(sector << SECTOR_SHIFT, be->lbs) ||
+		    !IS_ALIGNED((u64)nr << SECTOR_SHIFT, be->lbs))
+			return VIRTIO_BLK_S_IOERR;
+	}
+	vhost_blk_punt(req);
+	return VIRTIO_BLK_S_OK;
+}
+
+/*
+ * Turn the chain at @head into a request and start it; requests that fail
+ * here complete at once. Returns the bytes the request moves, for the
+ * worker's weight.
+ */
+static size_t vhost_blk_setup_req(struct vhost_blk_req *req, unsigned int out,
+				  unsigned int in)
+{
+	struct vhost_virtqueue *vq = &req->bvq->vq;
+	struct virtio_blk_outhdr hdr;
+	struct iovec *iov = vq->iov;
+	struct iov_iter from, to;
+	size_t out_len = iov_length(iov, out);
+	size_t in_len = iov_length(iov + out, in);
+	unsigned int segs, last = out + in;
+	u8 status;
+
+	/* The status is the last writable byte. */
+	while (last > out && !iov[last - 1].iov_len)
+		last--;
+	if (last == out) {
+		vq_err(vq, "vhost-blk: request %u has no status byte\n",
+		       req->head);
+		vhost_blk_req_done(req, VIRTIO_BLK_S_IOERR);
+		return 0;
+	}
+	req->status_ptr = (u8 __user *)iov[last - 1].iov_base +
+			  iov[last - 1].iov_len - 1;
+	req->used_len = 1;
+	iov_iter_init(&to, ITER_DEST, iov + out, in, in_len - 1);
+	iov_iter_init(&from, ITER_SOURCE, iov, out, out_len);
+
+	if (out_len < sizeof(hdr) || !copy_from_iter_full(&hdr, sizeof(hdr),
+							  &from)) {
+		vq_err(vq, "vhost-blk: request %u has a short or unreadable header\n",
+		       req->head);
+		vhost_blk_req_done(req, VIRTIO_BLK_S_IOERR);
+		return 0;
+	}
+	req->type = vhost32_to_cpu(vq, hdr.type);
+	req->sector = vhost64_to_cpu(vq, hdr.sector);
+
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+		req->to_guest = true;
+		segs = vhost_blk_count_segs(iov + out, in, 0, in_len - 1);
+		status = vhost_blk_setup_rw(req, &to, segs);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		segs = vhost_blk_count_segs(iov, out, sizeof(hdr),
+					    out_len - sizeof(hdr));
+		status = vhost_blk_setup_rw(req, &from, segs);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		vhost_blk_punt(req);
+		return 0;
+	case VIRTIO_BLK_T_GET_ID:
+		vhost_blk_req_done(req, vhost_blk_setup_get_id(req, &to));
+		return 0;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		status = vhost_blk_setup_discard(req, &from);
+		break;
+	default:
+		status = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+	if (status != VIRTIO_BLK_S_OK) {
+		vhost_blk_req_done(req, status);
+		return 0;
+	}
+	return req->len;
+}
+
+static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	struct vhost_dev *dev = vq->dev;
+	unsigned int out, in;
+	size_t total = 0;
+	int head, n = 0;
+
+	mutex_lock(&vq->mutex);
+	if (!vhost_vq_get_backend(vq))
+		goto out;
+
+	vhost_disable_notify(dev, vq);
+	do {
+		struct vhost_blk_req *req;
+
+		/* Every request in flight: go on when one completes. */
+		if (!bvq->free) {
+			bvq->starved = true;
+			break;
+		}
+		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
+					 &out, &in, NULL, NULL);
+		if (unlikely(head < 0))
+			break;		/* the core reported the broken ring */
+		if (head == vq->num) {
+			if (unlikely(vhost_enable_notify(dev, vq))) {
+				vhost_disable_notify(dev, vq);
+				continue;
+			}
+			break;
+		}
+		req = vhost_blk_get_req(bvq);
+		req->head = head;
+		total += vhost_blk_setup_req(req, out, in);
+	} while (likely(!vhost_exceeds_weight(vq, ++n, total)));
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+void vhost_blk_handle_kick(struct vhost_work *work)
+{
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+
+	vhost_blk_handle_vq(container_of(vq, struct vhost_blk_vq, vq));
+}

@@ -1,0 +1,56 @@
+# Shared settings of the test-host scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$VM_DIR/../.." && pwd)
+CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vhost-blk}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SUITE=trixie
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+	[ "$(id -u)" = 0 ] || die "$1 needs root (debootstrap, chroot and mounts); run it as root or with sudo"
+}
+
+# The test host is keyed by what defines its content: the package list and
+# the scripts that build it. Any change there builds a new one beside the old.
+rootfs_key() {
+	cat "$VM_DIR/packages.txt" "$VM_DIR/mkrootfs.sh" "$VM_DIR/vbt-init" |
+		sha256sum | cut -c1-16
+}
+
+ROOTFS_DIR="$CACHE/testhost-$(rootfs_key)"
+ROOT="$ROOTFS_DIR/root"
+
+rootfs_ready() { [ -f "$ROOTFS_DIR/.complete" ]; }
+
+# Run a command with ROOT as its root directory, /proc, /sys, /dev and /tmp
+# mounted, the repository at /repo and the cache at /cache. The mounts live in
+# a private mount namespace, so nothing stays mounted when the command ends.
+chroot_run() {
+	local root=$1
+	shift
+	unshare --mount --propagation private -- /bin/sh -euc '
+		root=$1; repo=$2; cache=$3; shift 3
+		mount -t proc proc "$root/proc"
+		mount --rbind /dev "$root/dev"
+		mount -t sysfs sys "$root/sys"
+		mount -t tmpfs tmp "$root/tmp"
+		mkdir -p "$root/repo" "$root/cache"
+		mount --bind "$repo" "$root/repo"
+		mount --bind "$cache" "$root/cache"
+		exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
+			PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+			DEBIAN_FRONTEND=noninteractive "$@"
+	' sh "$root" "$REPO" "$CACHE" "$@"
+}
+
+# The same inside the finished test host: the build environment of the module
+# and of everything that runs in the VM.
+in_testhost() {
+	rootfs_ready || die "test host not built; run 'make testhost' first"
+	need_root "building in the test host"
+	chroot_run "$ROOT" "$@"
+}

@@ -1,0 +1,22 @@
+#!/bin/bash
+# make demo: boot the test host, put a raw image file on XFS, serve it through
+# /dev/vhost-blk and drive it through the virtio-blk rings with vblk-demo.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+"$VM_DIR/build.sh" module
+"$VM_DIR/build.sh" guest
+exec "$VM_DIR/run.sh" --mem 4096 --timeout 900 bash -c '
+set -e
+echo "demo: loading vhost and vhost_blk"
+modprobe vhost
+insmod /repo/vhost_blk.ko
+echo "demo: 2 GiB RAM disk, XFS on it, a 1 GiB raw image file"
+modprobe brd rd_nr=1 rd_size=$((2048 * 1024))
+mkfs.xfs -q -f /dev/ram0
+mkdir -p /mnt/xfs && mount /dev/ram0 /mnt/xfs
+truncate -s 1G /mnt/xfs/disk.raw
+echo "demo: serving /mnt/xfs/disk.raw (O_DIRECT) through /dev/vhost-blk"
+/repo/build/guest/vblk-demo --direct --seconds 10 --qd 16 /mnt/xfs/disk.raw
+umount /mnt/xfs
+rmmod vhost_blk
+'

@@ -1,0 +1,25 @@
+#!/bin/bash
+# Runs as PID 1 in the test host VM (started by /sbin/vbt-init). Runs the
+# command the host left in /out/cmd, with its output on the console and in
+# /out/log, then saves its exit status and the kernel log and powers off.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+cd /
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t configfs configfs /sys/kernel/config 2>/dev/null
+mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
+mkdir -p /var/tmp /mnt
+hostname vhost-blk-testhost
+# Report a stuck task well within the runner's time limit.
+echo 60 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+echo 1 >/proc/sys/kernel/hung_task_all_cpu_backtrace 2>/dev/null
+echo "vbt: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo)" >/dev/console
+
+rc=0
+bash /out/cmd </dev/null 2>&1 | tee /out/log >/dev/console
+rc=${PIPESTATUS[0]}
+echo "$rc" >/out/rc
+dmesg >/out/dmesg
+sync
+echo "vbt: done (exit $rc), powering off" >/dev/console
+echo o >/proc/sysrq-trigger
+sleep 30

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Build the Debian 13 test host: a root directory (the build environment of
+# the module and the tests) and a disk image of it that the VM boots.
+# Cached under $CACHE by the content of packages.txt and this script; rebuilt
+# when absent. Usage: mkrootfs.sh [--print-dir]
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+if rootfs_ready; then
+	[ "${1:-}" = --print-dir ] && echo "$ROOTFS_DIR"
+	exit 0
+fi
+need_root "building the test host"
+command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
+command -v mke2fs >/dev/null || die "mke2fs is missing: apt-get install e2fsprogs"
+
+t0=$(date +%s)
+work="$ROOTFS_DIR.tmp"
+rm -rf "$work"
+mkdir -p "$work" "$CACHE"
+root="$work/root"
+log "building test host $(basename "$ROOTFS_DIR") in $CACHE (takes several minutes once)"
+log "step 1/4: debootstrap $SUITE (minbase)"
+debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" |
+	grep --line-buffered -E '^I: (Retrieving|Validating|Extracting|Installing|Configuring|Base system)' |
+	awk '{ n++; if (n % 25 == 1 || /Base system/) { print "    " $0; fflush() } }'
+
+log "step 2/4: installing $(grep -cvE '^(#|$)' "$VM_DIR/packages.txt") packages"
+cat >"$root/etc/apt/sources.list" <<SRC
+deb $MIRROR $SUITE main
+deb-src $MIRROR $SUITE main
+deb $MIRROR $SUITE-backports main
+deb-src $MIRROR $SUITE-backports main
+SRC
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod +x "$root/usr/sbin/policy-rc.d"
+echo vhost-blk-testhost >"$root/etc/hostname"
+mapfile -t pkgs < <(grep -vE '^(#|$)' "$VM_DIR/packages.txt")
+chroot_run "$root" apt-get -q update
+chroot_run "$root" apt-get -y -q -o Dpkg::Progress-Fancy=0 \
+	install --no-install-recommends "${pkgs[@]}" |
+	awk '/^(Unpacking|Setting up) / { n++; if (n % 40 == 1) { print "    " $0; fflush() } }
+	     /^(E:|W:)/ { print; fflush() }'
+chroot_run "$root" apt-get clean
+install -m 0755 "$VM_DIR/vbt-init" "$root/sbin/vbt-init"
+mkdir -p "$root/repo" "$root/out" "$root/cache"
+
+log "step 3/4: kernel and manifest"
+kimg=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n1)
+kver=${kimg##*/vmlinuz-}
+cp "$kimg" "$work/vmlinuz"
+cp "$root/boot/initrd.img-$kver" "$work/initrd.img"
+echo "$kver" >"$work/kernel-release"
+chroot_run "$root" dpkg-query -W -f '${Package} ${Version}\n' >"$work/manifest.txt"
+
+log "step 4/4: disk image"
+size_mb=$(( $(du -sm "$root" | cut -f1) + 2048 ))
+mke2fs -q -t ext4 -L vbt-root -d "$root" "$work/root.img" "${size_mb}M"
+
+mv "$work" "$ROOTFS_DIR"
+touch "$ROOTFS_DIR/.complete"
+log "test host ready: $ROOTFS_DIR (kernel $kver, $(( $(date +%s) - t0 ))s)"
+[ "${1:-}" = --print-dir ] && echo "$ROOTFS_DIR"
+exit 0

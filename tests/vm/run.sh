@@ -1,0 +1,75 @@
+#!/bin/bash
+# Boot the test host under QEMU (TCG), run COMMAND inside it, and judge the
+# run: the command's exit status, and the VM's kernel log, which must hold no
+# BUG, WARNING, Oops, KASAN, lockdep, hung-task or soft-lockup report.
+#
+#   run.sh [--timeout SECONDS] [--mem MiB] [--out DIR] COMMAND...
+#
+# COMMAND runs as root in the VM with the repository read-only at /repo and
+# a writable /out (DIR on the host; a temporary one by default). The VM is
+# killed when the time is up. Exit status: COMMAND's, or 1 when the kernel
+# log has a report, or 124 on time-out.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+timeout=${VM_TIMEOUT:-1800}
+mem=${VM_MEM:-6144}
+out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--timeout) timeout=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--) shift; break ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || die "usage: run.sh [--timeout S] [--mem MiB] [--out DIR] COMMAND..."
+command -v qemu-system-x86_64 >/dev/null ||
+	die "qemu-system-x86_64 is missing: apt-get install qemu-system-x86"
+"$VM_DIR/mkrootfs.sh"
+
+if [ -z "$out" ]; then
+	out=$(mktemp -d /tmp/vbt-run.XXXXXX)
+fi
+mkdir -p "$out"
+rm -f "$out/rc" "$out/log" "$out/dmesg" "$out/console.log"
+printf '%q ' "$@" >"$out/cmd"
+echo >>"$out/cmd"
+
+log "booting the test host ($(cat "$ROOTFS_DIR/kernel-release"), TCG, 2 vCPUs, ${mem} MiB, limit ${timeout}s)"
+t0=$(date +%s)
+set +e
+timeout --kill-after=10 "$timeout" \
+	qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max \
+	-smp 2 -m "$mem" -display none -monitor none -no-reboot \
+	-serial stdio \
+	-kernel "$ROOTFS_DIR/vmlinuz" -initrd "$ROOTFS_DIR/initrd.img" \
+	-append "root=/dev/vda rw init=/sbin/vbt-init console=ttyS0 loglevel=4 panic=-1" \
+	-drive "file=$ROOTFS_DIR/root.img,if=virtio,format=raw,snapshot=on,cache=unsafe" \
+	-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on" \
+	-virtfs "local,path=$out,mount_tag=out,security_model=none" \
+	</dev/null 2>&1 | tee "$out/console.log"
+qrc=${PIPESTATUS[0]}
+set -e
+log "VM ran $(( $(date +%s) - t0 ))s"
+
+rc=$(cat "$out/rc" 2>/dev/null || echo none)
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	echo "FAIL vm: no result within ${timeout}s; the VM was killed" >&2
+	rc=124
+elif [ "$rc" = none ]; then
+	echo "FAIL vm: the VM stopped without a result (QEMU exit $qrc; see $out/console.log)" >&2
+	rc=1
+fi
+
+# Kernel reports, from the full log and from the console (which has what a
+# crash printed after the log was saved).
+pattern='BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|kernel BUG|blocked for more than|soft lockup|hard LOCKUP|possible circular locking|possible recursive locking|inconsistent lock state|unreferenced object|Kernel panic|detected stalls|Call Trace'
+if grep -hE "$pattern" "$out/dmesg" "$out/console.log" >/dev/null 2>&1; then
+	echo "FAIL kernel-log: the VM's kernel reported a problem:" >&2
+	cat "$out/dmesg" "$out/console.log" 2>/dev/null |
+		grep -E -A25 "$pattern" | head -n 80 | sed 's/^/    /' >&2
+	[ "$rc" = 0 ] && rc=1
+fi
+exit "$rc"

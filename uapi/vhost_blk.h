@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vhost-blk: serve virtio-blk virtqueues from the host kernel.
+ *
+ * Userspace opens /dev/vhost-blk, sets up the device with the standard vhost
+ * ioctls of <linux/vhost.h> (VHOST_SET_OWNER, VHOST_GET/SET_FEATURES,
+ * VHOST_SET_MEM_TABLE, VHOST_SET_VRING_*), then attaches a backend with
+ * VHOST_BLK_SET_BACKEND. See docs/api.md for a complete example.
+ */
+#ifndef _UAPI_LINUX_VHOST_BLK_H
+#define _UAPI_LINUX_VHOST_BLK_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+#include <linux/vhost.h>
+
+/* Most virtqueues one device serves (request queues; no control queue). */
+#define VHOST_BLK_MAX_QUEUES		16
+
+/* Length of the GET_ID answer (VIRTIO_BLK_ID_BYTES). */
+#define VHOST_BLK_SERIAL_LEN		20
+
+/* How the backend is driven. */
+#define VHOST_BLK_ENGINE_AUTO		0	/* bio for block devices, kiocb for files */
+#define VHOST_BLK_ENGINE_KIOCB		1	/* read_iter/write_iter with async kiocbs */
+#define VHOST_BLK_ENGINE_BIO		2	/* bios straight to the block device */
+
+/* vhost_blk_backend.flags */
+#define VHOST_BLK_BACKEND_F_READONLY	(1U << 0)	/* refuse writes, discards, zeroing */
+#define VHOST_BLK_BACKEND_F_ALL		VHOST_BLK_BACKEND_F_READONLY
+
+/*
+ * Attach (fd >= 0) or detach (fd == -1) the backend of every virtqueue.
+ * The fd is a regular file (raw image) or a block device, opened for reading
+ * and, unless READONLY is set, writing. The device keeps its own reference;
+ * userspace may close fd afterwards. Detaching waits for every request in
+ * flight to complete. Unknown flags, a non-zero reserved field or an unknown
+ * engine give -EINVAL; engine BIO on a file gives -EOPNOTSUPP.
+ */
+struct vhost_blk_backend {
+	__s32 fd;
+	__u32 flags;
+	__u32 engine;
+	__u32 reserved[5];
+};
+
+/*
+ * The answer to VIRTIO_BLK_T_GET_ID. Shorter serials are padded with NUL
+ * bytes. The default is "vhost-blk-" and eight hex digits of a number
+ * unique to the open device.
+ */
+struct vhost_blk_serial {
+	__u32 flags;	/* must be 0 */
+	__u8 id[VHOST_BLK_SERIAL_LEN];
+};
+
+/*
+ * What a frontend should put in the virtio-blk configuration space. Filled
+ * from the attached backend (capacity is 0 and block sizes 512 without one).
+ * flags must be 0 on input.
+ */
+struct vhost_blk_config {
+	__u32 flags;
+	__u32 engine;			/* engine in use: KIOCB or BIO */
+	__u64 capacity;			/* in 512-byte sectors */
+	__u32 logical_block_size;	/* bytes */
+	__u32 physical_block_size;	/* bytes */
+	__u32 max_segments;		/* data segments per request (seg_max) */
+	__u32 max_segment_size;		/* bytes (size_max) */
+	__u32 max_discard_sectors;	/* 0: no discard */
+	__u32 max_discard_seg;
+	__u32 discard_sector_alignment;	/* in 512-byte sectors */
+	__u32 max_write_zeroes_sectors;	/* 0: no write zeroes */
+	__u32 max_write_zeroes_seg;
+	__u32 write_zeroes_may_unmap;
+	__u32 num_queues;		/* the most queues the device serves */
+	__u32 read_only;
+	__u32 reserved[8];
+};
+
+#define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0xC0, struct vhost_blk_backend)
+#define VHOST_BLK_SET_SERIAL	_IOW(VHOST_VIRTIO, 0xC1, struct vhost_blk_serial)
+#define VHOST_BLK_GET_CONFIG	_IOWR(VHOST_VIRTIO, 0xC2, struct vhost_blk_config)
+
+#endif /* _UAPI_LINUX_VHOST_BLK_H */
