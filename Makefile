@@ -17,7 +17,7 @@ VM := tests/vm
 .PHONY: all module guest unit lint check demo testhost clean
 
 all: module guest unit
-	@echo "built: vhost_blk.ko ($$(modinfo -F vermagic vhost_blk.ko 2>/dev/null | cut -d' ' -f1)), build/guest/vbt, build/guest/vblk-demo; unit tests passed"
+	@echo "built: vhost_blk.ko (for $$(strings vhost_blk.ko | sed -n 's/^vermagic=\([^ ]*\).*/\1/p')), build/guest/vbt, build/guest/vblk-demo, build/guest/api-example; unit tests passed"
 
 ifeq ($(NATIVE),1)
 KVER_NATIVE := $(if $(KVER),$(KVER),$(shell uname -r))

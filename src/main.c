@@ -154,6 +154,7 @@ static void vhost_blk_detach(struct vhost_blk *blk)
 	kfree(be);
 }
 
+/* Attach @be to every queue that is set up. On failure @be is released. */
 static long vhost_blk_attach(struct vhost_blk *blk,
 			     struct vhost_blk_backend_state *be)
 {
@@ -190,15 +191,8 @@ static long vhost_blk_attach(struct vhost_blk *blk,
 	return 0;
 
 err:
-	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
-		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
-
-		mutex_lock(&vq->mutex);
-		vhost_vq_set_backend(vq, NULL);
-		vhost_blk_vq_free_reqs(&blk->vqs[i]);
-		mutex_unlock(&vq->mutex);
-	}
-	blk->be = NULL;
+	/* Queues attached so far may already have requests in flight. */
+	vhost_blk_detach(blk);
 	return ret;
 }
 
@@ -225,13 +219,8 @@ static long vhost_blk_set_backend(struct vhost_blk *blk,
 		}
 	}
 	vhost_blk_detach(blk);
-	if (be) {
+	if (be)
 		ret = vhost_blk_attach(blk, be);
-		if (ret) {
-			fput(be->file);
-			kfree(be);
-		}
-	}
 out:
 	mutex_unlock(&blk->dev.mutex);
 	return ret;

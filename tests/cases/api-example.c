@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 		return fail("VHOST_SET_VRING_*");
 
 	/* The backend: the device keeps its own reference to the file. */
-	int bfd = open(argv[1], O_RDWR);
+	int bfd = open(argv[1], O_RDWR | O_DIRECT);
 	if (bfd < 0)
 		return fail(argv[1]);
 	struct vhost_blk_backend backend = { .fd = bfd };
