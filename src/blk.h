@@ -44,7 +44,10 @@ struct vhost_blk_req {
 	struct vhost_blk_req	*next_free;
 	struct llist_node	done_node;
 	struct work_struct	punt_work;
-	struct kiocb		iocb;
+	union {
+		struct kiocb	iocb;		/* kiocb engine */
+		struct bio	bio;		/* bio engine */
+	};
 	u8 __user		*status_ptr;
 	u64			sector;
 	size_t			len;		/* data bytes */
@@ -99,8 +102,13 @@ bool vhost_blk_vq_idle(struct vhost_blk_vq *bvq);
 
 /* kiocb.c */
 extern struct workqueue_struct *vhost_blk_wq;
+void vhost_blk_submit_rw(struct vhost_blk_req *req);
 void vhost_blk_kiocb_submit(struct vhost_blk_req *req);
+void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait);
 void vhost_blk_punt(struct vhost_blk_req *req);
+
+/* bio.c */
+void vhost_blk_bio_submit(struct vhost_blk_req *req, bool nowait);
 
 /* main.c: counters for tests and debugging, in debugfs */
 struct vhost_blk_stats {

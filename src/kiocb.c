@@ -37,7 +37,7 @@ static void vhost_blk_rw_done(struct kiocb *iocb, long ret)
 						  VIRTIO_BLK_S_IOERR);
 }
 
-static void vhost_blk_rw(struct vhost_blk_req *req, bool nowait)
+void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait)
 {
 	struct file *file = vhost_blk_req_backend(req)->file;
 	struct kiocb *iocb = &req->iocb;
@@ -129,7 +129,10 @@ static void vhost_blk_punt_work(struct work_struct *work)
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
-		vhost_blk_rw(req, false);
+		if (vhost_blk_req_backend(req)->engine == VHOST_BLK_ENGINE_BIO)
+			vhost_blk_bio_submit(req, false);
+		else
+			vhost_blk_kiocb_rw(req, false);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		vhost_blk_req_done(req, vfs_fsync(file, 0) ? VIRTIO_BLK_S_IOERR :
@@ -148,11 +151,20 @@ void vhost_blk_punt(struct vhost_blk_req *req)
 	queue_work(vhost_blk_wq, &req->punt_work);
 }
 
-/* Start a read or write from the vhost worker. */
+/* Start a read or write through the kiocb engine, from the vhost worker. */
 void vhost_blk_kiocb_submit(struct vhost_blk_req *req)
 {
 	if (vhost_blk_req_backend(req)->nowait)
-		vhost_blk_rw(req, true);
+		vhost_blk_kiocb_rw(req, true);
 	else
 		vhost_blk_punt(req);
+}
+
+/* Start a read or write with the backend's engine, from the vhost worker. */
+void vhost_blk_submit_rw(struct vhost_blk_req *req)
+{
+	if (vhost_blk_req_backend(req)->engine == VHOST_BLK_ENGINE_BIO)
+		vhost_blk_bio_submit(req, true);
+	else
+		vhost_blk_kiocb_submit(req);
 }

@@ -107,11 +107,14 @@ vhost_blk_backend_open(const struct vhost_blk_backend *arg)
 		goto err_put;
 	}
 
-	/* The bio engine is not built yet: every backend uses kiocb. */
+	/* bio for block devices unless told otherwise; files need kiocb. */
+	be->engine = arg->engine;
+	if (be->engine == VHOST_BLK_ENGINE_AUTO)
+		be->engine = be->bdev ? VHOST_BLK_ENGINE_BIO :
+					VHOST_BLK_ENGINE_KIOCB;
 	ret = -EOPNOTSUPP;
-	if (arg->engine == VHOST_BLK_ENGINE_BIO)
+	if (be->engine == VHOST_BLK_ENGINE_BIO && !be->bdev)
 		goto err_put;
-	be->engine = VHOST_BLK_ENGINE_KIOCB;
 	return be;
 
 err_put:
@@ -255,7 +258,6 @@ static void vhost_blk_get_config(struct vhost_blk *blk,
 	cfg->num_queues = VHOST_BLK_MAX_QUEUES;
 	cfg->logical_block_size = SECTOR_SIZE;
 	cfg->physical_block_size = SECTOR_SIZE;
-	cfg->engine = VHOST_BLK_ENGINE_KIOCB;
 
 	mutex_lock(&blk->dev.mutex);
 	be = blk->be;

@@ -261,7 +261,7 @@ static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
 		return VIRTIO_BLK_S_IOERR;
 	if (req->to_guest)
 		req->used_len = req->len + 1;
-	vhost_blk_kiocb_submit(req);
+	vhost_blk_submit_rw(req);
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -400,6 +400,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct vhost_dev *dev = vq->dev;
+	struct blk_plug plug;
 	unsigned int out, in;
 	size_t total = 0;
 	int head, n = 0;
@@ -409,6 +410,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 		goto out;
 
 	vhost_disable_notify(dev, vq);
+	blk_start_plug(&plug);
 	do {
 		struct vhost_blk_req *req;
 
@@ -432,6 +434,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 		req->head = head;
 		total += vhost_blk_setup_req(req, out, in);
 	} while (likely(!vhost_exceeds_weight(vq, ++n, total)));
+	blk_finish_plug(&plug);
 out:
 	mutex_unlock(&vq->mutex);
 }

@@ -6,6 +6,7 @@
  *
  *   api-example BACKEND
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -106,9 +107,10 @@ int main(int argc, char **argv)
 	struct vhost_blk_config cfg = { 0 };
 	if (ioctl(vfd, VHOST_BLK_GET_CONFIG, &cfg))
 		return fail("VHOST_BLK_GET_CONFIG");
-	printf("capacity %llu sectors, logical block %u, %s\n",
+	printf("capacity %llu sectors, logical block %u, %s, %s engine\n",
 	       (unsigned long long)cfg.capacity, cfg.logical_block_size,
-	       cfg.read_only ? "read-only" : "read-write");
+	       cfg.read_only ? "read-only" : "read-write",
+	       cfg.engine == VHOST_BLK_ENGINE_BIO ? "bio" : "kiocb");
 
 	/* Requests: header, data, status; buffers in guest memory. */
 	struct virtio_blk_outhdr *hdr = (void *)(mem + 16384);
