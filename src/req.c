@@ -81,11 +81,10 @@ static void vhost_blk_put_req(struct vhost_blk_vq *bvq,
  * Pin the guest pages behind @iter into req->bvec, one entry a page. On
  * failure what was pinned stays in req->bvec for vhost_blk_unpin().
  */
-static int vhost_blk_pin(struct vhost_blk_req *req, struct iov_iter *iter,
-			 unsigned int nr_segs)
+static int vhost_blk_pin(struct vhost_blk_req *req, struct iov_iter *iter)
 {
-	/* A segment of n bytes spans at most n / PAGE_SIZE + 2 pages. */
-	unsigned int max = DIV_ROUND_UP(req->len, PAGE_SIZE) + 2 * nr_segs;
+	/* Bounded by the request limits checked before. */
+	unsigned int max = iov_iter_npages(iter, INT_MAX);
 	struct page *chunk[16];
 
 	if (max > VHOST_BLK_INLINE_BVECS) {
@@ -257,7 +256,7 @@ static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
 	    !IS_ALIGNED(pos, be->lbs) || !IS_ALIGNED(req->len, be->lbs) ||
 	    !vhost_blk_range_ok(be, req->sector, req->len >> SECTOR_SHIFT))
 		return VIRTIO_BLK_S_IOERR;
-	if (vhost_blk_pin(req, data, nr_segs))
+	if (vhost_blk_pin(req, data))
 		return VIRTIO_BLK_S_IOERR;
 	if (req->to_guest)
 		req->used_len = req->len + 1;
