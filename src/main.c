@@ -173,11 +173,12 @@ static long vhost_blk_attach(struct vhost_blk *blk,
 			mutex_unlock(&vq->mutex);
 			continue;
 		}
-		ret = vhost_vq_init_access(vq);
-		if (!ret)
-			ret = vhost_blk_vq_alloc_reqs(bvq);
-		if (!ret)
+		ret = vhost_blk_vq_alloc_reqs(bvq);
+		if (!ret) {
+			/* Needs the backend set: reads used->idx, sets is_le. */
 			vhost_vq_set_backend(vq, be);
+			ret = vhost_vq_init_access(vq);
+		}
 		mutex_unlock(&vq->mutex);
 		if (ret)
 			goto err;
@@ -207,14 +208,14 @@ static long vhost_blk_set_backend(struct vhost_blk *blk,
 
 	if ((arg->flags & ~VHOST_BLK_BACKEND_F_ALL) ||
 	    memchr_inv(arg->reserved, 0, sizeof(arg->reserved)) ||
-	    arg->engine > VHOST_BLK_ENGINE_BIO || arg->fd < -1)
+	    arg->engine > VHOST_BLK_ENGINE_BIO)
 		return -EINVAL;
 
 	mutex_lock(&blk->dev.mutex);
 	ret = vhost_dev_check_owner(&blk->dev);
 	if (ret)
 		goto out;
-	if (arg->fd >= 0) {
+	if (arg->fd != -1) {
 		be = vhost_blk_backend_open(arg);
 		if (IS_ERR(be)) {
 			ret = PTR_ERR(be);
