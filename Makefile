@@ -2,8 +2,11 @@
 # host (cached under $(CACHE)); see README.md.
 #
 #   make               module + test programs + unit tests, and say what was built
-#   make module        vhost_blk.ko against the test host's kernel, or KVER=...
-#   make module NATIVE=1 [KVER=$(uname -r)]   on a real host, with its toolchain
+#   make module        build/kmod/<release>/vhost_blk.ko against the test
+#                      host's kernel, or KVER=<release>, or KVER=debug (the
+#                      KASAN/lockdep kernel of tests/vm/mkkernel.sh)
+#   make module NATIVE=1 [KVER=$(uname -r)]   ./vhost_blk.ko on a real host,
+#                      with its own toolchain
 #   make check         unit tests, lint, and the VM test batch
 #   make demo          boot the test host and serve a raw image on XFS
 #   make unit | lint | guest | testhost | clean
@@ -17,7 +20,7 @@ VM := tests/vm
 .PHONY: all module guest unit lint check demo testhost clean
 
 all: module guest unit
-	@echo "built: vhost_blk.ko (for $$(strings vhost_blk.ko | sed -n 's/^vermagic=\([^ ]*\).*/\1/p')), build/guest/vbt, build/guest/vblk-demo, build/guest/api-example; unit tests passed"
+	@echo "built: $$(ls build/kmod/*/vhost_blk.ko | tr '\n' ' '); build/guest/vbt, vblk-demo, api-example; unit tests passed"
 
 ifeq ($(NATIVE),1)
 KVER_NATIVE := $(if $(KVER),$(KVER),$(shell uname -r))

@@ -87,12 +87,38 @@ setup_nbd() {
 	[ -e /sys/block/nbd0/pid ] && echo /dev/nbd0
 }
 
-teardown_backends() {
-	if [ -e /sys/block/nbd0/pid ]; then qemu-nbd -d /dev/nbd0 >/dev/null; fi
+# teardown_KIND: give the memory back before the next kind (the VM has no
+# swap; all backends live in RAM).
+teardown_brd() {
+	umount /mnt/xfs /mnt/ext4 2>/dev/null
+	rmmod brd 2>/dev/null
+	return 0
+}
+teardown_xfs() { teardown_brd; }
+teardown_ext4() { teardown_brd; }
+
+teardown_null_blk() {
+	rmdir /sys/kernel/config/nullb/vbtnull 2>/dev/null
+	return 0
+}
+
+teardown_dm_thin() {
 	dmsetup remove vbt-thin 2>/dev/null
 	dmsetup remove vbt-pool 2>/dev/null
 	losetup -D 2>/dev/null
-	umount /mnt/xfs /mnt/ext4 2>/dev/null
-	rmdir /sys/kernel/config/nullb/vbtnull 2>/dev/null
+	rm -f /dev/shm/thin-meta /dev/shm/thin-data
 	return 0
+}
+
+teardown_nbd() {
+	if [ -e /sys/block/nbd0/pid ]; then qemu-nbd -d /dev/nbd0 >/dev/null; fi
+	rm -f /dev/shm/disk.qcow2
+	return 0
+}
+
+teardown_backends() {
+	teardown_nbd
+	teardown_dm_thin
+	teardown_null_blk
+	teardown_brd
 }

@@ -3,8 +3,9 @@
 # a test: "PASS name", "FAIL name: why" or "SKIP name: why".
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-G=/repo/build/guest
 export DM_DISABLE_UDEV=1
+G=/repo/build/guest
+. /repo/tests/vm/backends.sh
 
 # run NAME CMD...: one test from a command's exit status.
 run() {
@@ -17,40 +18,55 @@ run() {
 	fi
 }
 
-# vbt_on KIND PATH [vbt options]: every vbt case against one backend,
-# each reported as KIND/case.
+# vbt_on NAME PATH [vbt options]: every vbt case against one backend, each
+# reported as NAME/case.
 vbt_on() {
-	local kind=$1 path=$2
+	local name=$1 path=$2
 	shift 2
 	"$G/vbt" "$@" "$path" 2>&1 |
-		sed -E "s#^(PASS|FAIL|SKIP) #\\1 $kind/#" |
-		grep -E '^(PASS|FAIL|SKIP) ' || echo "FAIL $kind: vbt printed no result"
+		sed -E "s#^(PASS|FAIL|SKIP) #\\1 $name/#" |
+		grep -E '^(PASS|FAIL|SKIP) ' || echo "FAIL $name: vbt printed no result"
 }
 
-stats_zero() {
+# Everything the module allocated or pinned is back.
+no_leaks() {
+	echo 1 >/proc/sys/vm/stat_refresh	# fold the per-CPU counters
 	awk '$2 != 0 { bad = 1; print "still live: " $0 } END { exit bad }' \
-		/sys/kernel/debug/vhost_blk/stats
+		/sys/kernel/debug/vhost_blk/stats &&
+		awk '/^nr_foll_pin_acquired/ { a = $2 } /^nr_foll_pin_released/ { r = $2 }
+		     END { if (a != r) { print "page pins: " a " acquired, " r " released"; exit 1 } }' \
+			/proc/vmstat
 }
 
 echo "vbt: loading the module"
-run module-load sh -c 'modprobe vhost && insmod /repo/vhost_blk.ko'
+run module-load sh -c "modprobe vhost && insmod /repo/build/kmod/$(uname -r)/vhost_blk.ko"
 run dev-node test -c /dev/vhost-blk
 
-# Backends: three RAM disks of 1536 MiB; XFS and ext4 on two of them.
-modprobe brd rd_nr=3 rd_size=$((1536 * 1024)) || echo "FAIL backend-setup: brd"
-mkdir -p /mnt/xfs /mnt/ext4
-mkfs.xfs -q -f /dev/ram1 && mount /dev/ram1 /mnt/xfs &&
-	truncate -s 1G /mnt/xfs/disk.raw || echo "FAIL backend-setup: xfs"
-mkfs.ext4 -q -F /dev/ram2 && mount /dev/ram2 /mnt/ext4 &&
-	truncate -s 1G /mnt/ext4/disk.raw || echo "FAIL backend-setup: ext4"
+# KIND [vbt options]...: backends and the engines they are tested with.
+# A kind's memory is given back once its last spec has run.
+prev=
+for spec in "xfs" "xfs --direct" "ext4 --direct" \
+	"brd" "brd --engine kiocb" "null_blk" "null_blk --engine kiocb" \
+	"dm_thin" "nbd"; do
+	set -- $spec
+	kind=$1
+	shift
+	case "$prev:$kind" in
+	xfs:ext4|ext4:brd|xfs:brd|"$kind:$kind"|:*) ;;
+	*) teardown_"$prev" ;;
+	esac
+	prev=$kind
+	name=$kind$(printf '%s' "$*" | tr -d ' ' | sed 's/--engine/-/; s/--direct/-direct/')
+	if ! path=$(setup_"$kind" 2>&1); then
+		echo "FAIL $name/setup: $path"
+		continue
+	fi
+	echo "vbt: $name ($path)"
+	run "$name/api-example" "$G/api-example" "$path"
+	vbt_on "$name" "$path" "$@"
+	run "$name/no-leaks" no_leaks
+	echo "vbt: $(date +%T) $name done; $(free -m | awk '/^Mem/ { print $3 " MiB used" }')"
+done
 
-echo "vbt: raw image on XFS"
-vbt_on xfs /mnt/xfs/disk.raw
-echo "vbt: raw image on ext4"
-vbt_on ext4 /mnt/ext4/disk.raw
-echo "vbt: brd block device"
-vbt_on brd /dev/ram0
-
-run stats-zero stats_zero
-umount /mnt/xfs /mnt/ext4
+teardown_backends
 run module-unload rmmod vhost_blk

@@ -1,9 +1,12 @@
 #!/bin/bash
 # Build what runs in the test host, inside the test host's root (Debian 13:
 # its gcc-14, kernel headers and liburing).
-#   build.sh module [KVER]  vhost_blk.ko against KVER (default: the test
-#                           host's kernel); installs linux-headers-KVER into
-#                           the test host if needed
+#   build.sh module [KVER]  build/kmod/KVER/vhost_blk.ko against KVER
+#                           (default: the test host's kernel); installs
+#                           linux-headers-KVER into the test host if needed
+#   build.sh module debug   (or KERNEL=debug build.sh module) vhost_blk.ko
+#                           against the debug kernel (mkkernel.sh), in
+#                           build/kmod/<its release>/
 #   build.sh guest          the test programs that run in the VM (build/guest)
 #   build.sh lint [KVER]    sparse and checkpatch over src/
 set -euo pipefail
@@ -12,6 +15,7 @@ set -euo pipefail
 what=${1:?usage: build.sh module|guest|lint [KVER]}
 "$VM_DIR/mkrootfs.sh"
 kver=${2:-$(cat "$ROOTFS_DIR/kernel-release")}
+[ "${KERNEL:-}" = debug ] && kver=debug
 
 headers() {
 	if [ ! -d "$ROOT/lib/modules/$kver/build" ]; then
@@ -24,28 +28,52 @@ headers() {
 	in_testhost /repo/tests/vm/kernel-source.sh "$kver" /cache/ksrc
 }
 
+# build/kmod/RELEASE: one build directory a kernel, so modules for several
+# kernels coexist; it links to the sources, kbuild writes objects there.
+kmod_dir() {
+	local d=$REPO/build/kmod/$1 f
+	mkdir -p "$d/src"
+	find "$d/src" -maxdepth 1 -type l -delete
+	for f in "$REPO"/src/*.[ch]; do
+		ln -s "../../../../src/${f##*/}" "$d/src/${f##*/}"
+	done
+	ln -sfn ../../../Kbuild "$d/Kbuild"
+	ln -sfn ../../../uapi "$d/uapi"
+	echo "/repo/build/kmod/$1"
+}
+
+# kbuild TREE RELEASE VHOST_INC [make args]
 kbuild() {
-	local inc=$1
-	shift
-	in_testhost make -s -C "/lib/modules/$kver/build" M=/repo \
-		VHOST_INC="$inc" "$@"
+	local tree=$1 rel=$2 inc=$3
+	shift 3
+	in_testhost make -s -C "$tree" M="$(kmod_dir "$rel")" VHOST_INC="$inc" "$@"
 }
 
 case $what in
 module)
+	if [ "$kver" = debug ]; then
+		kd=$("$VM_DIR/mkkernel.sh" --print-dir)
+		tree=/cache/${kd##*/}/linux
+		rel=$(cat "$kd/kernel-release")
+		kbuild "$tree" "$rel" "$tree/drivers/vhost" modules
+		log "built build/kmod/$rel/vhost_blk.ko for the debug kernel (${kd##*/})"
+		exit 0
+	fi
 	inc=$(headers)
-	kbuild "$inc" modules
-	log "built vhost_blk.ko for $kver ($(cat "$CACHE/ksrc/$kver/SOURCE"))"
+	kbuild "/lib/modules/$kver/build" "$kver" "$inc" modules
+	log "built build/kmod/$kver/vhost_blk.ko ($(cat "$CACHE/ksrc/$kver/SOURCE"))"
 	;;
 guest)
 	in_testhost make -s -C /repo/tests O=/repo/build/guest guest
 	log "built test programs in build/guest"
 	;;
 lint)
+	[ "$kver" != debug ] || die "lint runs against a distro kernel; drop 'debug'"
 	inc=$(headers)
 	# sparse: C=2 checks every file, warnings turned into a failure below
-	out=$(kbuild "$inc" C=2 CF="-D__CHECK_ENDIAN__" modules 2>&1 | grep -v '^  ' || true)
-	if echo "$out" | grep -E 'warning|error' | grep -E '/repo/src/'; then
+	out=$(kbuild "/lib/modules/$kver/build" "$kver" "$inc" C=2 \
+		CF="-D__CHECK_ENDIAN__" modules 2>&1 | grep -v '^  ' || true)
+	if echo "$out" | grep -E 'warning|error' | grep -E 'src/'; then
 		die "sparse found problems (above)"
 	fi
 	cp=$(in_testhost /repo/tests/vm/kernel-source.sh --checkpatch "$kver" /cache/ksrc)

@@ -9,7 +9,7 @@ exec "$VM_DIR/run.sh" --mem 4096 --timeout 900 bash -c '
 set -e
 echo "demo: loading vhost and vhost_blk"
 modprobe vhost
-insmod /repo/vhost_blk.ko
+insmod /repo/build/kmod/$(uname -r)/vhost_blk.ko
 echo "demo: 2 GiB RAM disk, XFS on it, a 1 GiB raw image file"
 modprobe brd rd_nr=1 rd_size=$((2048 * 1024))
 mkfs.xfs -q -f /dev/ram0

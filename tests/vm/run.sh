@@ -3,31 +3,50 @@
 # run: the command's exit status, and the VM's kernel log, which must hold no
 # BUG, WARNING, Oops, KASAN, lockdep, hung-task or soft-lockup report.
 #
-#   run.sh [--timeout SECONDS] [--mem MiB] [--out DIR] COMMAND...
+#   run.sh [--timeout SECONDS] [--mem MiB] [--out DIR] [--kernel distro|debug] COMMAND...
 #
 # COMMAND runs as root in the VM with the repository read-only at /repo and
 # a writable /out (DIR on the host; a temporary one by default). The VM is
 # killed when the time is up. Exit status: COMMAND's, or 1 when the kernel
 # log has a report, or 124 on time-out.
+# --kernel debug boots the debug kernel of mkkernel.sh (KASAN, lockdep,
+# kmemleak; built once, ~10 minutes) with its modules at /lib/modules.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 timeout=${VM_TIMEOUT:-1800}
 mem=${VM_MEM:-6144}
 out=
+kernel=${VM_KERNEL:-distro}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
 	--) shift; break ;;
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || die "usage: run.sh [--timeout S] [--mem MiB] [--out DIR] COMMAND..."
+[ $# -gt 0 ] || die "usage: run.sh [--timeout S] [--mem MiB] [--out DIR] [--kernel distro|debug] COMMAND..."
 command -v qemu-system-x86_64 >/dev/null ||
 	die "qemu-system-x86_64 is missing: apt-get install qemu-system-x86"
 "$VM_DIR/mkrootfs.sh"
+case $kernel in
+distro)
+	krel=$(cat "$ROOTFS_DIR/kernel-release")
+	boot=(-kernel "$ROOTFS_DIR/vmlinuz" -initrd "$ROOTFS_DIR/initrd.img")
+	kargs=
+	;;
+debug)
+	kd=$("$VM_DIR/mkkernel.sh" --print-dir)
+	krel=$(cat "$kd/kernel-release")
+	boot=(-kernel "$kd/bzImage"
+		-virtfs "local,path=$kd/mods/lib/modules,mount_tag=mods,security_model=none,readonly=on")
+	kargs=" vbt.mods=1"
+	;;
+*) die "--kernel takes 'distro' or 'debug', not '$kernel'" ;;
+esac
 
 if [ -z "$out" ]; then
 	out=$(mktemp -d /tmp/vbt-run.XXXXXX)
@@ -37,15 +56,15 @@ rm -f "$out/rc" "$out/log" "$out/dmesg" "$out/console.log"
 printf '%q ' "$@" >"$out/cmd"
 echo >>"$out/cmd"
 
-log "booting the test host ($(cat "$ROOTFS_DIR/kernel-release"), TCG, 2 vCPUs, ${mem} MiB, limit ${timeout}s)"
+log "booting the test host ($krel, TCG, 2 vCPUs, ${mem} MiB, limit ${timeout}s)"
 t0=$(date +%s)
 set +e
 timeout --kill-after=10 "$timeout" \
 	qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max \
 	-smp 2 -m "$mem" -display none -monitor none -no-reboot \
 	-serial stdio \
-	-kernel "$ROOTFS_DIR/vmlinuz" -initrd "$ROOTFS_DIR/initrd.img" \
-	-append "root=/dev/vda rw init=/sbin/vbt-init console=ttyS0 loglevel=4 panic=-1" \
+	"${boot[@]}" \
+	-append "root=/dev/vda rw init=/sbin/vbt-init console=ttyS0 loglevel=4 panic=-1$kargs" \
 	-drive "file=$ROOTFS_DIR/root.img,if=virtio,format=raw,snapshot=on,cache=unsafe" \
 	-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on" \
 	-virtfs "local,path=$out,mount_tag=out,security_model=none" \

@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Reads and writes that should work, in every layout, queue and ring setup. */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vbt.h"
+
+#define SECTORS(bytes)	((uint32_t)((bytes) / VBLK_SECTOR))
+
+static uint32_t lbs_sectors(const struct vbt_dev *v)
+{
+	return v->cfg.logical_block_size / VBLK_SECTOR;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) / a * a;
+}
+
+/*
+ * Write a pattern from a buffer at page offset @off, read it back into
+ * another, and check it, with layout @lo. 0, or -1 with t->msg set.
+ */
+static int roundtrip(struct vbt *t, struct vblk_vq *vq, uint64_t sector,
+		     size_t len, size_t off, const struct vblk_layout *lo,
+		     uint64_t gen)
+{
+	uint8_t *w = vblk_mem_alloc(vq->mem, len + off, 4096);
+	uint8_t *r = vblk_mem_alloc(vq->mem, len + off, 4096);
+	char what[160], msg[300];
+	uint32_t used = 0;
+	int st;
+
+	if (!w || !r)
+		return vbt_fail(t, "no guest memory for 2 x %zu bytes", len), -1;
+	snprintf(what, sizeof(what),
+		 "%zu bytes at sector %" PRIu64 " (buffer offset %zu, header split %u, segments of %u, %s)",
+		 len, sector, off, lo ? lo->hdr_split : 0,
+		 lo && lo->seg_size ? lo->seg_size : vq->seg_size,
+		 lo && lo->indirect ? "indirect" : "direct");
+	vblk_pat_fill(w + off, sector, SECTORS(len), t->seed, gen);
+	st = vblk_rw(vq, VIRTIO_BLK_T_OUT, sector, w + off, len, lo, &used);
+	if (vbt_expect(t, vq, "write", st, used, VIRTIO_BLK_S_OK, 1))
+		goto fail;
+	st = vblk_rw(vq, VIRTIO_BLK_T_IN, sector, r + off, len, lo, &used);
+	if (vbt_expect(t, vq, "read", st, used, VIRTIO_BLK_S_OK,
+		       (long)len + 1))
+		goto fail;
+	if (vblk_pat_verify(r + off, sector, SECTORS(len), t->seed, gen, msg,
+			    sizeof(msg)) >= 0)
+		return vbt_fail(t, "%s: read back wrong data: %s", what, msg),
+		       -1;
+	vblk_mem_free(vq->mem, w);
+	vblk_mem_free(vq->mem, r);
+	return 0;
+fail:
+	vbt_prefix(t, "%s", what);
+	return -1;
+}
+
+int case_rw_sizes(struct vbt *t)
+{
+	struct vbt_dev v;
+	size_t sizes[] = { 512, 1024, 4096, 8192, 65536, 65536 + 512, 131072,
+			   1 << 20, 0 };
+	uint64_t sector = 4096;
+	unsigned int i;
+
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	/* The largest request the device takes. */
+	sizes[8] = (size_t)v.cfg.max_segments * v.cfg.max_segment_size;
+	if (sizes[8] > (16u << 20))
+		sizes[8] = 16u << 20;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t len = sizes[i] / v.cfg.logical_block_size *
+			     v.cfg.logical_block_size;
+		size_t off;
+
+		if (!len)
+			continue;
+		/* A direct chain must fit in the ring. */
+		struct vblk_layout lo = {
+			.indirect = len / v.d.vq[0].seg_size + 3 > v.d.vq[0].num,
+		};
+
+		for (off = 0; off <= 512; off += 512) {
+			if (off && v.cfg.logical_block_size > 512)
+				break;
+			sector = align_up(sector, lbs_sectors(&v));
+			if (roundtrip(t, &v.d.vq[0], sector, len, off, &lo,
+				      i * 2 + off / 512))
+				return VBT_FAIL;
+			sector += SECTORS(len) + 8;
+		}
+	}
+	vblk_dev_close(&v.d);
+	return VBT_PASS;
+}
+
+int case_rw_split_header(struct vbt *t)
+{
+	struct vbt_dev v;
+	unsigned int split, ind;
+
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	for (split = 1; split < 16; split++)
+		for (ind = 0; ind < 2; ind++) {
+			struct vblk_layout lo = { .hdr_split = split,
+						  .indirect = ind };
+
+			if (roundtrip(t, &v.d.vq[0], 2048 + 16 * (split * 2 + ind),
+				      8192, 0, &lo, split))
+				return VBT_FAIL;
+		}
+	vblk_dev_close(&v.d);
+	return VBT_PASS;
+}
+
+/*
+ * Write @nseg scattered segments of the given sizes at @sector, read them
+ * back into other scattered segments, compare. Segment k starts at page
+ * offset @off of its own allocation.
+ */
+static int scattered(struct vbt *t, struct vblk_vq *vq, uint64_t sector,
+		     const uint32_t *sizes, unsigned int nseg, size_t off,
+		     bool indirect, const char *what)
+{
+	struct vblk_seg *ws = calloc(nseg, sizeof(*ws));
+	struct vblk_seg *rs = calloc(nseg, sizeof(*rs));
+	struct vblk_req r;
+	uint8_t *flat;
+	size_t total = 0, pos = 0;
+	unsigned int k;
+	char msg[300];
+	int ret;
+
+	for (k = 0; k < nseg; k++)
+		total += sizes[k];
+	flat = malloc(total);
+	if (!ws || !rs || !flat)
+		return vbt_fail(t, "out of memory"), -1;
+	vblk_pat_fill(flat, sector, SECTORS(total), t->seed, nseg);
+	for (k = 0; k < nseg; k++) {
+		ws[k].buf = (uint8_t *)vblk_mem_alloc(vq->mem, sizes[k] + off, 4096) + off;
+		rs[k].buf = (uint8_t *)vblk_mem_alloc(vq->mem, sizes[k] + off, 4096) + off;
+		if (ws[k].buf == (void *)off || rs[k].buf == (void *)off)
+			return vbt_fail(t, "guest memory exhausted"), -1;
+		ws[k].len = rs[k].len = sizes[k];
+		memcpy(ws[k].buf, flat + pos, sizes[k]);
+		pos += sizes[k];
+	}
+	r = (struct vblk_req){ .type = VIRTIO_BLK_T_OUT, .sector = sector,
+			       .seg = ws, .nseg = nseg, .indirect = indirect };
+	ret = vblk_req_run(vq, &r);
+	if (vbt_expect_req(t, vq, what, ret, &r, VIRTIO_BLK_S_OK, 1))
+		return -1;
+	r = (struct vblk_req){ .type = VIRTIO_BLK_T_IN, .sector = sector,
+			       .seg = rs, .nseg = nseg, .indirect = indirect };
+	ret = vblk_req_run(vq, &r);
+	if (vbt_expect_req(t, vq, what, ret, &r, VIRTIO_BLK_S_OK,
+			   (long)total + 1))
+		return -1;
+	for (k = 0, pos = 0; k < nseg; k++) {
+		memcpy(flat + pos, rs[k].buf, sizes[k]);
+		pos += sizes[k];
+	}
+	if (vblk_pat_verify(flat, sector, SECTORS(total), t->seed, nseg, msg,
+			    sizeof(msg)) >= 0)
+		return vbt_fail(t, "%s: read back wrong data: %s", what, msg),
+		       -1;
+	for (k = 0; k < nseg; k++) {
+		vblk_mem_free(vq->mem, (uint8_t *)ws[k].buf - off);
+		vblk_mem_free(vq->mem, (uint8_t *)rs[k].buf - off);
+	}
+	free(ws);
+	free(rs);
+	free(flat);
+	return 0;
+}
+
+int case_rw_many_segments(struct vbt *t)
+{
+	uint32_t sizes[VHOST_BLK_MAX_QUEUES * 64 + 1024];
+	unsigned int max, k, n;
+	struct vbt_dev v;
+	uint32_t lbs;
+	char what[128];
+
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	lbs = v.cfg.logical_block_size;
+	max = v.cfg.max_segments;
+	if (max > 1024)
+		max = 1024;
+
+	/* max_segments segments of one logical block, indirect. */
+	for (k = 0; k < max; k++)
+		sizes[k] = lbs;
+	snprintf(what, sizeof(what), "%u segments of %u bytes, indirect", max,
+		 lbs);
+	if (scattered(t, &v.d.vq[0], 8192, sizes, max, 0, true, what))
+		return VBT_FAIL;
+
+	/* As many as a direct chain in the ring can hold. */
+	n = v.d.vq[0].num - 2 < max ? v.d.vq[0].num - 2 : max;
+	snprintf(what, sizeof(what), "%u segments of %u bytes, direct", n, lbs);
+	if (scattered(t, &v.d.vq[0], 16384, sizes, n, 0, false, what))
+		return VBT_FAIL;
+
+	/* Segments crossing a page boundary (start at page offset 2048). */
+	if (lbs <= 2048) {
+		for (k = 0; k < 16; k++)
+			sizes[k] = 4096;
+		if (scattered(t, &v.d.vq[0], 20480, sizes, 16, 2048, true,
+			      "16 segments of 4096 bytes each across two pages"))
+			return VBT_FAIL;
+	}
+
+	/* Uneven segment sizes, multiples of the logical block size. */
+	for (k = 0, n = 0; k < 24 && k < max; k++, n++)
+		sizes[k] = lbs * (1 + (k * 7) % 9);
+	if (scattered(t, &v.d.vq[0], 24576, sizes, n, 0, true,
+		      "segments of uneven sizes") ||
+	    scattered(t, &v.d.vq[0], 28672, sizes, n, 0, false,
+		      "segments of uneven sizes, direct"))
+		return VBT_FAIL;
+	vblk_dev_close(&v.d);
+	return VBT_PASS;
+}
+
+int case_rw_indirect(struct vbt *t)
+{
+	struct vbt_dev v;
+	struct vblk_layout lo = { .indirect = true };
+	uint32_t seg;
+
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	if (roundtrip(t, &v.d.vq[0], 32768, 4096, 0, &lo, 1))
+		return VBT_FAIL;
+	/* 1 MiB in max_segments segments. */
+	seg = (1u << 20) / v.cfg.max_segments;
+	seg = seg < v.cfg.logical_block_size ? v.cfg.logical_block_size : seg;
+	lo.seg_size = seg;
+	if (roundtrip(t, &v.d.vq[0], 33792, 1u << 20, 0, &lo, 2))
+		return VBT_FAIL;
+	lo.hdr_split = 4;
+	lo.seg_size = 0;
+	if (roundtrip(t, &v.d.vq[0], 36864, 65536, 0, &lo, 3))
+		return VBT_FAIL;
+	vblk_dev_close(&v.d);
+	return VBT_PASS;
+}
+
+/* ANY_LAYOUT: header and data in one descriptor, data and status in one. */
+int case_rw_any_layout(struct vbt *t)
+{
+	const uint32_t len = 4096;
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_OUT) };
+	struct vblk_raw_desc d[3];
+	struct vbt_dev v;
+	struct vblk_req r;
+	struct vblk_vq *vq;
+	uint8_t *w, *in, *hdr;
+	uint64_t sector = 40960;
+	char msg[300];
+
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	vq = &v.d.vq[0];
+	/* [header | data] readable, [status] writable; data 512-aligned. */
+	w = vblk_mem_alloc(&v.d.mem, 512 + len + 512, 4096);
+	h.sector = htole64(sector);
+	memcpy(w + 512 - sizeof(h), &h, sizeof(h));
+	vblk_pat_fill(w + 512, sector, SECTORS(len), t->seed, 1);
+	w[512 + len] = VBLK_STATUS_UNSET;
+	d[0] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, w + 512 - sizeof(h),
+					       sizeof(h) + len),
+				       sizeof(h) + len, 0 };
+	d[1] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, w + 512 + len, 1), 1,
+				       VRING_DESC_F_WRITE };
+	if (vbt_raw_run(t, vq, "write with header and data in one descriptor",
+			d, 2, false, &r) ||
+	    vbt_expect(t, vq, "write with header and data in one descriptor",
+		       w[512 + len], r.used_len, VIRTIO_BLK_S_OK, 1))
+		return VBT_FAIL;
+
+	/* [header] readable, [data | status] writable. */
+	hdr = (uint8_t *)vbt_hdr(&v.d.mem, VIRTIO_BLK_T_IN, sector);
+	in = vblk_mem_alloc(&v.d.mem, len + 1, 4096);
+	in[len] = VBLK_STATUS_UNSET;
+	d[0] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, hdr, 16), 16, 0 };
+	d[1] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, in, len + 1), len + 1,
+				       VRING_DESC_F_WRITE };
+	if (vbt_raw_run(t, vq, "read with data and status in one descriptor",
+			d, 2, false, &r) ||
+	    vbt_expect(t, vq, "read with data and status in one descriptor",
+		       in[len], r.used_len, VIRTIO_BLK_S_OK, len + 1))
+		return VBT_FAIL;
+	if (vblk_pat_verify(in, sector, SECTORS(len), t->seed, 1, msg,
+			    sizeof(msg)) >= 0)
+		return vbt_fail(t, "read with data and status in one descriptor: %s",
+				msg);
+
+	/* [8 header bytes] [8 header bytes | data] [status], indirect. */
+	h.sector = htole64(sector + 8);
+	memcpy(w + 512 - 8, (uint8_t *)&h + 8, 8);
+	memcpy(hdr, &h, 8);
+	vblk_pat_fill(w + 512, sector + 8, SECTORS(len), t->seed, 2);
+	w[512 + len] = VBLK_STATUS_UNSET;
+	d[0] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, hdr, 8), 8, 0 };
+	d[1] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, w + 504, 8 + len),
+				       8 + len, 0 };
+	d[2] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, w + 512 + len, 1), 1,
+				       VRING_DESC_F_WRITE };
+	if (vbt_raw_run(t, vq, "write with the header split into the data descriptor",
+			d, 3, true, &r) ||
+	    vbt_expect(t, vq, "write with the header split into the data descriptor",
+		       w[512 + len], r.used_len, VIRTIO_BLK_S_OK, 1) ||
+	    vbt_verify_pat(t, vq, sector + 8, SECTORS(len), 2, NULL))
+		return VBT_FAIL;
+	vblk_dev_close(&v.d);
+	return VBT_PASS;
+}
+
+/* Writes on every queue at once, read back crosswise. */
+static int multi_queue(struct vbt *t, struct vblk_dev_opts *o,
+		       unsigned int per_q, bool indirect)
+{
+	static struct vblk_req r[VHOST_BLK_MAX_QUEUES][64];
+	static struct vblk_seg seg[VHOST_BLK_MAX_QUEUES][64];
+	unsigned int q, nq = o->queues;
+	struct vbt_dev v;
+
+	memset(seg, 0, sizeof(seg));
+	if (vbt_dev_up(t, &v, o, 0))
+		return -1;
+	for (q = 0; q < nq; q++)
+		if (vbt_queue_batch(t, &v.d.vq[q], r[q], seg[q], per_q,
+				65536 + 4096 * q, true, 1000 * q, indirect))
+			return -1;
+	for (q = 0; q < nq; q++)
+		if (vblk_vq_kick(&v.d.vq[q]) < 0)
+			return vbt_fail(t, "%s", v.d.vq[q].err), -1;
+	for (q = 0; q < nq; q++)
+		if (vbt_reap_batch(t, &v.d.vq[q], r[q], per_q, 1000 * q))
+			return -1;
+	/* Queue q reads what queue q + 1 wrote. */
+	for (q = 0; q < nq; q++)
+		if (vbt_queue_batch(t, &v.d.vq[q], r[q], seg[q], per_q,
+				65536 + 4096 * ((q + 1) % nq), false, 0,
+				indirect))
+			return -1;
+	for (q = 0; q < nq; q++)
+		if (vblk_vq_kick(&v.d.vq[q]) < 0)
+			return vbt_fail(t, "%s", v.d.vq[q].err), -1;
+	for (q = 0; q < nq; q++)
+		if (vbt_reap_batch(t, &v.d.vq[q], r[q], per_q,
+			       1000 * ((q + 1) % nq)))
+			return -1;
+	vblk_dev_close(&v.d);
+	return 0;
+}
+
+int case_rw_queues(struct vbt *t)
+{
+	struct vblk_dev_opts o;
+
+	vblk_dev_opts_init(&o);
+	o.queues = vbt_queues(t, t->o->queues);
+	vbt_note(t, "%u queues", o.queues);
+	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
+}
+
+int case_worker_per_queue(struct vbt *t)
+{
+	struct vblk_dev_opts o;
+
+#ifndef VHOST_NEW_WORKER
+	return vbt_skip(t, "built with kernel headers without VHOST_NEW_WORKER");
+#endif
+	vblk_dev_opts_init(&o);
+	o.queues = vbt_queues(t, t->o->queues);
+	o.worker_per_queue = true;
+	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
+}
+
+/* A full ring of requests on one queue, in one batch. */
+int case_rw_qd(struct vbt *t)
+{
+	struct vblk_dev_opts o;
+
+	vblk_dev_opts_init(&o);
+	o.ring_size = 64;
+	return multi_queue(t, &o, 64, true) ? VBT_FAIL : VBT_PASS;
+}
+
+/* Neither EVENT_IDX nor INDIRECT_DESC: flags-based notification. */
+int case_rw_no_event_idx(struct vbt *t)
+{
+	struct vblk_dev_opts o;
+	struct vbt_dev v;
+	unsigned int i;
+
+	vblk_dev_opts_init(&o);
+	o.features = VBLK_F(VIRTIO_F_VERSION_1);
+	o.queues = 2;
+	if (multi_queue(t, &o, 40, false))
+		return VBT_FAIL;
+	if (vbt_dev_up(t, &v, &o, 0))
+		return VBT_FAIL;
+	for (i = 0; i < 100; i++)
+		if (vbt_write_pat(t, &v.d.vq[i & 1], 8 * i, 8, i, NULL) ||
+		    vbt_verify_pat(t, &v.d.vq[(i + 1) & 1], 8 * i, 8, i, NULL))
+			return VBT_FAIL;
+	vblk_dev_close(&v.d);
+	return VBT_PASS;
+}
+
+int case_ring_sizes(struct vbt *t)
+{
+	static const unsigned int nums[] = { 1, 2, 4, 256, 1024 };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		struct vblk_dev_opts o;
+		struct vblk_layout lo = { .indirect = true };
+		struct vbt_dev v;
+		unsigned int k;
+
+		vblk_dev_opts_init(&o);
+		o.ring_size = nums[i];
+		if (nums[i] > 64) {
+			/* A batch of half the ring. */
+			if (multi_queue(t, &o, 64, nums[i] < 512))
+				goto fail;
+			continue;
+		}
+		if (vbt_dev_up(t, &v, &o, 0))
+			goto fail;
+		for (k = 0; k < 4; k++)
+			if (vbt_write_pat(t, &v.d.vq[0], 64 * k, 16, k, &lo) ||
+			    vbt_verify_pat(t, &v.d.vq[0], 64 * k, 16, k, &lo))
+				goto fail;
+		vblk_dev_close(&v.d);
+	}
+	return VBT_PASS;
+fail:
+	vbt_prefix(t, "ring of %u", nums[i]);
+	return VBT_FAIL;
+}
+
+/* Ring indices starting just below 65536 (VHOST_SET_VRING_BASE). */
+int case_ring_wrap(struct vbt *t)
+{
+	static struct vblk_req r[8];
+	static struct vblk_seg seg[8];
+	struct vblk_dev_opts o;
+	struct vbt_dev v;
+	unsigned int i;
+
+	vblk_dev_opts_init(&o);
+	o.ring_size = 16;
+	o.ring_base = 65536 - 40;
+	if (vbt_dev_up(t, &v, &o, 0))
+		return VBT_FAIL;
+	for (i = 0; i < 30; i++)
+		if (vbt_write_pat(t, &v.d.vq[0], 16 * i, 8, i, NULL) ||
+		    vbt_verify_pat(t, &v.d.vq[0], 16 * i, 8, i, NULL))
+			return VBT_FAIL;
+	/* A batch across 0 again: indices 65496 + 60 + ... */
+	v.d.vq[0].timeout_ms = VBLK_DEFAULT_TIMEOUT_MS;
+	if (vbt_queue_batch(t, &v.d.vq[0], r, seg, 8, 4096, true, 50, true) ||
+	    vblk_vq_kick(&v.d.vq[0]) < 0 ||
+	    vbt_reap_batch(t, &v.d.vq[0], r, 8, 50))
+		return VBT_FAIL;
+	vbt_note(t, "avail idx went from %u to %u", o.ring_base,
+		 v.d.vq[0].avail_idx);
+	vblk_dev_close(&v.d);
+	return VBT_PASS;
+}
