@@ -7,12 +7,15 @@
 #                      KASAN/lockdep kernel of tests/vm/mkkernel.sh)
 #   make module NATIVE=1 [KVER=$(uname -r)]   ./vhost_blk.ko on a real host,
 #                      with its own toolchain
-#   make check         unit tests, lint, and the VM test batch
+#   make check         unit tests, lint, and the VM test batch on the
+#                      distribution kernel and on the debug kernel
+#                      (QUICK=1: distribution kernel only)
 #   make demo          boot the test host and serve a raw image on XFS
 #   make unit | lint | guest | testhost | clean
 
 CACHE ?= $(HOME)/.cache/vhost-blk
-export CACHE
+QUICK ?= 0
+export CACHE QUICK
 KVER ?=
 NATIVE ?= 0
 VM := tests/vm

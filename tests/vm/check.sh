@@ -1,6 +1,8 @@
 #!/bin/bash
-# make check: unit tests (no VM), lint, then the VM batch in one boot.
-# Prints a line a test and, last, "N passed, N failed[, N skipped]".
+# make check: unit tests (no VM), lint, then the VM batch in one boot on the
+# distribution kernel and one on the debug kernel (KASAN, lockdep, kmemleak;
+# QUICK=1 leaves that one out). Prints a line a test and, last,
+# "N passed, N failed[, N skipped]".
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -16,7 +18,8 @@ make -s -C "$REPO/tests" O="$REPO/build/unit" unit 2>&1 | record
 phase_end unit
 
 phase build
-if "$VM_DIR/build.sh" module && "$VM_DIR/build.sh" guest; then
+if "$VM_DIR/build.sh" module && "$VM_DIR/build.sh" guest &&
+	{ [ "${QUICK:-0}" = 1 ] || "$VM_DIR/build.sh" module debug; }; then
 	echo "PASS build" | record
 else
 	echo "FAIL build: module or test programs did not build (above)" | record
@@ -31,24 +34,43 @@ else
 fi
 phase_end lint
 
+# vm_batch KERNEL PREFIX: the batch in one boot; results named PREFIXname.
+vm_batch() {
+	local kernel=$1 prefix=$2 out vrc
+	out=$(mktemp -d /tmp/vbt-vm.XXXXXX)
+	"$VM_DIR/run.sh" --kernel "$kernel" --mem 7168 \
+		--timeout "${VM_TIMEOUT:-2400}" --out "$out" \
+		/repo/tests/vm/batch.sh 2>&1 | tee "$out/runner.log" |
+		grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
+	vrc=${PIPESTATUS[0]}
+	{
+		grep -E '^(PASS|FAIL|SKIP) ' "$out/log" 2>/dev/null
+		# What the runner itself judged: time-out, crash, kernel log.
+		grep -E '^FAIL (vm|kernel-log):' "$out/runner.log"
+		[ "$vrc" = 0 ] || grep -qE '^FAIL ' "$out/log" "$out/runner.log" ||
+			echo "FAIL vm: the batch exited $vrc (see $out)"
+	} | sed -E "s/^(PASS|FAIL|SKIP) /\1 $prefix/" | record
+	grep -E '^    ' "$out/runner.log" >&2
+	if grep -qE '^FAIL ' "$out/log" "$out/runner.log" 2>/dev/null || [ "$vrc" != 0 ]; then
+		log "VM output kept in $out"
+	else
+		rm -rf "$out"
+	fi
+}
+
 phase vm
-out=$(mktemp -d /tmp/vbt-vm.XXXXXX)
-"$VM_DIR/run.sh" --mem 7168 --timeout "${VM_TIMEOUT:-2400}" --out "$out" \
-	/repo/tests/vm/batch.sh 2>&1 | tee "$out/runner.log" |
-	grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
-vrc=${PIPESTATUS[0]}
-grep -E '^(PASS|FAIL|SKIP) ' "$out/log" 2>/dev/null | record
-# What the runner itself judged: time-out, crash, kernel log.
-grep -E '^(FAIL) ' "$out/runner.log" | record
-grep -E '^    ' "$out/runner.log" >&2
-[ "$vrc" = 0 ] || grep -q '^FAIL' "$results" ||
-	echo "FAIL vm: the batch exited $vrc (see $out)" | record
+vm_batch distro ""
 phase_end vm
+
+if [ "${QUICK:-0}" != 1 ]; then
+	phase vm-debug
+	vm_batch debug "debug/"
+	phase_end vm-debug
+fi
 
 p=$(grep -c '^PASS' "$results")
 f=$(grep -c '^FAIL' "$results")
 s=$(grep -c '^SKIP' "$results")
-[ "$f" = 0 ] && rm -rf "$out"
 if [ "$s" -gt 0 ]; then
 	echo "$p passed, $f failed, $s skipped"
 else
