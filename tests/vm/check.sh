@@ -34,22 +34,26 @@ else
 fi
 phase_end lint
 
-# vm_batch KERNEL PREFIX: the batch in one boot; results named PREFIXname.
+# vm_batch KERNEL PREFIX INTEGRITY_MIB: the batch in one boot; results
+# named PREFIXname.
 vm_batch() {
-	local kernel=$1 prefix=$2 out vrc
+	local kernel=$1 prefix=$2 mib=$3 out vrc
 	out=$(mktemp -d /tmp/vbt-vm.XXXXXX)
 	"$VM_DIR/run.sh" --kernel "$kernel" --mem 7168 \
 		--timeout "${VM_TIMEOUT:-2400}" --out "$out" \
-		/repo/tests/vm/batch.sh 2>&1 | tee "$out/runner.log" |
+		env VBT_INTEGRITY_MIB="$mib" /repo/tests/vm/batch.sh 2>&1 |
+		tee "$out/runner.log" |
 		grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
 	vrc=${PIPESTATUS[0]}
 	{
-		grep -E '^(PASS|FAIL|SKIP) ' "$out/log" 2>/dev/null
+		grep -E '^(PASS|FAIL|SKIP) ' "$out/log" 2>/dev/null ||
+			echo "FAIL vm: the batch reported no test (see $out)"
 		# What the runner itself judged: time-out, crash, kernel log.
 		grep -E '^FAIL (vm|kernel-log):' "$out/runner.log"
 		[ "$vrc" = 0 ] || grep -qE '^FAIL ' "$out/log" "$out/runner.log" ||
 			echo "FAIL vm: the batch exited $vrc (see $out)"
-	} | sed -E "s/^(PASS|FAIL|SKIP) /\1 $prefix/" | record
+	} >"$out/results"
+	sed -E "s#^(PASS|FAIL|SKIP) #\1 $prefix#" "$out/results" | record
 	grep -E '^    ' "$out/runner.log" >&2
 	if grep -qE '^FAIL ' "$out/log" "$out/runner.log" 2>/dev/null || [ "$vrc" != 0 ]; then
 		log "VM output kept in $out"
@@ -59,12 +63,14 @@ vm_batch() {
 }
 
 phase vm
-vm_batch distro ""
+# 2 GiB of integrity writes over each 1 GiB backend kind: every sector
+# written is verified through vhost-blk and on the backend (about 1.7 GiB).
+vm_batch distro "" 2048
 phase_end vm
 
 if [ "${QUICK:-0}" != 1 ]; then
 	phase vm-debug
-	vm_batch debug "debug/"
+	vm_batch debug "debug/" 64
 	phase_end vm-debug
 fi
 
