@@ -19,7 +19,7 @@
 #define VHOST_BLK_MAX_BYTES		(VHOST_BLK_SEG_MAX * VHOST_BLK_SIZE_MAX)
 #define VHOST_BLK_DISCARD_SEG_MAX	16
 #define VHOST_BLK_DISCARD_SECTORS_MAX	(SZ_1G >> SECTOR_SHIFT)
-#define VHOST_BLK_INLINE_BVECS		8
+#define VHOST_BLK_INLINE_BVECS		16	/* 64 KiB; as large as segs[] */
 #define VHOST_BLK_WEIGHT		256
 
 /* What the attached backend is and how to drive it; fixed while attached. */
