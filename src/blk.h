@@ -106,6 +106,10 @@ void vhost_blk_submit_rw(struct vhost_blk_req *req);
 void vhost_blk_kiocb_submit(struct vhost_blk_req *req);
 void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait);
 void vhost_blk_punt(struct vhost_blk_req *req);
+int vhost_blk_sync_cache(struct address_space *mapping, loff_t pos,
+			 size_t len, bool drop);
+int vhost_blk_drop_cache(struct address_space *mapping, loff_t pos,
+			 size_t len);
 
 /* bio.c */
 void vhost_blk_bio_submit(struct vhost_blk_req *req, bool nowait);

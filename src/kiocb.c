@@ -62,6 +62,35 @@ void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait)
 		vhost_blk_rw_done(iocb, ret);
 }
 
+/*
+ * Write back the cached pages of [@pos, @pos + @len) and, with @drop, take
+ * them out of the cache: what goes to a block device under its page cache
+ * (bios, discards) must not be hidden by stale pages, as with direct I/O.
+ * Whole pages go, never a part of one. May sleep.
+ */
+int vhost_blk_sync_cache(struct address_space *mapping, loff_t pos,
+			 size_t len, bool drop)
+{
+	int ret;
+
+	if (!READ_ONCE(mapping->nrpages))
+		return 0;
+	ret = filemap_write_and_wait_range(mapping, pos, pos + len - 1);
+	if (ret || !drop)
+		return ret;
+	return vhost_blk_drop_cache(mapping, pos, len);
+}
+
+/* Take the clean cached pages of [@pos, @pos + @len) out. May sleep. */
+int vhost_blk_drop_cache(struct address_space *mapping, loff_t pos,
+			 size_t len)
+{
+	if (!READ_ONCE(mapping->nrpages))
+		return 0;
+	return invalidate_inode_pages2_range(mapping, pos >> PAGE_SHIFT,
+					     (pos + len - 1) >> PAGE_SHIFT);
+}
+
 static int vhost_blk_fallocate(struct file *file, int mode, u64 sector,
 			       u32 nr_sectors)
 {
@@ -73,6 +102,9 @@ static int vhost_blk_fallocate(struct file *file, int mode, u64 sector,
 static int vhost_blk_discard_seg(const struct vhost_blk_backend_state *be,
 				 u32 type, u64 sector, u32 nr, u32 flags)
 {
+	struct address_space *mapping = be->file->f_mapping;
+	loff_t pos = sector << SECTOR_SHIFT;
+	size_t len = (size_t)nr << SECTOR_SHIFT;
 	int mode, ret;
 
 	if (type == VIRTIO_BLK_T_DISCARD) {
@@ -80,11 +112,18 @@ static int vhost_blk_discard_seg(const struct vhost_blk_backend_state *be,
 			return vhost_blk_fallocate(be->file,
 						   FALLOC_FL_PUNCH_HOLE,
 						   sector, nr);
-		/* Drop cached pages of the range, as blkdev_fallocate() does. */
-		truncate_inode_pages_range(be->file->f_mapping,
-					   sector << SECTOR_SHIFT,
-					   ((sector + nr) << SECTOR_SHIFT) - 1);
-		return blkdev_issue_discard(be->bdev, sector, nr, GFP_KERNEL);
+		/*
+		 * Not truncate_bdev_range(): it zeroes the discarded part of a
+		 * page it keeps, while the device (brd, or any that discards
+		 * whole blocks only) may keep the old data there, and a later
+		 * read would see one or the other depending on the cache. Whole
+		 * pages go, before and after; the discard is only advice, so a
+		 * page a racing write keeps in the cache is no error.
+		 */
+		vhost_blk_sync_cache(mapping, pos, len, true);
+		ret = blkdev_issue_discard(be->bdev, sector, nr, GFP_KERNEL);
+		vhost_blk_drop_cache(mapping, pos, len);
+		return ret;
 	}
 
 	/* Zeroes: unmapping if the guest allows it, else allocated zeroes. */

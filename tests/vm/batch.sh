@@ -3,11 +3,16 @@
 # a test: "PASS name", "FAIL name: why" or "SKIP name: why".
 # VBT_INTEGRITY_MIB: MiB the integrity case writes on the first spec of each
 # backend kind (default 64; make check asks 2048 on the distribution kernel).
+# VBT_FUZZ_REQUESTS: requests the ring fuzzer makes available (fuzz.sh).
+# VBT_PARTS: which parts run, of "vbt faults fuzz" (default all).
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export DM_DISABLE_UDEV=1
 G=/repo/build/guest
 . /repo/tests/vm/backends.sh
+. /repo/tests/vm/faults.sh
+. /repo/tests/vm/fuzz.sh
+PARTS=" ${VBT_PARTS:-vbt faults fuzz} "
 
 # run NAME CMD...: one test from a command's exit status.
 run() {
@@ -55,9 +60,11 @@ run dev-node test -c /dev/vhost-blk
 # KIND [vbt options]...: backends and the engines they are tested with.
 # A kind's memory is given back once its last spec has run.
 prev=
-for spec in "xfs" "xfs --direct" "ext4 --direct" \
-	"brd" "brd --engine kiocb" "null_blk" "null_blk --engine kiocb" \
-	"dm_thin" "nbd"; do
+specs=("xfs" "xfs --direct" "ext4 --direct"
+	"brd" "brd --engine kiocb" "null_blk" "null_blk --engine kiocb"
+	"dm_thin" "nbd")
+[[ $PARTS == *" vbt "* ]] || specs=()
+for spec in "${specs[@]}"; do
 	set -- $spec
 	kind=$1
 	shift
@@ -82,4 +89,6 @@ for spec in "xfs" "xfs --direct" "ext4 --direct" \
 done
 
 teardown_backends
+[[ $PARTS == *" faults "* ]] && fault_tests
+[[ $PARTS == *" fuzz "* ]] && fuzz_tests
 run module-unload rmmod vhost_blk

@@ -34,14 +34,15 @@ else
 fi
 phase_end lint
 
-# vm_batch KERNEL PREFIX INTEGRITY_MIB: the batch in one boot; results
-# named PREFIXname.
+# vm_batch KERNEL PREFIX INTEGRITY_MIB FUZZ_REQUESTS FUZZ_FILE_REQUESTS: the
+# batch in one boot; results named PREFIXname.
 vm_batch() {
-	local kernel=$1 prefix=$2 mib=$3 out vrc
+	local kernel=$1 prefix=$2 mib=$3 fuzz=$4 fuzzfile=$5 out vrc
 	out=$(mktemp -d /tmp/vbt-vm.XXXXXX)
 	"$VM_DIR/run.sh" --kernel "$kernel" --mem 7168 \
-		--timeout "${VM_TIMEOUT:-2400}" --out "$out" \
-		env VBT_INTEGRITY_MIB="$mib" /repo/tests/vm/batch.sh 2>&1 |
+		--timeout "${VM_TIMEOUT:-3000}" --out "$out" \
+		env VBT_INTEGRITY_MIB="$mib" VBT_FUZZ_REQUESTS="$fuzz" \
+		VBT_FUZZ_FILE_REQUESTS="$fuzzfile" /repo/tests/vm/batch.sh 2>&1 |
 		tee "$out/runner.log" |
 		grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
 	vrc=${PIPESTATUS[0]}
@@ -65,12 +66,14 @@ vm_batch() {
 phase vm
 # 2 GiB of integrity writes over each 1 GiB backend kind: every sector
 # written is verified through vhost-blk and on the backend (about 1.7 GiB).
-vm_batch distro "" 2048
+# The fuzzer: 200,000 requests on brd and 100,000 on XFS here; 1,000,000
+# and 20,000 on the debug kernel.
+vm_batch distro "" 2048 200000 100000
 phase_end vm
 
 if [ "${QUICK:-0}" != 1 ]; then
 	phase vm-debug
-	vm_batch debug "debug/" 64
+	vm_batch debug "debug/" 64 1000000 20000
 	phase_end vm-debug
 fi
 

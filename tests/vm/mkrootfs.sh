@@ -11,6 +11,14 @@ if rootfs_ready; then
 	exit 0
 fi
 need_root "building the test host"
+# One build of a test host at a time; a second caller waits and uses it.
+mkdir -p "$CACHE"
+exec 9>"$ROOTFS_DIR.lock"
+flock -n 9 || { log "another build of this test host is running; waiting for it"; flock 9; }
+if rootfs_ready; then
+	[ "${1:-}" = --print-dir ] && echo "$ROOTFS_DIR"
+	exit 0
+fi
 command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
 command -v mke2fs >/dev/null || die "mke2fs is missing: apt-get install e2fsprogs"
 

@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfault: a read/write workload over a backend that fails under it
+ * (dm-error, dm-flakey, a table swapped to error and back), checking that
+ * the guest sees exactly what a disk with bad spots should show:
+ *
+ *  - every request completes (a request that does not within --timeout is
+ *    a hang), with status OK or IOERR and the used length that goes with it;
+ *  - with --error-range, a request is IOERR if and only if it touches the
+ *    range;
+ *  - data read with status OK are right: a block holds the last write that
+ *    succeeded, or, after writes that failed, one of those writes or the one
+ *    before them, sector by sector (a failed write may be torn);
+ *  - with --expect-errors, at least one request failed and one succeeded,
+ *    so the faults were really under the workload.
+ *
+ *   vfault [--seconds N] [--qd N] [--queues N] [--engine auto|kiocb|bio]
+ *          [--direct] [--area-mib N] [--error-range START:END]
+ *          [--expect-errors] [--timeout S] BACKEND_PATH
+ *
+ * Exit status: 0 as expected, 1 not, 2 setup error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vblk.h"
+
+#define BLOCK		4096u
+#define BSECT		(BLOCK / VBLK_SECTOR)
+#define MAX_BLOCKS	4u	/* blocks a request */
+#define MAX_REPORTS	5
+
+struct fault_opts {
+	const char *path;
+	unsigned int secs, qd, queues, area_mib, timeout;
+	uint32_t engine;
+	bool direct, expect_errors, has_range;
+	uint64_t err_start, err_end;	/* sectors, [start, end) */
+};
+
+/* What a block must hold. */
+struct block {
+	uint32_t good;		/* the last write that succeeded; 0 unknown */
+	uint32_t failed;	/* writes that failed since it, 0 none */
+	uint32_t newest;	/* the newest of them */
+	uint8_t busy;
+};
+
+struct fault {
+	const struct fault_opts *o;
+	uint64_t seed, rng;
+	struct block *b;
+	uint64_t nblocks;
+	struct timespec start;
+	uint32_t gen;
+	uint64_t ok, ioerr, flushes, reads, writes, bad;
+};
+
+static double elapsed(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static uint64_t rnd(struct fault *f)
+{
+	uint64_t x = f->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	f->rng = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static void bad(struct fault *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void bad(struct fault *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f->bad++ >= MAX_REPORTS)
+		return;
+	va_start(ap, fmt);
+	fputs("vfault: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Does [sector, sector + nsect) touch the error range? */
+static bool in_range(const struct fault *f, uint64_t sector, uint32_t nsect)
+{
+	return sector < f->o->err_end && sector + nsect > f->o->err_start;
+}
+
+static int prep(struct vblk_pump *p, struct vblk_pump_op *op)
+{
+	struct fault *f = p->arg;
+	uint64_t first, i;
+	unsigned int n, tries;
+	uint32_t type;
+
+	if (elapsed(&f->start) >= f->o->secs)
+		return 0;
+	if (rnd(f) % 64 == 0) {
+		op->req.type = VIRTIO_BLK_T_FLUSH;
+		op->req.sector = 0;
+		op->req.nseg = 0;
+		op->nsect = 0;
+		return 1;
+	}
+	n = 1 + rnd(f) % MAX_BLOCKS;
+	for (tries = 0; tries < 16; tries++) {
+		first = rnd(f) % (f->nblocks - n + 1);
+		for (i = 0; i < n && !f->b[first + i].busy; i++)
+			;
+		if (i == n)
+			break;
+	}
+	if (tries == 16)
+		return 0;
+	for (i = 0; i < n; i++)
+		f->b[first + i].busy = 1;
+	type = rnd(f) % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+	op->sector = first * BSECT;
+	op->nsect = n * BSECT;
+	op->req.type = type;
+	op->req.sector = op->sector;
+	op->req.seg = op->seg;
+	op->req.seg[0] = (struct vblk_seg){ op->buf, n * BLOCK };
+	op->req.nseg = 1;
+	if (type == VIRTIO_BLK_T_OUT) {
+		op->gen = ++f->gen;
+		vblk_pat_fill(op->buf, op->sector, op->nsect, f->seed, op->gen);
+		f->writes++;
+	} else {
+		memset(op->buf, 0, n * BLOCK);
+		f->reads++;
+	}
+	return 1;
+}
+
+/* A sector read with status OK: is it one of the contents it may have? */
+static bool sector_ok(struct fault *f, const struct block *b,
+		      const uint8_t *blk, uint64_t sector)
+{
+	struct vblk_pat_info found;
+	enum vblk_pat_result r;
+
+	if (!b->good && !b->failed)
+		return true;	/* never written here: anything */
+	r = vblk_pat_check(blk, sector, f->seed, b->good, &found);
+	if (r == VBLK_PAT_OK || !b->failed)
+		return r == VBLK_PAT_OK;
+	/* After failed writes: theirs, or the last good one (or unknown). */
+	if (!b->good && (r == VBLK_PAT_ZERO || r == VBLK_PAT_NOT_PATTERN ||
+			 r == VBLK_PAT_FOREIGN))
+		return true;
+	return r == VBLK_PAT_STALE && found.sector == sector &&
+	       found.gen > b->good && found.gen <= b->newest;
+}
+
+static void check_read(struct fault *f, struct vblk_pump_op *op)
+{
+	uint32_t s;
+
+	for (s = 0; s < op->nsect; s++) {
+		uint64_t sector = op->sector + s;
+		const struct block *b = &f->b[sector / BSECT];
+		const uint8_t *blk = (const uint8_t *)op->buf + s * VBLK_SECTOR;
+		char msg[300];
+
+		if (sector_ok(f, b, blk, sector))
+			continue;
+		vblk_pat_verify(blk, sector, 1, f->seed, b->good, msg,
+				sizeof(msg));
+		bad(f, "wrong data read at sector %" PRIu64 " (last good write #%u, %u failed since, newest #%u): %s",
+		    sector, b->good, b->failed, b->newest, msg);
+		return;
+	}
+}
+
+static void update_blocks(struct fault *f, struct vblk_pump_op *op, bool ok)
+{
+	uint64_t i;
+
+	for (i = op->sector / BSECT; i < (op->sector + op->nsect) / BSECT; i++) {
+		struct block *b = &f->b[i];
+
+		b->busy = 0;
+		if (op->req.type != VIRTIO_BLK_T_OUT)
+			continue;
+		if (ok) {
+			b->good = (uint32_t)op->gen;
+			b->failed = 0;
+		} else {
+			b->failed++;
+			b->newest = (uint32_t)op->gen;
+		}
+	}
+}
+
+static int done(struct vblk_pump *p, struct vblk_pump_op *op)
+{
+	struct fault *f = p->arg;
+	const struct vblk_req *r = &op->req;
+	uint32_t want_used = r->type == VIRTIO_BLK_T_IN ? op->nsect * VBLK_SECTOR + 1 : 1;
+	bool ok = r->status == VIRTIO_BLK_S_OK;
+	char st[40];
+
+	if (r->type == VIRTIO_BLK_T_FLUSH)
+		f->flushes++;
+	if (ok)
+		f->ok++;
+	else if (r->status == VIRTIO_BLK_S_IOERR)
+		f->ioerr++;
+	if (!ok && r->status != VIRTIO_BLK_S_IOERR)
+		bad(f, "%s of sector %" PRIu64 "+%u: status %s; expected OK or IOERR",
+		    vblk_type_str(r->type, st, sizeof(st)), op->sector, op->nsect,
+		    vblk_status_str(r->status, st, sizeof(st)));
+	else if (ok && r->used_len != want_used)
+		bad(f, "used length %u of an OK request of %u sectors; expected %u",
+		    r->used_len, op->nsect, want_used);
+	else if (!ok && r->used_len != 1)
+		bad(f, "used length %u of an IOERR request; expected 1",
+		    r->used_len);
+	if (f->o->has_range && op->nsect &&
+	    in_range(f, op->sector, op->nsect) == ok)
+		bad(f, "%s of sector %" PRIu64 "+%u %s the error range [%" PRIu64 ", %" PRIu64 ") completed %s",
+		    r->type == VIRTIO_BLK_T_IN ? "read" : "write",
+		    op->sector, op->nsect, ok ? "touching" : "outside",
+		    f->o->err_start, f->o->err_end,
+		    vblk_status_str(r->status, st, sizeof(st)));
+	if (ok && r->type == VIRTIO_BLK_T_IN)
+		check_read(f, op);
+	update_blocks(f, op, ok);
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vfault [options] BACKEND_PATH\n"
+		"  --seconds N          run the workload N seconds (default 10)\n"
+		"  --qd N               requests in flight (default 32)\n"
+		"  --queues N           virtqueues (default 2)\n"
+		"  --engine E           auto, kiocb or bio (default auto)\n"
+		"  --direct             open the backend with O_DIRECT\n"
+		"  --area-mib N         the workload's area from sector 0 (default 64)\n"
+		"  --error-range S:E    sectors [S, E) fail, everything else succeeds\n"
+		"  --expect-errors      some requests must fail and some succeed\n"
+		"  --timeout S          a request not completed in S seconds hangs (default 60)\n");
+}
+
+static int parse_engine(const char *s, uint32_t *e)
+{
+	if (!strcmp(s, "auto"))
+		*e = VHOST_BLK_ENGINE_AUTO;
+	else if (!strcmp(s, "kiocb"))
+		*e = VHOST_BLK_ENGINE_KIOCB;
+	else if (!strcmp(s, "bio"))
+		*e = VHOST_BLK_ENGINE_BIO;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned int *v)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(s, &end, 0);
+	if (errno || !*s || *end || !x || x > 1u << 20)
+		return -1;
+	*v = (unsigned int)x;
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct fault_opts *o)
+{
+	static const struct option lo[] = {
+		{ "seconds", required_argument, NULL, 's' },
+		{ "qd", required_argument, NULL, 'q' },
+		{ "queues", required_argument, NULL, 'Q' },
+		{ "engine", required_argument, NULL, 'e' },
+		{ "direct", no_argument, NULL, 'd' },
+		{ "area-mib", required_argument, NULL, 'a' },
+		{ "error-range", required_argument, NULL, 'r' },
+		{ "expect-errors", no_argument, NULL, 'x' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, idx = 0, bad_arg = 0;
+
+	while ((c = getopt_long(argc, argv, "", lo, &idx)) != -1) {
+		switch (c) {
+		case 's':
+			bad_arg |= parse_uint(optarg, &o->secs);
+			break;
+		case 'q':
+			bad_arg |= parse_uint(optarg, &o->qd);
+			break;
+		case 'Q':
+			bad_arg |= parse_uint(optarg, &o->queues) ||
+				   o->queues > VHOST_BLK_MAX_QUEUES;
+			break;
+		case 'e':
+			bad_arg |= parse_engine(optarg, &o->engine);
+			break;
+		case 'd':
+			o->direct = true;
+			break;
+		case 'a':
+			bad_arg |= parse_uint(optarg, &o->area_mib);
+			break;
+		case 'r':
+			o->has_range = sscanf(optarg, "%" SCNu64 ":%" SCNu64,
+					      &o->err_start, &o->err_end) == 2 &&
+				       o->err_start < o->err_end;
+			bad_arg |= !o->has_range;
+			break;
+		case 'x':
+			o->expect_errors = true;
+			break;
+		case 'T':
+			bad_arg |= parse_uint(optarg, &o->timeout);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+		if (bad_arg) {
+			fprintf(stderr, "vfault: bad value for --%s: '%s'\n",
+				lo[idx].name, optarg);
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return -1;
+	}
+	o->path = argv[optind];
+	return 0;
+}
+
+static const char *engine_name(uint32_t e)
+{
+	return e == VHOST_BLK_ENGINE_BIO ? "bio" :
+	       e == VHOST_BLK_ENGINE_KIOCB ? "kiocb" : "auto";
+}
+
+static int run(struct fault *f, struct vblk_dev *dev)
+{
+	const struct fault_opts *o = f->o;
+	struct vblk_pump p;
+	uint64_t area = (uint64_t)o->area_mib << 20;
+
+	if (dev->cfg.capacity * VBLK_SECTOR < area)
+		area = dev->cfg.capacity * VBLK_SECTOR;
+	f->nblocks = area / BLOCK;
+	if (f->nblocks < MAX_BLOCKS || dev->cfg.logical_block_size > BLOCK) {
+		fprintf(stderr, "vfault: %s is too small (%llu sectors) or has blocks over 4 KiB\n",
+			o->path, (unsigned long long)dev->cfg.capacity);
+		return 2;
+	}
+	f->b = calloc(f->nblocks, sizeof(*f->b));
+	if (!f->b) {
+		fprintf(stderr, "vfault: out of memory\n");
+		return 2;
+	}
+	printf("vfault: %s, engine %s, %s, %u queue(s), depth %u, %.0f MiB for %u s, seed %" PRIu64 "\n",
+	       o->path, engine_name(dev->cfg.engine),
+	       o->direct ? "O_DIRECT" : "buffered", o->queues, o->qd,
+	       area / 1048576.0, o->secs, f->seed);
+	fflush(stdout);
+
+	memset(&p, 0, sizeof(p));
+	p.dev = dev;
+	p.queues = o->queues;
+	p.depth = o->qd;
+	p.buf_size = MAX_BLOCKS * BLOCK;
+	p.max_segs = 1;
+	p.timeout_ms = (int)o->timeout * 1000;
+	p.prep = prep;
+	p.done = done;
+	p.arg = f;
+	clock_gettime(CLOCK_MONOTONIC, &f->start);
+	if (vblk_pump_run(&p)) {
+		printf("FAIL vfault: %s (a request hangs, or the device broke the protocol)\n",
+		       p.err);
+		return 1;
+	}
+	printf("vfault: %" PRIu64 " requests (%" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64 " flushes) in %.1f s: %" PRIu64 " OK, %" PRIu64 " IOERR\n",
+	       f->ok + f->ioerr + f->bad, f->reads, f->writes, f->flushes,
+	       elapsed(&f->start), f->ok, f->ioerr);
+	if (o->expect_errors && (!f->ioerr || !f->ok))
+		bad(f, "%" PRIu64 " requests failed and %" PRIu64 " succeeded; expected some of each (was the fault really under the workload?)",
+		    f->ioerr, f->ok);
+	if (f->bad) {
+		printf("FAIL vfault: %" PRIu64 " problems (above; seed %" PRIu64 ")\n",
+		       f->bad, f->seed);
+		return 1;
+	}
+	printf("PASS vfault\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct fault_opts o = {
+		.secs = 10, .qd = 32, .queues = 2, .area_mib = 64,
+		.timeout = 60, .engine = VHOST_BLK_ENGINE_AUTO,
+	};
+	struct fault f = { .o = &o };
+	struct vblk_dev_opts d;
+	struct vblk_dev dev;
+	int fd, ret;
+
+	if (parse(argc, argv, &o))
+		return 2;
+	if (getrandom(&f.seed, sizeof(f.seed), 0) != sizeof(f.seed))
+		f.seed = (uint64_t)time(NULL);
+	f.rng = f.seed | 1;
+	fd = open(o.path, O_RDWR | O_CLOEXEC | (o.direct ? O_DIRECT : 0));
+	if (fd < 0) {
+		fprintf(stderr, "vfault: cannot open %s%s: %s\n", o.path,
+			o.direct ? " with O_DIRECT" : "", strerror(errno));
+		return 2;
+	}
+	vblk_dev_opts_init(&d);
+	d.queues = o.queues;
+	d.ring_size = 256;
+	if (vblk_dev_start(&dev, &d) ||
+	    vblk_dev_attach(&dev, fd, 0, o.engine) ||
+	    vblk_dev_get_config(&dev, NULL)) {
+		fprintf(stderr, "vfault: %s\n", dev.err);
+		return 2;
+	}
+	close(fd);
+	ret = run(&f, &dev);
+	vblk_dev_close(&dev);
+	free(f.b);
+	return ret;
+}

@@ -1,0 +1,53 @@
+# The ring fuzzer in the VM batch; sourced by batch.sh, which has run() and
+# no_leaks(). First two vfuzz runs side by side (one per vCPU) on two raw
+# brd disks, the engine drawn anew at every attach (bio, kiocb, auto), half
+# of VBT_FUZZ_REQUESTS each; then one on a raw image on XFS (kiocb),
+# VBT_FUZZ_FILE_REQUESTS (XFS under KASAN and lockdep is six times slower
+# than brd, so the debug kernel gives it fewer). Fresh seeds every run,
+# printed, so a failure replays (docs/security.md). run.sh checks the
+# kernel log after the batch.
+# shellcheck shell=bash
+
+fuzz_tests() {
+	local total=${VBT_FUZZ_REQUESTS:-100000} files=${VBT_FUZZ_FILE_REQUESTS:-20000}
+	local half=$((total / 2)) dir img p1 p2 rc1 rc2
+	dir=$(mktemp -d /tmp/vfuzz.XXXXXX)
+	echo "vbt: fuzzing: $total requests on brd (2 x $half), $(date +%T)"
+	if ! setup_brd >/dev/null; then
+		echo "FAIL fuzz/setup: no brd disks"
+		return
+	fi
+	"$G/vfuzz" --shared --requests "$half" --engine mix /dev/ram0 \
+		>"$dir/ram0" 2>&1 &
+	p1=$!
+	"$G/vfuzz" --shared --requests "$half" --engine mix /dev/ram2 \
+		>"$dir/ram2" 2>&1 &
+	p2=$!
+	wait "$p1"; rc1=$?
+	wait "$p2"; rc2=$?
+	fuzz_report fuzz/brd-mix "$dir/ram0" "$rc1"
+	fuzz_report fuzz/brd-mix-2 "$dir/ram2" "$rc2"
+	echo "vbt: fuzzing: $files requests on a raw image on XFS, $(date +%T)"
+	if img=$(setup_xfs); then
+		"$G/vfuzz" --requests "$files" "$img" >"$dir/xfs" 2>&1
+		fuzz_report fuzz/xfs-kiocb "$dir/xfs" $?
+	else
+		echo "FAIL fuzz/xfs-setup: no XFS image"
+	fi
+	run fuzz/no-leaks no_leaks
+	rm -rf "$dir"
+	teardown_brd
+}
+
+# fuzz_report NAME OUTPUT EXIT_STATUS
+fuzz_report() {
+	local name=$1 out=$2 rc=$3
+	grep -E '^(vfuzz: seed .*fuzzing|requests made|completions|rings broken|events|throughput)' "$out" |
+		sed 's/^/vbt:   /'
+	if [ "$rc" = 0 ] && grep -q '^PASS vfuzz' "$out"; then
+		echo "PASS $name"
+	else
+		echo "FAIL $name: $(grep -E '^FAIL vfuzz' "$out" || tail -n 3 "$out" | tr '\n' ' ')"
+		grep -E '^vfuzz: FAIL' "$out" | head -n 5 | sed 's/^/vbt:   /'
+	fi
+}
