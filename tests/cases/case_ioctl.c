@@ -489,10 +489,10 @@ static int check_config(struct vbt *t, const struct vhost_blk_config *c,
 				c->max_segments, c->max_segment_size), -1;
 	if (c->engine != engine)
 		return vbt_fail(t, "engine %u (%s), expected %s for a %s with --engine %s",
-				c->engine, vbt_engine_name(c->engine),
-				vbt_engine_name(engine),
+				c->engine, vblk_engine_name(c->engine),
+				vblk_engine_name(engine),
 				be->is_blk ? "block device" : "file",
-				vbt_engine_name(t->o->engine)), -1;
+				vblk_engine_name(t->o->engine)), -1;
 	if (c->read_only != ro)
 		return vbt_fail(t, "read_only %u, expected %u", c->read_only,
 				ro), -1;
@@ -554,7 +554,7 @@ int case_config(struct vbt *t)
 		 c.max_discard_sectors, c.max_discard_seg,
 		 c.discard_sector_alignment, c.max_write_zeroes_sectors,
 		 c.max_write_zeroes_seg, c.write_zeroes_may_unmap, c.num_queues,
-		 vbt_engine_name(c.engine), c.read_only);
+		 vblk_engine_name(c.engine), c.read_only);
 	if (check_config(t, &c, &be, t->o->readonly))
 		return VBT_FAIL;
 	close(be.fd);

@@ -75,19 +75,6 @@ void vbt_note(struct vbt *t, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-const char *vbt_engine_name(uint32_t engine)
-{
-	switch (engine) {
-	case VHOST_BLK_ENGINE_AUTO:
-		return "auto";
-	case VHOST_BLK_ENGINE_KIOCB:
-		return "kiocb";
-	case VHOST_BLK_ENGINE_BIO:
-		return "bio";
-	}
-	return "unknown";
-}
-
 const char *vbt_errno_name(int err)
 {
 	static const struct { int e; const char *n; } tab[] = {
@@ -421,82 +408,18 @@ int vbt_raw_run(struct vbt *t, struct vblk_vq *vq, const char *what,
 	return 0;
 }
 
-int vbt_read_stats(struct vbt_stats *s)
-{
-	FILE *f = fopen(VBT_STATS_PATH, "r");
-	char key[64];
-	long val;
-	int found = 0;
-
-	memset(s, 0, sizeof(*s));
-	if (!f)
-		return -errno;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, "devices"))
-			s->devices = val, found |= 1;
-		else if (!strcmp(key, "requests"))
-			s->requests = val, found |= 2;
-		else if (!strcmp(key, "pinned_pages"))
-			s->pinned_pages = val, found |= 4;
-	}
-	fclose(f);
-	return found == 7 ? 0 : -EINVAL;
-}
-
-/* nr_foll_pin_acquired - nr_foll_pin_released, or 0 if unknown. */
-static long pins_outstanding(bool *known)
-{
-	FILE *f = fopen("/proc/vmstat", "r");
-	long acq = -1, rel = -1, v;
-	char key[64];
-
-	*known = false;
-	if (!f)
-		return 0;
-	while (fscanf(f, "%63s %ld", key, &v) == 2) {
-		if (!strcmp(key, "nr_foll_pin_acquired"))
-			acq = v;
-		else if (!strcmp(key, "nr_foll_pin_released"))
-			rel = v;
-	}
-	fclose(f);
-	if (acq < 0 || rel < 0)
-		return 0;
-	*known = true;
-	return acq - rel;
-}
-
 int vbt_check_clean(struct vbt *t, const char *after, int timeout_s)
 {
-	struct timespec pause = { 0, 100 * 1000 * 1000 };
-	struct vbt_stats s;
-	int i, st = 0;
-	long pins = 0;
-	bool known = false;
+	char msg[256];
 
-	for (i = 0; i < timeout_s * 10; i++) {
-		st = vbt_read_stats(&s);
-		pins = pins_outstanding(&known);
-		if ((st || (!s.devices && !s.requests && !s.pinned_pages)) &&
-		    !pins)
-			break;
-		nanosleep(&pause, NULL);
+	switch (vblk_wait_clean(timeout_s, msg, sizeof(msg))) {
+	case VBLK_CLEAN:
+		return VBT_PASS;
+	case VBLK_UNCHECKED:
+		return vbt_skip(t, "%s: all checks passed, but %s", after, msg);
+	default:
+		return vbt_fail(t, "%s: %s", after, msg);
 	}
-	if (pins)
-		return vbt_fail(t, "%s: page pins leaked: nr_foll_pin_acquired - nr_foll_pin_released = %ld after %d s",
-				after, pins, timeout_s);
-	if (st == -EINVAL)
-		return vbt_fail(t, "%s: %s lacks devices/requests/pinned_pages lines",
-				after, VBT_STATS_PATH);
-	if (st)
-		return vbt_skip(t, "%s: all checks passed, but %s is missing (%s), so the module's counters are unchecked%s",
-				after, VBT_STATS_PATH, strerror(-st),
-				known ? "" : " (no nr_foll_pin_* in /proc/vmstat either)");
-	if (s.devices || s.requests || s.pinned_pages)
-		return vbt_fail(t, "%s: module counters not back to 0 after %d s: devices %ld, requests %ld, pinned_pages %ld",
-				after, timeout_s, s.devices, s.requests,
-				s.pinned_pages);
-	return VBT_PASS;
 }
 
 int vbt_finish_clean(struct vbt *t, const char *after)

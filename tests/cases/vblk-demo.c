@@ -42,25 +42,6 @@ struct demo {
 	uint64_t mismatches;
 };
 
-static double elapsed(const struct timespec *a)
-{
-	struct timespec b;
-
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (double)(b.tv_sec - a->tv_sec) + (b.tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static uint64_t rnd(struct demo *d)
-{
-	uint64_t x = d->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	d->rng = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
 static void op_setup(struct vblk_pump_op *op, uint32_t type, uint64_t block)
 {
 	op->sector = block * BSECT;
@@ -93,10 +74,10 @@ static int write_prep(struct vblk_pump *p, struct vblk_pump_op *op)
 	uint64_t b;
 	int tries;
 
-	if (elapsed(&d->start) >= d->seconds)
+	if (vblk_elapsed(&d->start) >= d->seconds)
 		return 0;
 	for (tries = 0; tries < 16; tries++) {
-		b = rnd(d) % d->nblocks;
+		b = vblk_rand(&d->rng) % d->nblocks;
 		if (!d->busy[b])
 			break;
 	}
@@ -156,12 +137,6 @@ static void usage(FILE *f)
 	fprintf(f, "usage: vblk-demo BACKEND_PATH [--seconds N] [--qd N] [--queues N] [--engine auto|kiocb|bio] [--direct]\n");
 }
 
-static const char *engine_name(uint32_t e)
-{
-	return e == VHOST_BLK_ENGINE_BIO ? "bio" :
-	       e == VHOST_BLK_ENGINE_KIOCB ? "kiocb" : "auto";
-}
-
 struct demo_opts {
 	const char *path;
 	unsigned int secs, qd, queues;
@@ -202,13 +177,7 @@ static int parse(int argc, char **argv, struct demo_opts *o)
 			o->direct = true;
 			break;
 		case 'e':
-			if (!strcmp(optarg, "auto"))
-				o->engine = VHOST_BLK_ENGINE_AUTO;
-			else if (!strcmp(optarg, "kiocb"))
-				o->engine = VHOST_BLK_ENGINE_KIOCB;
-			else if (!strcmp(optarg, "bio"))
-				o->engine = VHOST_BLK_ENGINE_BIO;
-			else {
+			if (vblk_engine_parse(optarg, &o->engine)) {
 				fprintf(stderr, "vblk-demo: bad engine '%s'\n", optarg);
 				return -1;
 			}
@@ -283,7 +252,7 @@ int main(int argc, char **argv)
 	printf("%s: %llu sectors (%.1f MiB), logical block %u, engine %s, %s\n",
 	       opt.path, (unsigned long long)dev.cfg.capacity,
 	       dev.cfg.capacity / 2048.0, dev.cfg.logical_block_size,
-	       engine_name(dev.cfg.engine), opt.direct ? "O_DIRECT" : "buffered");
+	       vblk_engine_name(dev.cfg.engine), opt.direct ? "O_DIRECT" : "buffered");
 	printf("writing random 4 KiB blocks over the first %.1f MiB for %u s, %u queue(s), queue depth %u\n",
 	       d.nblocks * BLOCK / 1048576.0, opt.secs, opt.queues, opt.qd);
 	fflush(stdout);
@@ -302,7 +271,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vblk-demo: writing: %s\n", p.err);
 		return 1;
 	}
-	wt = elapsed(&d.start);
+	wt = vblk_elapsed(&d.start);
 	printf("write: %u x 4 KiB in %.2f s: %.0f IOPS, %.1f MiB/s\n",
 	       d.writes, wt, d.writes / wt, d.writes * 4.0 / 1024 / wt);
 	fflush(stdout);
@@ -314,7 +283,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vblk-demo: reading: %s\n", p.err);
 		return 1;
 	}
-	rt = elapsed(&d.start);
+	rt = vblk_elapsed(&d.start);
 	printf("read:  %" PRIu64 " x 4 KiB in %.2f s: %.0f IOPS, %.1f MiB/s\n",
 	       d.reads, rt, d.reads / rt, d.reads * 4.0 / 1024 / rt);
 	printf("verify: %" PRIu64 " distinct blocks (%.1f MiB) read back, %" PRIu64 " mismatches, %" PRIu64 " I/O errors\n",

@@ -279,13 +279,7 @@ static int parse_opts(int argc, char **argv, struct vbt_opts *o, bool *list)
 	while ((c = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
 		switch (c) {
 		case 'e':
-			if (!strcmp(optarg, "auto"))
-				o->engine = VHOST_BLK_ENGINE_AUTO;
-			else if (!strcmp(optarg, "kiocb"))
-				o->engine = VHOST_BLK_ENGINE_KIOCB;
-			else if (!strcmp(optarg, "bio"))
-				o->engine = VHOST_BLK_ENGINE_BIO;
-			else
+			if (vblk_engine_parse(optarg, &o->engine))
 				goto bad;
 			break;
 		case 'r':
@@ -348,7 +342,7 @@ static int check_backend(const struct vbt_opts *o)
 	}
 	fprintf(stderr, "# vbt: backend %s: %s, %" PRIu64 " bytes, %s; engine %s; seed %#" PRIx64 "\n",
 		o->backend, b.is_blk ? "block device" : "file", b.size,
-		b.direct ? "O_DIRECT" : "buffered", vbt_engine_name(o->engine),
+		b.direct ? "O_DIRECT" : "buffered", vblk_engine_name(o->engine),
 		o->seed);
 	return 0;
 }

@@ -69,7 +69,6 @@ void vbt_prefix(struct vbt *t, const char *fmt, ...)
 void vbt_note(struct vbt *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-const char *vbt_engine_name(uint32_t engine);
 const char *vbt_errno_name(int err);
 uint64_t vbt_rand(uint64_t *state);
 
@@ -141,14 +140,6 @@ int vbt_raw_run(struct vbt *t, struct vblk_vq *vq, const char *what,
 		const struct vblk_raw_desc *d, unsigned int n, bool indirect,
 		struct vblk_req *r);
 
-/* Module counters in debugfs. -ENOENT when the file is missing. */
-struct vbt_stats {
-	long devices;
-	long requests;
-	long pinned_pages;
-};
-int vbt_read_stats(struct vbt_stats *s);
-#define VBT_STATS_PATH	"/sys/kernel/debug/vhost_blk/stats"
 /*
  * Wait up to @timeout_s for the counters to reach 0 and for page pins to
  * balance. VBT_PASS, VBT_FAIL (t->msg says what stayed), or VBT_SKIP when

@@ -65,25 +65,6 @@ struct fault {
 	uint64_t ok, ioerr, flushes, reads, writes, bad;
 };
 
-static double elapsed(const struct timespec *a)
-{
-	struct timespec b;
-
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (double)(b.tv_sec - a->tv_sec) + (b.tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static uint64_t rnd(struct fault *f)
-{
-	uint64_t x = f->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	f->rng = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
 static void bad(struct fault *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -113,18 +94,18 @@ static int prep(struct vblk_pump *p, struct vblk_pump_op *op)
 	unsigned int n, tries;
 	uint32_t type;
 
-	if (elapsed(&f->start) >= f->o->secs)
+	if (vblk_elapsed(&f->start) >= f->o->secs)
 		return 0;
-	if (rnd(f) % 64 == 0) {
+	if (vblk_rand(&f->rng) % 64 == 0) {
 		op->req.type = VIRTIO_BLK_T_FLUSH;
 		op->req.sector = 0;
 		op->req.nseg = 0;
 		op->nsect = 0;
 		return 1;
 	}
-	n = 1 + rnd(f) % MAX_BLOCKS;
+	n = 1 + vblk_rand(&f->rng) % MAX_BLOCKS;
 	for (tries = 0; tries < 16; tries++) {
-		first = rnd(f) % (f->nblocks - n + 1);
+		first = vblk_rand(&f->rng) % (f->nblocks - n + 1);
 		for (i = 0; i < n && !f->b[first + i].busy; i++)
 			;
 		if (i == n)
@@ -134,7 +115,7 @@ static int prep(struct vblk_pump *p, struct vblk_pump_op *op)
 		return 0;
 	for (i = 0; i < n; i++)
 		f->b[first + i].busy = 1;
-	type = rnd(f) % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+	type = vblk_rand(&f->rng) % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
 	op->sector = first * BSECT;
 	op->nsect = n * BSECT;
 	op->req.type = type;
@@ -265,19 +246,6 @@ static void usage(FILE *out)
 		"  --timeout S          a request not completed in S seconds hangs (default 60)\n");
 }
 
-static int parse_engine(const char *s, uint32_t *e)
-{
-	if (!strcmp(s, "auto"))
-		*e = VHOST_BLK_ENGINE_AUTO;
-	else if (!strcmp(s, "kiocb"))
-		*e = VHOST_BLK_ENGINE_KIOCB;
-	else if (!strcmp(s, "bio"))
-		*e = VHOST_BLK_ENGINE_BIO;
-	else
-		return -1;
-	return 0;
-}
-
 static int parse_uint(const char *s, unsigned int *v)
 {
 	char *end;
@@ -321,7 +289,7 @@ static int parse(int argc, char **argv, struct fault_opts *o)
 				   o->queues > VHOST_BLK_MAX_QUEUES;
 			break;
 		case 'e':
-			bad_arg |= parse_engine(optarg, &o->engine);
+			bad_arg |= vblk_engine_parse(optarg, &o->engine);
 			break;
 		case 'd':
 			o->direct = true;
@@ -363,12 +331,6 @@ static int parse(int argc, char **argv, struct fault_opts *o)
 	return 0;
 }
 
-static const char *engine_name(uint32_t e)
-{
-	return e == VHOST_BLK_ENGINE_BIO ? "bio" :
-	       e == VHOST_BLK_ENGINE_KIOCB ? "kiocb" : "auto";
-}
-
 static int run(struct fault *f, struct vblk_dev *dev)
 {
 	const struct fault_opts *o = f->o;
@@ -389,7 +351,7 @@ static int run(struct fault *f, struct vblk_dev *dev)
 		return 2;
 	}
 	printf("vfault: %s, engine %s, %s, %u queue(s), depth %u, %.0f MiB for %u s, seed %" PRIu64 "\n",
-	       o->path, engine_name(dev->cfg.engine),
+	       o->path, vblk_engine_name(dev->cfg.engine),
 	       o->direct ? "O_DIRECT" : "buffered", o->queues, o->qd,
 	       area / 1048576.0, o->secs, f->seed);
 	fflush(stdout);
@@ -412,7 +374,7 @@ static int run(struct fault *f, struct vblk_dev *dev)
 	}
 	printf("vfault: %" PRIu64 " requests (%" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64 " flushes) in %.1f s: %" PRIu64 " OK, %" PRIu64 " IOERR\n",
 	       f->ok + f->ioerr + f->bad, f->reads, f->writes, f->flushes,
-	       elapsed(&f->start), f->ok, f->ioerr);
+	       vblk_elapsed(&f->start), f->ok, f->ioerr);
 	if (o->expect_errors && (!f->ioerr || !f->ok))
 		bad(f, "%" PRIu64 " requests failed and %" PRIu64 " succeeded; expected some of each (was the fault really under the workload?)",
 		    f->ioerr, f->ok);

@@ -83,6 +83,7 @@ static int parse(int argc, char **argv, struct fz_opts *o)
 	};
 	bool seeded = false;
 	uint64_t v;
+	uint32_t e;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -118,16 +119,12 @@ static int parse(int argc, char **argv, struct fz_opts *o)
 				o->region_mib = (unsigned int)v;
 			break;
 		case 'e':
-			if (!strcmp(optarg, "auto"))
-				o->engine = VHOST_BLK_ENGINE_AUTO;
-			else if (!strcmp(optarg, "kiocb"))
-				o->engine = VHOST_BLK_ENGINE_KIOCB;
-			else if (!strcmp(optarg, "bio"))
-				o->engine = VHOST_BLK_ENGINE_BIO;
-			else if (!strcmp(optarg, "mix"))
+			if (!strcmp(optarg, "mix"))
 				o->engine = -1;
-			else
+			else if (vblk_engine_parse(optarg, &e))
 				goto bad;
+			else
+				o->engine = (int)e;
 			break;
 		case 'd':
 			o->direct = true;

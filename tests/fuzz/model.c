@@ -91,29 +91,6 @@ uint64_t fz_iov_gather(const struct fz_iov *iov, unsigned int n,
 	return done;
 }
 
-uint64_t fz_iov_scatter(const struct fz_iov *iov, unsigned int n,
-			uint64_t skip, const void *buf, uint64_t len)
-{
-	uint64_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		uint64_t l;
-
-		if (skip >= iov[i].len) {
-			skip -= iov[i].len;
-			continue;
-		}
-		l = iov[i].len - skip;
-		if (l > len - done)
-			l = len - done;
-		memcpy(iov[i].base + skip, (const uint8_t *)buf + done, l);
-		done += l;
-		skip = 0;
-	}
-	return done;
-}
-
 /* Does [skip, skip + len) of the iovecs touch unmapped memory? */
 static bool faults(const struct fz_iov *iov, unsigned int n, uint64_t skip,
 		   uint64_t len)

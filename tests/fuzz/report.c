@@ -12,7 +12,6 @@
 
 #include "vfuzz.h"
 
-#define STATS_PATH	"/sys/kernel/debug/vhost_blk/stats"
 
 int64_t fz_now_ms(void)
 {
@@ -90,15 +89,9 @@ void fz_progress(struct fz_run *run, bool force)
 
 const char *fz_status_name(int status)
 {
-	switch (status) {
-	case VIRTIO_BLK_S_OK:
-		return "OK";
-	case VIRTIO_BLK_S_IOERR:
-		return "IOERR";
-	case VIRTIO_BLK_S_UNSUPP:
-		return "UNSUPP";
-	}
-	return "?";
+	static char buf[48];
+
+	return vblk_status_str(status, buf, sizeof(buf));
 }
 
 const char *fz_kind_name(int kind)
@@ -168,83 +161,23 @@ void fz_summary(struct fz_run *run, double secs)
 	fflush(stdout);
 }
 
-static int read_stats(long *dev, long *req, long *pinned)
-{
-	FILE *f = fopen(STATS_PATH, "r");
-	char key[64];
-	long v;
-	int found = 0;
-
-	if (!f)
-		return -errno;
-	while (fscanf(f, "%63s %ld", key, &v) == 2) {
-		if (!strcmp(key, "devices"))
-			*dev = v, found |= 1;
-		else if (!strcmp(key, "requests"))
-			*req = v, found |= 2;
-		else if (!strcmp(key, "pinned_pages"))
-			*pinned = v, found |= 4;
-	}
-	fclose(f);
-	return found == 7 ? 0 : -EINVAL;
-}
-
-/* nr_foll_pin_acquired - nr_foll_pin_released; 0 if unknown. */
-static long pins(void)
-{
-	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
-	long acq = -1, rel = -1, v;
-	char key[64];
-
-	if (f) {
-		fputs("1\n", f);
-		fclose(f);
-	}
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return 0;
-	while (fscanf(f, "%63s %ld", key, &v) == 2) {
-		if (!strcmp(key, "nr_foll_pin_acquired"))
-			acq = v;
-		else if (!strcmp(key, "nr_foll_pin_released"))
-			rel = v;
-	}
-	fclose(f);
-	return acq < 0 || rel < 0 ? 0 : acq - rel;
-}
-
 /*
  * The module's counters and the page pins are back to zero. Not with
  * --shared: other programs' devices count too; their caller checks after.
  */
 int fz_check_clean(struct fz_run *run, const char *after, int timeout_s)
 {
-	struct timespec pause = { 0, 200 * 1000 * 1000 };
-	long dev = 0, req = 0, pinned = 0, p = 0;
-	int i, st = 0;
+	char msg[256];
 
 	if (run->o.shared)
 		return 0;
-	for (i = 0; i <= timeout_s * 5; i++) {
-		st = read_stats(&dev, &req, &pinned);
-		p = pins();
-		if ((st || (!dev && !req && !pinned)) && !p)
-			break;
-		nanosleep(&pause, NULL);
-	}
-	if (st == -EINVAL)
-		return fz_fail(run, "%s: %s lacks devices/requests/pinned_pages lines",
-			       after, STATS_PATH);
-	if (p)
-		return fz_fail(run, "%s: page pins leaked: nr_foll_pin_acquired - nr_foll_pin_released = %ld after %d s",
-			       after, p, timeout_s);
-	if (st) {
-		fz_note(run, "%s: %s unreadable (%s): module counters unchecked (mount debugfs, run as root)",
-			after, STATS_PATH, strerror(-st));
+	switch (vblk_wait_clean(timeout_s, msg, sizeof(msg))) {
+	case VBLK_CLEAN:
+		return 0;
+	case VBLK_UNCHECKED:
+		fz_note(run, "%s: %s", after, msg);
 		return 1;
+	default:
+		return fz_fail(run, "%s: %s", after, msg);
 	}
-	if (dev || req || pinned)
-		return fz_fail(run, "%s: module counters not back to 0 after %d s: devices %ld, requests %ld, pinned_pages %ld",
-			       after, timeout_s, dev, req, pinned);
-	return 0;
 }

@@ -149,8 +149,6 @@ void fz_outcome_free(struct fz_outcome *o);
 /* Copy @len bytes at offset @skip of the iovecs into @buf: bytes copied. */
 uint64_t fz_iov_gather(const struct fz_iov *iov, unsigned int n,
 		       uint64_t skip, void *buf, uint64_t len);
-uint64_t fz_iov_scatter(const struct fz_iov *iov, unsigned int n,
-			uint64_t skip, const void *buf, uint64_t len);
 
 /* ------------------------------------------------------------------------
  * shadow.c: the backend's expected content, sector by sector

@@ -475,4 +475,40 @@ const char *vblk_pat_explain(char *buf, size_t len, enum vblk_pat_result res,
 long vblk_pat_verify(const void *buf, uint64_t sector, unsigned int nblocks,
 		     uint64_t seed, uint64_t gen, char *msg, size_t len);
 
+/* ------------------------------------------------------------------------
+ * Leak checks (stats.c): the module's debugfs counters, the page pins.
+ */
+
+#define VBLK_STATS_PATH	"/sys/kernel/debug/vhost_blk/stats"
+
+struct vblk_stats {
+	long devices;
+	long requests;
+	long pinned_pages;
+};
+
+/* 0, -errno if the file cannot be read, -EINVAL if it lacks a counter. */
+int vblk_read_stats(struct vblk_stats *s);
+/* nr_foll_pin_acquired - nr_foll_pin_released; *known false if absent. */
+long vblk_page_pins(bool *known);
+
+enum vblk_clean {
+	VBLK_CLEAN,		/* all zero */
+	VBLK_LEAKED,		/* something stayed: @msg says what */
+	VBLK_UNCHECKED,		/* the counters cannot be read: @msg says why */
+};
+
+/* Wait up to @timeout_s for the counters to be 0 and the pins to balance. */
+enum vblk_clean vblk_wait_clean(int timeout_s, char *msg, size_t len);
+
+struct timespec;
+/* Seconds since @since (CLOCK_MONOTONIC). */
+double vblk_elapsed(const struct timespec *since);
+/* xorshift64*: a fast stream for workloads; *state must not be 0. */
+uint64_t vblk_rand(uint64_t *state);
+
+/* "auto", "kiocb", "bio" to VHOST_BLK_ENGINE_*: 0, or -1 for another name. */
+int vblk_engine_parse(const char *name, uint32_t *engine);
+const char *vblk_engine_name(uint32_t engine);
+
 #endif /* VBLK_H */
