@@ -22,6 +22,33 @@ fi
 command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
 command -v mke2fs >/dev/null || die "mke2fs is missing: apt-get install e2fsprogs"
 
+# pick_kernel ROOT: the image and headers packages of the newest kernel of
+# $SUITE (not its backports) whose source package the archive serves as well: the module build
+# takes vhost.h from that source (kernel-source.sh), the debug kernel is
+# built from it. The archive has been seen listing a kernel's binaries and
+# its source while the source's files were not there (404) yet.
+pick_kernel() {
+	local root=$1 abi ver dsc tried=
+	for abi in $(chroot_run "$root" apt-cache search --names-only \
+			'^linux-headers-[0-9][0-9.]*\+deb[0-9]+-amd64$' |
+			sed -E 's/^linux-headers-([^ ]+) .*/\1/' | sort -rV); do
+		ver=$(chroot_run "$root" apt-cache show --no-all-versions "linux-headers-$abi" |
+			awk '/^Version:/ { print $2; exit }')
+		case $ver in *~bpo*) continue ;; esac	# $SUITE's own kernels, not backports
+		dsc=$(chroot_run "$root" apt-get source -q --print-uris "linux=$ver" 2>/dev/null |
+			grep -oE "^'[^']+\.dsc'" | tr -d "'")
+		if [ -n "$dsc" ] && chroot_run "$root" apt-cache show "linux-image-$abi" >/dev/null 2>&1 &&
+			chroot_run "$root" /usr/lib/apt/apt-helper -q download-file "$dsc" /tmp/kernel.dsc >/dev/null 2>&1; then
+			rm -f "$root/tmp/kernel.dsc"
+			[ -z "$tried" ] || log "    (the archive does not serve the source of$tried: skipped)"
+			echo "linux-image-$abi linux-headers-$abi"
+			return 0
+		fi
+		tried="$tried $ver"
+	done
+	die "no kernel of $SUITE whose source the archive serves (tried:${tried:- none}); check the network and $MIRROR"
+}
+
 t0=$(date +%s)
 work="$ROOTFS_DIR.tmp"
 rm -rf "$work"
@@ -45,6 +72,10 @@ chmod +x "$root/usr/sbin/policy-rc.d"
 echo vhost-blk-testhost >"$root/etc/hostname"
 mapfile -t pkgs < <(grep -vE '^(#|$)' "$VM_DIR/packages.txt")
 chroot_run "$root" apt-get -q update
+kpkgs=$(pick_kernel "$root")
+log "    kernel: $kpkgs"
+# shellcheck disable=SC2206
+pkgs+=($kpkgs)
 chroot_run "$root" apt-get -y -q -o Dpkg::Progress-Fancy=0 \
 	install --no-install-recommends "${pkgs[@]}" |
 	awk '/^(Unpacking|Setting up) / { n++; if (n % 40 == 1) { print "    " $0; fflush() } }
