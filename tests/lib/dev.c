@@ -73,7 +73,9 @@ int vblk_dev_open(struct vblk_dev *d, const struct vblk_dev_opts *o)
 		dev_err(d, "cannot open %s: %s", d->opts.path, strerror(errno));
 		return ret;
 	}
-	ret = vblk_mem_init(&d->mem, d->opts.mem_size);
+	ret = d->opts.shared_mem ?
+	      vblk_mem_init_shared(&d->mem, d->opts.mem_size) :
+	      vblk_mem_init(&d->mem, d->opts.mem_size);
 	if (ret) {
 		dev_err(d, "cannot map %zu bytes of guest memory: %s",
 			d->opts.mem_size, strerror(-ret));

@@ -7,6 +7,9 @@
  * device that confuses guest-physical and userspace addresses, or walks
  * from one region into the next, reads the wrong bytes or faults.
  *
+ * vblk_mem_init_shared() backs the same layout with a memfd, for vhost-user
+ * back-ends, which map it from the file descriptor.
+ *
  * The allocator keeps, per region, sorted lists of free and used extents:
  * first fit with alignment, coalescing on free.
  */
@@ -72,31 +75,66 @@ static size_t round_up(size_t x, size_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
-int vblk_mem_init(struct vblk_mem *m, size_t size)
+/* Anonymous memory, or a memfd mapped shared (*fd >= 0 on return). */
+static uint8_t *mem_map(size_t len, bool shared, int *fd)
+{
+	uint8_t *map;
+
+	*fd = -1;
+	if (!shared) {
+		map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		return map == MAP_FAILED ? NULL : map;
+	}
+	*fd = memfd_create("vblk-guest-memory", MFD_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	if (ftruncate(*fd, (off_t)len))
+		goto fail;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (map != MAP_FAILED)
+		return map;
+fail:
+	{
+		int e = errno;
+
+		close(*fd);
+		*fd = -1;
+		errno = e;
+	}
+	return NULL;
+}
+
+static int mem_init(struct vblk_mem *m, size_t size, bool shared)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t half;
 	uint8_t *map;
 	unsigned int i;
+	int fd;
 
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 	if (!size)
 		size = VBLK_MEM_DEFAULT_SIZE;
 	half = round_up((size + 1) / 2, page);
 	if (half > VBLK_GPA_BASE1 - VBLK_GPA_BASE0)
 		return -EINVAL;
 	m->map_size = 2 * half + MEM_GUARD;
-	map = mmap(NULL, m->map_size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (map == MAP_FAILED)
+	map = mem_map(m->map_size, shared, &fd);
+	if (!map)
 		return -errno;
 	if (mprotect(map + half, MEM_GUARD, PROT_NONE)) {
 		int e = -errno;
 
 		munmap(map, m->map_size);
+		if (fd >= 0)
+			close(fd);
 		return e;
 	}
 	m->map = map;
+	m->shared = shared;
+	m->fd = fd;
 	/* Region 0 (low gpa) sits above region 1 (high gpa). */
 	m->reg[0].gpa = VBLK_GPA_BASE0;
 	m->reg[0].hva = map + half + MEM_GUARD;
@@ -104,9 +142,20 @@ int vblk_mem_init(struct vblk_mem *m, size_t size)
 	m->reg[1].hva = map;
 	for (i = 0; i < VBLK_MEM_REGIONS; i++) {
 		m->reg[i].size = half;
+		m->reg[i].fd_offset = (uint64_t)(m->reg[i].hva - map);
 		ext_insert(&m->reg[i].free, 0, 0, half);
 	}
 	return 0;
+}
+
+int vblk_mem_init(struct vblk_mem *m, size_t size)
+{
+	return mem_init(m, size, false);
+}
+
+int vblk_mem_init_shared(struct vblk_mem *m, size_t size)
+{
+	return mem_init(m, size, true);
 }
 
 void vblk_mem_destroy(struct vblk_mem *m)
@@ -115,11 +164,14 @@ void vblk_mem_destroy(struct vblk_mem *m)
 
 	if (m->map)
 		munmap(m->map, m->map_size);
+	if (m->shared && m->fd >= 0)
+		close(m->fd);
 	for (i = 0; i < VBLK_MEM_REGIONS; i++) {
 		free(m->reg[i].free.v);
 		free(m->reg[i].used.v);
 	}
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 }
 
 static void *region_alloc(struct vblk_region *r, size_t size, size_t align)

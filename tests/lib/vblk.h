@@ -63,6 +63,7 @@ struct vblk_region {
 	uint64_t gpa;
 	uint8_t *hva;
 	size_t size;
+	uint64_t fd_offset;		/* shared memory: hva's offset in mem->fd */
 	struct vblk_extents free;	/* coalesced */
 	struct vblk_extents used;
 };
@@ -72,10 +73,17 @@ struct vblk_mem {
 	size_t map_size;
 	struct vblk_region reg[VBLK_MEM_REGIONS];
 	unsigned int next;		/* region the next allocation tries first */
+	bool shared;			/* backed by fd (a memfd), MAP_SHARED */
+	int fd;				/* -1 unless shared */
 };
 
 /* Map @size bytes (0: the default), half in each region. */
 int vblk_mem_init(struct vblk_mem *m, size_t size);
+/*
+ * The same, backed by a memfd mapped MAP_SHARED, so that another process
+ * (a vhost-user back-end) can map it: m->fd and each region's fd_offset.
+ */
+int vblk_mem_init_shared(struct vblk_mem *m, size_t size);
 void vblk_mem_destroy(struct vblk_mem *m);
 /*
  * Zeroed guest memory of @size bytes aligned to @align (a power of two);
@@ -254,6 +262,7 @@ struct vblk_dev_opts {
 	size_t mem_size;		/* default 64 MiB */
 	uint64_t features;		/* to negotiate, default the four above */
 	bool worker_per_queue;		/* VHOST_NEW_WORKER for each queue */
+	bool shared_mem;		/* guest memory in a memfd, MAP_SHARED */
 };
 
 struct vblk_dev {

@@ -33,5 +33,7 @@ extern const struct ut_case ut_mem_cases[];
 extern const struct ut_case ut_vring_cases[];
 extern const struct ut_case ut_req_cases[];
 extern const struct ut_case ut_pattern_cases[];
+extern const struct ut_case ut_vu_cases[];
+extern const struct ut_case ut_bench_cases[];
 
 #endif /* UNIT_H */

@@ -8,11 +8,14 @@
 #                           against the debug kernel (mkkernel.sh), in
 #                           build/kmod/<its release>/
 #   build.sh guest          the test programs that run in the VM (build/guest)
+#   build.sh bench          fio (from Debian's source, bench/fio-source.sh),
+#                           the fio engine vblk-fio.so and vbench
+#                           (build/bench)
 #   build.sh lint [KVER]    sparse and checkpatch over src/
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-what=${1:?usage: build.sh module|guest|lint [KVER]}
+what=${1:?usage: build.sh module|guest|bench|lint [KVER]}
 "$VM_DIR/mkrootfs.sh"
 kver=${2:-$(cat "$ROOTFS_DIR/kernel-release")}
 [ "${KERNEL:-}" = debug ] && kver=debug
@@ -66,6 +69,13 @@ module)
 guest)
 	in_testhost make -s -C /repo/tests O=/repo/build/guest guest
 	log "built test programs in build/guest"
+	;;
+bench)
+	fsrc=$(in_testhost /repo/bench/fio-source.sh /cache/bench)
+	in_testhost nice make -s -j2 -C /repo/bench O=/repo/build/bench \
+		FIO_SRC="$fsrc" all
+	in_testhost install -m 0755 "$fsrc/fio" /repo/build/bench/fio
+	log "built build/bench: $(cat "$CACHE/${fsrc#/cache/}/SOURCE"), vblk-fio.so, vbench"
 	;;
 lint)
 	[ "$kver" != debug ] || die "lint runs against a distro kernel; drop 'debug'"

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The report: a table for people, latest.json, data for the chart. */
+#ifndef VB_OUT_H
+#define VB_OUT_H
+
+#include <stdio.h>
+
+#include "cells.h"
+
+/* The cells as a Markdown table. */
+void vb_print_table(FILE *f, const struct vb_set *s);
+/* The ratios, their goals and verdicts, as a Markdown table. */
+void vb_print_ratios(FILE *f, const struct vb_ratio r[VB_NRATIOS]);
+/* latest.json: {"kernel", "runs" (one per cell, medians), "ratios"}. */
+void vb_write_json(FILE *f, const char *kernel, const struct vb_set *s,
+		   const struct vb_ratio r[VB_NRATIOS]);
+/*
+ * Chart data in @dir: iops.dat (QD32, 1 queue), lat.dat (p50 at QD1,
+ * 1 queue), cpu.dat (CPU per I/O at QD32, 1 queue); a header line, one row a
+ * backend/rw, one column a target, "?" where not measured. 0 or -1.
+ */
+int vb_write_plot(const char *dir, const struct vb_set *s);
+
+#endif /* VB_OUT_H */

@@ -1,0 +1,89 @@
+#!/bin/bash
+# make bench [QUICK=1] [PROFILE=1]: build what the benchmark needs, try the
+# fio engine natively (bench/selftest.sh), boot the test host once, run the
+# matrix there (bench/vm/bench.sh), and keep the results:
+# bench/results/latest.json and latest.png, and the full output
+# (report.md, results.tsv, hostload.tsv, each run's fio JSON, profiles) in
+# build/bench/out-TIME. BENCH_RUNTIME, BENCH_REPS, BENCH_SIZE_MB and
+# BENCH_CELLS override the matrix's defaults (docs/bench.md).
+set -euo pipefail
+. "$(dirname "$0")/../tests/vm/common.sh"
+
+t0=$(date +%s)
+"$VM_DIR/build.sh" module
+"$VM_DIR/build.sh" bench
+# The engine against qemu-storage-daemon, natively: seconds, not a boot.
+st=$(in_testhost /repo/bench/selftest.sh /repo/build/bench) ||
+	die "the fio engine fails its selftest (above); fix it before a VM run"
+log "bench: $st"
+out="$REPO/build/bench/out-$(date +%Y%m%d-%H%M%S)"
+rel=${out#"$REPO"/}
+mkdir -p "$out"
+if [ "${QUICK:-0}" = 1 ]; then limit=${VM_TIMEOUT:-1200}; else limit=${VM_TIMEOUT:-14400}; fi
+log "bench: $( [ "${QUICK:-0}" = 1 ] && echo "quick matrix" || echo "full matrix"); output in $rel"
+
+# The machine's other load, sampled beside the VM: the VM's numbers move
+# with it (docs/bench.md, "Noise").
+(
+	for _ in $(seq 300); do
+		qpid=$(ps -C qemu-system-x86_64 -o pid=,args= | grep -F "path=$out," | awk '{ print $1; exit }' || true)
+		[ -n "$qpid" ] && exec "$REPO/bench/hostload.sh" "$qpid" 2 >"$out/hostload.tsv"
+		sleep 1
+	done
+) &
+sampler=$!
+
+# The VM's output: all of it to runner.log, its "bench:" lines to the
+# terminal; its clock against ours from the line it starts with.
+vm_lines() {
+	local line
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		printf '%s\n' "$line" >>"$out/runner.log"
+		case $line in
+		"bench: clock "*)
+			[ -f "$out/clock-offset" ] ||
+				awk -v h="$EPOCHREALTIME" -v v="${line#bench: clock }" \
+					'BEGIN { printf "%.3f\n", h - v }' >"$out/clock-offset" ;;
+		"bench: "*) printf '%s\n' "$line" >&2 ;;
+		esac
+	done
+}
+set +e
+"$VM_DIR/run.sh" --mem 6144 --timeout "$limit" --out "$out" \
+	env QUICK="${QUICK:-0}" BENCH_PROFILE="${PROFILE:-0}" \
+	${BENCH_RUNTIME:+BENCH_RUNTIME=$BENCH_RUNTIME} \
+	${BENCH_REPS:+BENCH_REPS=$BENCH_REPS} \
+	${BENCH_SIZE_MB:+BENCH_SIZE_MB=$BENCH_SIZE_MB} \
+	${BENCH_CELLS:+"BENCH_CELLS=$BENCH_CELLS"} \
+	/repo/bench/vm/bench.sh 2>&1 | vm_lines
+rc=${PIPESTATUS[0]}
+set -e
+kill "$sampler" 2>/dev/null || true
+wait "$sampler" 2>/dev/null || true
+if [ ! -s "$out/results.tsv" ]; then
+	tail -n 30 "$out/runner.log" >&2
+	die "the benchmark produced no results (exit $rc; full log $out/runner.log)"
+fi
+
+# The report again, now with the machine's load beside each run.
+noise=()
+if [ -s "$out/hostload.tsv" ] && [ -s "$out/clock-offset" ]; then
+	noise=(--hostload "/repo/$rel/hostload.tsv" --clock-offset "$(cat "$out/clock-offset")" --step 2)
+fi
+in_testhost /repo/build/bench/vbench report --kernel "$(cat "$ROOTFS_DIR/kernel-release")" \
+	--json "/repo/$rel/latest.json" --plot "/repo/$rel" "${noise[@]}" \
+	"/repo/$rel/results.tsv" >"$out/report.md"
+in_testhost gnuplot -e "dir='/repo/$rel'" /repo/bench/chart.gp 2>"$out/gnuplot.log" ||
+	log "bench: the chart failed: $(tail -n 3 "$out/gnuplot.log")"
+other=$(awk '{ s += $2; n++; if ($2 > m) m = $2; if ($2 > 10) busy++ }
+	END { if (n) printf "other work used %.0f%% of this machine'"'"'s CPUs on average (peak %.0f%%; above 10%% in %d of %d 2-second samples)", s / n, m, busy, n }' \
+	"$out/hostload.tsv" 2>/dev/null || true)
+[ -z "$other" ] || printf '\nNoise: while the VM ran, %s.\n' "$other" >>"$out/report.md"
+
+mkdir -p "$REPO/bench/results"
+cp "$out/latest.json" "$REPO/bench/results/latest.json"
+[ -f "$out/latest.png" ] && cp "$out/latest.png" "$REPO/bench/results/latest.png"
+cat "$out/report.md"
+log "bench: wrote bench/results/latest.json$([ -f "$out/latest.png" ] && echo " and latest.png"); took $(( $(date +%s) - t0 ))s"
+[ "$rc" = 0 ] || die "the VM run exited $rc (some runs failed; see $out/runner.log)"

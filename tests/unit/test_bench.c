@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The benchmark's numbers: fio's JSON, /proc/stat, medians, ratios and
+ * latest.json (bench/report). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cells.h"
+#include "json.h"
+#include "out.h"
+#include "run.h"
+#include "unit.h"
+
+/* The shape of fio's --output-format=json, cut down. */
+static const char fio_json[] =
+	"note: fio printed this before the JSON\n"
+	"{\n"
+	"  \"fio version\" : \"fio-3.33\",\n"
+	"  \"jobs\" : [\n"
+	"    {\n"
+	"      \"jobname\" : \"vbench\", \"error\" : 0,\n"
+	"      \"read\" : {\n"
+	"        \"io_bytes\" : 409600, \"iops\" : 33333.5, \"total_ios\" : 100000,\n"
+	"        \"clat_ns\" : { \"min\" : 1, \"percentile\" : {\n"
+	"            \"1.000000\" : 1000, \"50.000000\" : 25088,\n"
+	"            \"99.000000\" : 102400, \"99.990000\" : 1e6 } },\n"
+	"        \"flags\" : [true, false, null, -1.5e-3, \"x\\\"y\"]\n"
+	"      },\n"
+	"      \"write\" : { \"iops\" : 0.0, \"total_ios\" : 0,\n"
+	"        \"clat_ns\" : { \"percentile\" : { \"50.000000\" : 0 } } },\n"
+	"      \"trim\" : { \"iops\" : 0, \"total_ios\" : 0 }\n"
+	"    }\n"
+	"  ]\n"
+	"}\n";
+
+static int t_json(struct ut *t)
+{
+	struct json_doc d;
+	int arr;
+
+	CHECK(t, !json_parse(&d, fio_json, strlen(fio_json)), "parse: %s",
+	      d.err);
+	CHECK(t, json_num(&d, 0, "jobs", -1) == -1, "an array is no number");
+	arr = json_path(&d, json_at(&d, json_get(&d, 0, "jobs"), 0),
+			"read/flags");
+	CHECK(t, arr >= 0 && d.n[json_at(&d, arr, 0)].type == JSON_BOOL &&
+	      d.n[json_at(&d, arr, 2)].type == JSON_NULL &&
+	      fabs(d.n[json_at(&d, arr, 3)].num + 0.0015) < 1e-12 &&
+	      d.n[json_at(&d, arr, 4)].str_len == 4 && json_at(&d, arr, 5) < 0,
+	      "array elements");
+	CHECK(t, json_num(&d, json_at(&d, json_get(&d, 0, "jobs"), 0),
+			  "read/clat_ns/percentile/99.990000", 0) == 1e6,
+	      "a key with dots, an exponent");
+	json_free(&d);
+
+	CHECK(t, json_parse(&d, "{\"a\": [1, 2,]}", 14) < 0 &&
+	      strstr(d.err, "byte"), "a trailing comma passed: %s", d.err);
+	json_free(&d);
+	CHECK(t, json_parse(&d, "{\"a\": \"open", 11) < 0, "open string");
+	json_free(&d);
+	CHECK(t, json_parse(&d, "no json here", 12) < 0, "no JSON");
+	json_free(&d);
+	return 0;
+}
+
+static int t_run(struct ut *t)
+{
+	struct vb_record r = { .qd = 32 };
+	struct vb_cpu a, b;
+	char err[256];
+
+	CHECK(t, !vb_fio_extract(fio_json, strlen(fio_json), &r, err,
+				 sizeof(err)), "%s", err);
+	CHECK(t, r.iops == 33333.5 && r.ios == 100000 &&
+	      r.lat_p50_us == 25.088 && r.lat_p99_us == 102.4,
+	      "iops %f ios %f p50 %f p99 %f", r.iops, r.ios, r.lat_p50_us,
+	      r.lat_p99_us);
+	CHECK(t, !vb_stat_parse("cpu  100 5 50 1000 20 3 2 0 7 0\ncpu0 1 2\n",
+				&a, err, sizeof(err)), "%s", err);
+	CHECK(t, a.busy == 160 && a.total == 1180, "busy %llu total %llu",
+	      a.busy, a.total);
+	CHECK(t, !vb_stat_parse("cpu  300 5 150 1500 20 13 12 0 0 0\ntime 1234.5\n",
+				&b, err, sizeof(err)) && b.time == 1234.5 &&
+	      !a.time, "%s", err);
+	/* 320 busy ticks at 100 Hz over 100000 I/Os: 32 us each. */
+	CHECK(t, !vb_cpu_per_io(&r, &a, &b, 100, err, sizeof(err)), "%s", err);
+	CHECK(t, fabs(r.busy_s - 3.2) < 1e-9 && fabs(r.cpu_us_per_io - 32) < 1e-9,
+	      "busy %f s, %f us/IO", r.busy_s, r.cpu_us_per_io);
+	CHECK(t, vb_cpu_per_io(&r, &b, &a, 100, err, sizeof(err)) < 0,
+	      "samples in the wrong order accepted");
+	CHECK(t, vb_stat_parse("intr 1 2 3", &a, err, sizeof(err)) < 0,
+	      "not a cpu line accepted");
+	{
+		/* With lat_percentiles=1: lat_ns wins over clat_ns. */
+		static const char both[] =
+			"{\"jobs\": [{\"write\": {\"iops\": 10, \"total_ios\": 50,"
+			" \"clat_ns\": {\"percentile\": {\"50.000000\": 1000,"
+			" \"99.000000\": 2000}},"
+			" \"lat_ns\": {\"percentile\": {\"50.000000\": 3000,"
+			" \"99.000000\": 4000}}}}]}";
+
+		CHECK(t, !vb_fio_extract(both, strlen(both), &r, err,
+					 sizeof(err)), "%s", err);
+		CHECK(t, r.lat_p50_us == 3 && r.lat_p99_us == 4 && r.ios == 50,
+		      "p50 %f p99 %f", r.lat_p50_us, r.lat_p99_us);
+	}
+	CHECK(t, vb_fio_extract("{\"jobs\": [{\"error\": 5}]}", 24, &r, err,
+				sizeof(err)) < 0 && strstr(err, "error 5"),
+	      "a failed job: %s", err);
+	CHECK(t, vb_fio_extract("{\"jobs\": [{}, {}]}", 18, &r, err,
+				sizeof(err)) < 0 && strstr(err, "group_reporting"),
+	      "two job groups: %s", err);
+	return 0;
+}
+
+static void add(struct vb_set *s, const char *t, const char *b,
+		const char *rw, unsigned int qd, unsigned int q, double iops,
+		double p50, double cpu)
+{
+	struct vb_record r;
+	unsigned int rep;
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.target, t);
+	strcpy(r.backend, b);
+	strcpy(r.rw, rw);
+	r.qd = qd;
+	r.queues = q;
+	/* Three repetitions around the value: the median is the value. */
+	for (rep = 1; rep <= 3; rep++) {
+		double f = rep == 1 ? 0.9 : rep == 2 ? 1.0 : 1.3;
+
+		r.rep = rep;
+		r.iops = iops * f;
+		r.lat_p50_us = p50 * f;
+		r.lat_p99_us = 2 * p50 * f;
+		r.cpu_us_per_io = cpu * f;
+		r.ios = 1000;
+		vb_set_add(s, &r);
+	}
+}
+
+static int t_cells(struct ut *t)
+{
+	struct vb_ratio r[VB_NRATIOS];
+	struct vb_set s = { 0 };
+	const struct vb_cell *c;
+	double v[] = { 5, 1, 4, 2 }, w[] = { 7, 9, 8 };
+
+	CHECK(t, vb_median(v, 4) == 3 && vb_median(w, 3) == 8 &&
+	      isnan(vb_median(w, 0)), "medians");
+	add(&s, "bio", "null_blk", "randread", 32, 1, 90000, 50, 10);
+	add(&s, "host", "null_blk", "randread", 32, 1, 100000, 40, 8);
+	add(&s, "kiocb", "null_blk", "randread", 32, 1, 82800, 60, 12);
+	add(&s, "qsd", "null_blk", "randread", 32, 1, 30000, 150, 40);
+	add(&s, "bio", "null_blk", "randread", 32, 2, 160000, 50, 10);
+	add(&s, "bio", "null_blk", "randread", 1, 1, 10000, 20, 30);
+	add(&s, "qsd", "null_blk", "randread", 1, 1, 4000, 50, 60);
+	add(&s, "kiocb", "xfs", "randread", 32, 1, 45000, 60, 12);
+	add(&s, "bio", "xfs", "randread", 32, 1, 50000, 50, 10);
+	add(&s, "qsd", "xfs", "randread", 32, 1, 25000, 150, 40);
+	CHECK(t, !vb_set_cells(&s) && s.ncell == 10, "%zu cells", s.ncell);
+	c = vb_find(&s, "bio", "null_blk", "randread", 32, 1);
+	CHECK(t, c && c->iops == 90000 && c->reps == 3 &&
+	      c->iops_min == 81000 && c->iops_max == 117000,
+	      "bio cell: %f iops over %u runs", c ? c->iops : 0,
+	      c ? c->reps : 0);
+	/* Sorted: backend, rw, qd, queues, then host kiocb bio qsd. */
+	CHECK(t, !strcmp(s.cell[0].target, "bio") && s.cell[0].qd == 1 &&
+	      !strcmp(s.cell[2].target, "host") &&
+	      !strcmp(s.cell[9].backend, "xfs") &&
+	      !strcmp(s.cell[9].target, "qsd"), "order: %s %s ... %s %s",
+	      s.cell[0].target, s.cell[2].target, s.cell[9].backend,
+	      s.cell[9].target);
+
+	vb_ratios(&s, r);
+	CHECK(t, fabs(r[VB_BIO_VS_HOST].value - 0.9) < 1e-9 &&
+	      r[VB_BIO_VS_HOST].pairs == 1 && !vb_ratio_met(&r[VB_BIO_VS_HOST]),
+	      "bio/host %f", r[VB_BIO_VS_HOST].value);
+	CHECK(t, fabs(r[VB_KIOCB_VS_BIO].value - 0.92) < 1e-9 &&
+	      vb_ratio_met(&r[VB_KIOCB_VS_BIO]), "kiocb/bio %f",
+	      r[VB_KIOCB_VS_BIO].value);
+	CHECK(t, fabs(r[VB_XFS_KIOCB_VS_BDEV_BIO].value - 0.9) < 1e-9,
+	      "xfs %f", r[VB_XFS_KIOCB_VS_BDEV_BIO].value);
+	/* vhost is bio on null_blk (3x) and kiocb on the XFS image (1.8x). */
+	CHECK(t, r[VB_VHOST_VS_QSD_IOPS_QD32].pairs == 2 &&
+	      fabs(r[VB_VHOST_VS_QSD_IOPS_QD32].value - sqrt(3 * 1.8)) < 1e-9 &&
+	      fabs(r[VB_VHOST_VS_QSD_IOPS_QD32].worst - 1.8) < 1e-9,
+	      "vhost/qsd IOPS %f over %u, worst %f",
+	      r[VB_VHOST_VS_QSD_IOPS_QD32].value,
+	      r[VB_VHOST_VS_QSD_IOPS_QD32].pairs,
+	      r[VB_VHOST_VS_QSD_IOPS_QD32].worst);
+	CHECK(t, fabs(r[VB_VHOST_VS_QSD_LAT_QD1].value - 0.4) < 1e-9 &&
+	      vb_ratio_met(&r[VB_VHOST_VS_QSD_LAT_QD1]), "latency %f",
+	      r[VB_VHOST_VS_QSD_LAT_QD1].value);
+	/* CPU: 10/40, 30/60, 12/40 */
+	CHECK(t, r[VB_CPU_VS_QSD].pairs == 3 &&
+	      fabs(r[VB_CPU_VS_QSD].value - cbrt(0.25 * 0.5 * 0.3)) < 1e-9 &&
+	      fabs(r[VB_CPU_VS_QSD].worst - 0.5) < 1e-9,
+	      "cpu %f over %u, worst %f", r[VB_CPU_VS_QSD].value,
+	      r[VB_CPU_VS_QSD].pairs, r[VB_CPU_VS_QSD].worst);
+	/* No load samples: no quiet runs. */
+	CHECK(t, !r[VB_BIO_VS_HOST].quiet_pairs &&
+	      isnan(r[VB_BIO_VS_HOST].quiet), "quiet runs from nothing");
+	CHECK(t, fabs(r[VB_Q2_VS_Q1].value - 160000.0 / 90000) < 1e-9 &&
+	      !vb_ratio_met(&r[VB_Q2_VS_Q1]), "q2/q1 %f", r[VB_Q2_VS_Q1].value);
+	vb_set_free(&s);
+
+	/* Nothing to compare: no value, not met. */
+	add(&s, "bio", "brd", "randwrite", 32, 1, 1000, 10, 1);
+	vb_set_cells(&s);
+	vb_ratios(&s, r);
+	CHECK(t, isnan(r[VB_BIO_VS_HOST].value) && !r[VB_BIO_VS_HOST].pairs &&
+	      !vb_ratio_met(&r[VB_BIO_VS_HOST]), "a ratio from nothing");
+	vb_set_free(&s);
+	return 0;
+}
+
+static int t_quiet(struct ut *t)
+{
+	/* Machine samples every 2 s: other load 50% until t=1010, then 0. */
+	static const char samples[] =
+		"1002\t50.0\t10\n1004\t50.0\t10\n1006\t50.0\t10\n"
+		"1008\t50.0\t10\n1010\t50.0\t10\n1012\t0.0\t90\n"
+		"1014\t0.0\t90\n1016\t0.0\t90\n1018\t0.0\t90\n";
+	struct vb_ratio r[VB_NRATIOS];
+	struct vb_set s = { 0 };
+	struct vb_record a;
+	const struct vb_cell *c;
+	int i;
+
+	/* bio and host, a noisy run each (VM clock 100 s behind), then a
+	 * quiet run each. */
+	for (i = 0; i < 4; i++) {
+		memset(&a, 0, sizeof(a));
+		strcpy(a.target, i % 2 ? "host" : "bio");
+		strcpy(a.backend, "brd");
+		strcpy(a.rw, "randread");
+		a.qd = 32;
+		a.queues = 1;
+		a.rep = 1 + i / 2;
+		a.iops = i < 2 ? (i % 2 ? 50000 : 10000) : (i % 2 ? 100000 : 95000);
+		a.lat_p50_us = a.cpu_us_per_io = 1;
+		a.t0 = 901 + 4 * i;
+		a.t1 = a.t0 + 3;
+		vb_set_add(&s, &a);
+	}
+	vb_apply_noise(&s, samples, 2, 100);
+	CHECK(t, s.rec[0].noise_pct == 50 && s.rec[1].noise_pct == 50 &&
+	      s.rec[2].noise_pct == 25 && s.rec[3].noise_pct == 0,
+	      "noise %f %f %f %f", s.rec[0].noise_pct, s.rec[1].noise_pct,
+	      s.rec[2].noise_pct, s.rec[3].noise_pct);
+	s.rec[2].t0 += 1;	/* now within the quiet samples only */
+	vb_apply_noise(&s, samples, 2, 100);
+	CHECK(t, s.rec[2].noise_pct == 0, "noise %f", s.rec[2].noise_pct);
+	s.quiet_pct = 10;
+	vb_set_cells(&s);
+	c = vb_find(&s, "bio", "brd", "randread", 32, 1);
+	CHECK(t, c && c->quiet == 1 && c->q_iops == 95000 &&
+	      c->iops == 52500 && c->noise_pct == 25, "bio cell: %u quiet, %f",
+	      c ? c->quiet : 0, c ? c->q_iops : 0);
+	vb_ratios(&s, r);
+	CHECK(t, r[VB_BIO_VS_HOST].quiet_pairs == 1 &&
+	      fabs(r[VB_BIO_VS_HOST].quiet - 0.95) < 1e-9 &&
+	      fabs(r[VB_BIO_VS_HOST].value - 52500.0 / 75000) < 1e-9,
+	      "bio/host: %f, quiet %f", r[VB_BIO_VS_HOST].value,
+	      r[VB_BIO_VS_HOST].quiet);
+	vb_set_free(&s);
+	return 0;
+}
+
+static int t_records_and_json(struct ut *t)
+{
+	struct vb_record a = { .qd = 32, .queues = 2, .rep = 3, .iops = 12345.6,
+			       .lat_p50_us = 25.5, .lat_p99_us = 99.25,
+			       .cpu_us_per_io = 7.125, .ios = 37000,
+			       .busy_s = 0.26, .t0 = 1700000000.25,
+			       .t1 = 1700000003.5 }, b;
+	struct vb_ratio r[VB_NRATIOS];
+	struct vb_set s = { 0 };
+	char line[512], err[256], *buf = NULL;
+	size_t len = 0;
+	struct json_doc d;
+	FILE *f;
+	int runs;
+
+	strcpy(a.target, "qsd");
+	strcpy(a.backend, "brd");
+	strcpy(a.rw, "randwrite");
+	f = fmemopen(line, sizeof(line), "w");
+	vb_record_print(f, &a);
+	fclose(f);
+	CHECK(t, !vb_record_parse(line, &b, err, sizeof(err)), "%s", err);
+	CHECK(t, !strcmp(b.target, "qsd") && !strcmp(b.rw, "randwrite") &&
+	      b.qd == 32 && b.queues == 2 && b.rep == 3 &&
+	      fabs(b.iops - 12345.6) < 0.01 && b.lat_p99_us == 99.25 &&
+	      b.cpu_us_per_io == 7.125 && b.ios == 37000 &&
+	      b.t0 == 1700000000.25 && b.t1 == 1700000003.5 &&
+	      b.noise_pct == -1, "round trip of %s", line);
+	/* The older 12-column records still read. */
+	CHECK(t, !vb_record_parse("bio\tbrd\trandread\t1\t1\t1\t5\t6\t7\t8\t9\t10\n",
+				  &b, err, sizeof(err)) && b.busy_s == 10 && !b.t0,
+	      "%s", err);
+	CHECK(t, vb_record_parse("# a comment\n", &b, err, sizeof(err)) == 1,
+	      "comment");
+	CHECK(t, vb_record_parse("qsd\tbrd\t32\n", &b, err, sizeof(err)) < 0,
+	      "a short line accepted");
+
+	vb_set_add(&s, &a);
+	vb_set_cells(&s);
+	vb_ratios(&s, r);
+	f = open_memstream(&buf, &len);
+	vb_write_json(f, "6.12.0-test", &s, r);
+	fclose(f);
+	/* The schema of issue #4, read back. */
+	CHECK(t, !json_parse(&d, buf, len), "latest.json: %s\n%s", d.err, buf);
+	runs = json_get(&d, 0, "runs");
+	CHECK(t, d.n[json_get(&d, 0, "kernel")].str_len == 11 &&
+	      json_at(&d, runs, 1) < 0 &&
+	      json_num(&d, json_at(&d, runs, 0), "qd", 0) == 32 &&
+	      json_num(&d, json_at(&d, runs, 0), "queues", 0) == 2 &&
+	      json_num(&d, json_at(&d, runs, 0), "iops", 0) == 12346 &&
+	      json_num(&d, json_at(&d, runs, 0), "lat_p50_us", 0) == 25.5 &&
+	      json_num(&d, json_at(&d, runs, 0), "lat_p99_us", 0) == 99.25 &&
+	      json_num(&d, json_at(&d, runs, 0), "cpu_us_per_io", 0) == 7.125,
+	      "runs[0] of\n%s", buf);
+	CHECK(t, json_get(&d, json_get(&d, 0, "ratios"), "q2_vs_q1") >= 0 &&
+	      d.n[json_path(&d, 0, "ratios/bio_vs_host")].type == JSON_NULL &&
+	      json_get(&d, json_get(&d, 0, "ratios"), "cpu_vs_qsd") >= 0,
+	      "ratios of\n%s", buf);
+	json_free(&d);
+	free(buf);
+	vb_set_free(&s);
+	return 0;
+}
+
+const struct ut_case ut_bench_cases[] = {
+	{ "bench-json", t_json },
+	{ "bench-run", t_run },
+	{ "bench-cells", t_cells },
+	{ "bench-quiet", t_quiet },
+	{ "bench-records-json", t_records_and_json },
+	{ NULL, NULL },
+};
