@@ -10,17 +10,25 @@
 #   make check         unit tests, lint, and the VM test batch on the
 #                      distribution kernel and on the debug kernel
 #                      (QUICK=1: distribution kernel only)
-#   make demo          boot the test host and serve a raw image on XFS
+#   make demo          boot the test host and serve a raw image on XFS, then
+#                      boot a guest whose disk is vhost-blk-pci
+#   make qemu          build/qemu/qemu-system-x86_64: QEMU 10.0 with the
+#                      vhost-blk device (qemu-frontend/, docs/qemu.md)
+#   make bench         fio against the backend, vhost-blk (kiocb, bio) and
+#                      qemu-storage-daemon in one boot; bench/results/
+#                      latest.json and .png (QUICK=1: the reduced matrix,
+#                      PROFILE=1: perf profiles too; docs/bench.md)
 #   make unit | lint | guest | testhost | clean
 
 CACHE ?= $(HOME)/.cache/vhost-blk
 QUICK ?= 0
+PROFILE ?= 0
 export CACHE QUICK
 KVER ?=
 NATIVE ?= 0
 VM := tests/vm
 
-.PHONY: all module guest unit lint check demo testhost clean
+.PHONY: all module guest unit lint check demo bench qemu testhost clean
 
 all: module guest unit
 	@echo "built: $$(ls build/kmod/*/vhost_blk.ko | tr '\n' ' '); build/guest/vbt, vblk-demo, api-example; unit tests passed"
@@ -52,6 +60,12 @@ check:
 
 demo:
 	@$(VM)/demo.sh
+
+qemu:
+	@$(VM)/nested.sh --prepare
+
+bench:
+	@PROFILE=$(PROFILE) bench/run.sh
 
 clean:
 	rm -rf build

@@ -1,7 +1,8 @@
 #!/bin/bash
 # make check: unit tests (no VM), lint, then the VM batch in one boot on the
-# distribution kernel and one on the debug kernel (KASAN, lockdep, kmemleak;
-# QUICK=1 leaves that one out). Prints a line a test and, last,
+# distribution kernel, the QEMU frontend test (nested.sh) in another, and the
+# batch on the debug kernel (KASAN, lockdep, kmemleak; QUICK=1 leaves that
+# one out). Prints a line a test and, last,
 # "N passed, N failed[, N skipped]".
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
@@ -70,6 +71,12 @@ phase vm
 # and 20,000 on the debug kernel.
 vm_batch distro "" 2048 200000 100000
 phase_end vm
+
+phase qemu
+# QEMU with the vhost-blk device (qemu-frontend/), nested in the test host:
+# the device's errors, and a guest on vhost-blk-pci that reboots once.
+"$VM_DIR/nested.sh" | record
+phase_end qemu
 
 if [ "${QUICK:-0}" != 1 ]; then
 	phase vm-debug

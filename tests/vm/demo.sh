@@ -1,11 +1,14 @@
 #!/bin/bash
 # make demo: boot the test host, put a raw image file on XFS, serve it through
-# /dev/vhost-blk and drive it through the virtio-blk rings with vblk-demo.
+# /dev/vhost-blk and drive it through the virtio-blk rings with vblk-demo;
+# then QEMU with -device vhost-blk-pci boots a guest on such an image
+# (nested-vm.sh --demo, the guest's console shown).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 "$VM_DIR/build.sh" module
 "$VM_DIR/build.sh" guest
-exec "$VM_DIR/run.sh" --mem 4096 --timeout 900 bash -c '
+"$VM_DIR/nested.sh" --prepare
+exec "$VM_DIR/run.sh" --mem 4096 --timeout 1500 bash -c '
 set -e
 echo "demo: loading vhost and vhost_blk"
 modprobe vhost
@@ -19,5 +22,8 @@ echo "demo: (the VM is emulated by TCG: absolute IOPS here are far below a KVM h
 echo "demo: serving /mnt/xfs/disk.raw (O_DIRECT) through /dev/vhost-blk"
 /repo/build/guest/vblk-demo --direct --seconds 10 --qd 16 /mnt/xfs/disk.raw
 umount /mnt/xfs
-rmmod vhost_blk
+rmmod brd vhost_blk
+echo "demo: QEMU with -device vhost-blk-pci boots a guest, writes, runs fio, reboots, verifies"
+echo "demo: (QEMU runs under TCG inside this TCG VM: the guest needs several minutes)"
+/repo/tests/vm/nested-vm.sh --demo
 '

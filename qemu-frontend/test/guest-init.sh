@@ -1,0 +1,156 @@
+#!/bin/busybox sh
+# /init of the nested guest (tests/vm/nested-vm.sh): its disk with serial
+# vblk_serial= is a vhost-blk-pci device, the one with serial vblk-tools holds
+# fio (mkguest.sh). Reports on the serial console, lines "VBLK: ...".
+#   first boot:  check what the device reports, write pattern A and read it
+#                back, fio verify, discard; leave a marker; reboot
+#   second boot: (the reset and restart of the device) pattern A and the fio
+#                data are still there; write and read pattern B; power off
+# The marker (sector 131072, 64 MiB) says which boot this is. The test host
+# checks the image from outside afterwards. Parameters from the kernel
+# command line: vblk_serial=, vblk_sectors=.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+
+MARK=131072			# 512-byte sector of the marker
+MIB=1048576
+
+say() { echo "VBLK: [$(cut -d' ' -f1 /proc/uptime)] $*"; }
+# The guest runs without ACPI: isa-debug-exit (port 0xf4) is its power
+# switch. QEMU exits with status 2 * VALUE + 1: 33 for 0x10, 35 for 0x11.
+power_off() {
+	printf "\\$1" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc status=none
+	sleep 10
+	poweroff -f
+}
+fail() {
+	say "FAIL $*"
+	power_off 021
+}
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p"; }
+
+# md5 of LEN MiB of $DEV at OFF MiB, read around the page cache
+md5_at() {
+	dd if=$DEV bs=$MIB skip="$1" count="$2" iflag=direct status=none |
+		md5sum | cut -d' ' -f1
+}
+
+# put_pattern NAME OFF LEN: random data at OFF MiB, read back; prints md5
+put_pattern() {
+	dd if=/dev/urandom of=/tmp/$1 bs=$MIB count="$3" status=none || return 1
+	dd if=/tmp/$1 of=$DEV bs=$MIB seek="$2" oflag=direct conv=fsync \
+		status=none || return 1
+	want=$(md5sum </tmp/$1 | cut -d' ' -f1)
+	got=$(md5_at "$2" "$3")
+	rm -f /tmp/$1
+	[ "$want" = "$got" ] || { echo "wrote $want, read back $got"; return 1; }
+	echo "$want"
+}
+
+set_marker() {
+	printf '%s\n' "$1" | dd of=$DEV bs=512 seek=$MARK conv=sync,fsync \
+		oflag=direct status=none || fail "cannot write the marker"
+}
+
+# The fio job; the second boot runs it again with --verify_only. fio runs
+# from the tools disk, through its loader.
+T=/tools
+fio() {
+	$T/lib64/ld-linux-x86-64.so.2 --library-path \
+		$T/lib/x86_64-linux-gnu:$T/usr/lib/x86_64-linux-gnu/ceph $T/bin/fio "$@"
+}
+FIO="--name=vblk --offset=16M --size=8M --rw=randwrite
+	--bsrange=4k-64k --ioengine=libaio --iodepth=8 --direct=1
+	--verify=crc32c --verify_fatal=1 --randrepeat=1"
+fio_job() {
+	# shellcheck disable=SC2086
+	out=$(fio $FIO --filename="$DEV" "$@" 2>&1) || { echo "$out" | tail -n 5; return 1; }
+	# the run status lines: "WRITE: bw=..., io=16.0MiB (16.8MB), run=..."
+	echo "$out" | sed -nE 's/^ *(READ|WRITE): .* io=([^ ]+) .*/\1 \2/p' | tr '\n' ' '
+}
+
+phase1() {
+	b=/sys/block/${DEV#/dev/}
+	sectors=$(cat $b/size)
+	ro=$(cat $b/ro)
+	cache=$(cat $b/queue/write_cache)
+	lbs=$(cat $b/queue/logical_block_size)
+	discard=$(cat $b/queue/discard_max_bytes)
+	say "boot 1: $DEV serial '$(cat $b/serial)', $sectors sectors, ro $ro, $cache, block size $lbs, discard up to $discard bytes"
+	[ "$sectors" = "$(arg vblk_sectors)" ] || fail "$sectors sectors, expected $(arg vblk_sectors)"
+	[ "$ro" = 0 ] || fail "the disk is read-only"
+	[ "$cache" = "write back" ] || fail "no flush (VIRTIO_BLK_F_FLUSH): '$cache'"
+	say "device checks ok"
+
+	a=$(put_pattern a 0 4) || fail "pattern A: $a"
+	say "pattern A written and read back: md5 $a"
+
+	res=$(fio_job) || fail "fio verify: $res"
+	say "fio verify ok: $res"
+
+	if [ "$discard" -gt 0 ]; then
+		dd if=/dev/zero bs=$MIB count=1 status=none | tr '\0' '\377' >/tmp/ff
+		dd if=/tmp/ff of=$DEV bs=$MIB seek=48 oflag=direct conv=fsync status=none &&
+			blkdiscard -o $((48 * MIB)) -l $MIB $DEV ||
+			fail "discard failed"
+		zero=$(dd if=/dev/zero bs=$MIB count=1 status=none | md5sum | cut -d' ' -f1)
+		[ "$(md5_at 48 1)" = "$zero" ] || fail "a discarded MiB does not read as zeroes"
+		say "discard ok"
+	fi
+
+	set_marker "VBLK-PHASE1 $a"
+	say "phase1 ok md5a=$a; rebooting"
+	reboot -f
+	sleep 60
+	fail "reboot -f returned"
+}
+
+phase2() {
+	set_marker "VBLK-PHASE2-STARTED $1"
+	say "boot 2: the device restarted after the reset"
+	[ "$(md5_at 0 4)" = "$1" ] || fail "pattern A changed across the reboot"
+	say "pattern A intact after the reboot"
+
+	res=$(fio_job --verify_only) || fail "fio verify after the reboot: $res"
+	say "fio data intact after the reboot: $res"
+
+	b=$(put_pattern b 8 2) || fail "pattern B: $b"
+	say "pattern B written and read back: md5 $b"
+
+	set_marker "VBLK-PHASE2 $1 $b"
+	say "phase2 ok md5a=$1 md5b=$b"
+	power_off 020
+}
+
+say "init started"
+for m in crc16 mbcache jbd2 ext4 virtio_blk; do
+	insmod /lib/$m.ko || fail "cannot load $m.ko"
+done
+# The disks, by serial: the one under test (vhost-blk) and the tools.
+DEV= TOOLS=
+i=0
+while [ -z "$DEV" ] || [ -z "$TOOLS" ]; do
+	for b in /sys/block/vd*; do
+		[ -e "$b/serial" ] || continue
+		case $(cat "$b/serial") in
+		"$(arg vblk_serial)") DEV=/dev/${b##*/} ;;
+		vblk-tools) TOOLS=/dev/${b##*/} ;;
+		esac
+	done
+	i=$((i + 1))
+	[ $i -le 100 ] || fail "no disk with serial '$(arg vblk_serial)' (vhost-blk) and 'vblk-tools' after 10 s"
+	[ -n "$DEV" ] && [ -n "$TOOLS" ] || sleep 0.1
+done
+[ -b "$DEV" ] && [ -b "$TOOLS" ] || fail "no device node for $DEV or $TOOLS"
+mount -t ext4 -o ro "$TOOLS" $T || fail "cannot mount the tools disk $TOOLS"
+
+marker=$(dd if=$DEV bs=512 skip=$MARK count=1 iflag=direct status=none | tr -d '\000' | head -n 1)
+case $marker in
+"") phase1 ;;
+"VBLK-PHASE1 "*) phase2 "${marker#VBLK-PHASE1 }" ;;
+*) fail "unexpected marker '$marker': booted a third time?" ;;
+esac
