@@ -59,27 +59,10 @@ if [ "$n" != ${#deps[@]} ]; then
 		die "cannot install ${deps[*]} into the test host"
 fi
 
-# 2. Source: the download is kept apart from the build, by version.
-dl="$CACHE/qemu-src/qemu_$version"
-if [ ! -f "$dl/.complete" ]; then
-	phase "fetching source qemu=$version"
-	rm -rf "$dl"
-	mkdir -p "$dl"
-	fetch() {
-		in_testhost sh -c "cd '/cache/qemu-src/qemu_$version' &&
-			apt-get -q -o APT::Sandbox::User=root source --download-only 'qemu=$version'" >/dev/null
-	}
-	fetch || { in_testhost apt-get -q update >/dev/null && fetch; } ||
-		die "cannot fetch source qemu=$version from Debian (deb-src of trixie in the test host); check the network, or rebuild the test host (make testhost)"
-	touch "$dl/.complete"
-fi
+# 2. Source.
 rm -rf "$QDIR"
 mkdir -p "$QDIR"
-phase "unpacking, applying Debian's patches"
-dsc=$(cd "$dl" && ls ./*.dsc | head -n1)
-in_testhost dpkg-source --no-check -q -x "/cache/qemu-src/qemu_$version/${dsc#./}" "$cq/src" \
-	>"$QDIR/unpack.log" 2>&1 || { tail -n 20 "$QDIR/unpack.log" >&2; die "unpacking $dsc failed (log above)"; }
-rm -f "$QDIR"/*.orig.tar.* # dpkg-source's copy; the download stays in $dl
+unpack_source qemu "$version" "$cq/src" "$QDIR/unpack.log"
 
 # 3. Our header where QEMU keeps kernel headers, then the series.
 cp "$REPO/uapi/vhost_blk.h" "$QDIR/src/linux-headers/linux/vhost_blk.h"

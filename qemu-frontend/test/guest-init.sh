@@ -69,8 +69,8 @@ FIO="--name=vblk --offset=16M --size=8M --rw=randwrite
 fio_job() {
 	# shellcheck disable=SC2086
 	out=$(fio $FIO --filename="$DEV" "$@" 2>&1) || { echo "$out" | tail -n 5; return 1; }
-	# the run status lines: "WRITE: bw=..., io=16.0MiB (16.8MB), run=..."
-	echo "$out" | sed -nE 's/^ *(READ|WRITE): .* io=([^ ]+) .*/\1 \2/p' | tr '\n' ' '
+	# the run status lines: "WRITE: bw=1234KiB/s (...), ..., io=8192KiB (8389kB), run=..."
+	echo "$out" | sed -nE 's/^ *(READ|WRITE): bw=([^ ]+) .* io=([^ ]+) .*/\1 \3 at \2;/p' | tr '\n' ' '
 }
 
 phase1() {

@@ -9,6 +9,7 @@ set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export DM_DISABLE_UDEV=1
 G=/repo/build/guest
+. /repo/tests/vm/leaks.sh
 . /repo/tests/vm/backends.sh
 . /repo/tests/vm/faults.sh
 . /repo/tests/vm/fuzz.sh
@@ -33,24 +34,6 @@ vbt_on() {
 	"$G/vbt" "$@" "$path" 2>&1 |
 		sed -E "s#^(PASS|FAIL|SKIP) #\\1 $name/#" |
 		grep -E '^(PASS|FAIL|SKIP|#) ' || echo "FAIL $name: vbt printed no result"
-}
-
-# Everything the module allocated or pinned is back. The system-wide page
-# pin counters may lag: direct-I/O reads of the test's own verifier release
-# their pins from a workqueue. Give them 10 s.
-no_leaks() {
-	local i out
-	for i in $(seq 20); do
-		echo 1 >/proc/sys/vm/stat_refresh	# fold the per-CPU counters
-		out=$(awk '$2 != 0 { bad = 1; print "still live: " $0 } END { exit bad }' \
-			/sys/kernel/debug/vhost_blk/stats &&
-			awk '/^nr_foll_pin_acquired/ { a = $2 } /^nr_foll_pin_released/ { r = $2 }
-			     END { if (a != r) { print "page pins: " a " acquired, " r " released"; exit 1 } }' \
-				/proc/vmstat) && return 0
-		sleep 0.5
-	done
-	echo "$out"
-	return 1
 }
 
 echo "vbt: loading the module"

@@ -54,3 +54,28 @@ in_testhost() {
 	need_root "building in the test host"
 	chroot_run "$ROOT" "$@"
 }
+
+# unpack_source PKG VERSION DEST LOGFILE: Debian's source package PKG=VERSION
+# with Debian's patches applied, unpacked by the test host into DEST (a path
+# under /cache as the test host sees it). The download is kept apart, in
+# $CACHE/src/PKG_VERSION, so that a rebuild does not fetch it again.
+unpack_source() {
+	local pkg=$1 ver=$2 dest=$3 logfile=$4 dl dsc
+	dl="$CACHE/src/${pkg}_$ver"
+	if [ ! -f "$dl/.complete" ]; then
+		log "fetching source $pkg=$ver"
+		rm -rf "$dl"
+		mkdir -p "$dl"
+		fetch_() {
+			in_testhost sh -c "cd '/cache/src/${pkg}_$ver' &&
+				apt-get -q -o APT::Sandbox::User=root source --download-only '$pkg=$ver'" >/dev/null
+		}
+		fetch_ || { in_testhost apt-get -q update >/dev/null && fetch_; } ||
+			die "cannot fetch source $pkg=$ver from Debian (deb-src of $SUITE in the test host); check the network, or rebuild the test host (make testhost)"
+		touch "$dl/.complete"
+	fi
+	log "unpacking $pkg $ver, applying Debian's patches"
+	dsc=$(cd "$dl" && ls ./*.dsc | head -n1)
+	in_testhost dpkg-source --no-check --no-copy -q -x "/cache/src/${pkg}_$ver/${dsc#./}" "$dest" \
+		>"$logfile" 2>&1 || { tail -n 20 "$logfile" >&2; die "unpacking $dsc failed (log above)"; }
+}

@@ -39,27 +39,10 @@ ck="/cache/kdebug-$key"   # $KDIR as the test host sees it
 tree="$ck/linux"
 log "building debug kernel kdebug-$key from $srcpkg $srcver (once; ~10 minutes on 2 cores)"
 
-# 1. Source: the download is kept apart from the build, by version.
-dl="$CACHE/kdebug-src/${srcpkg}_$srcver"
-if [ ! -f "$dl/.complete" ]; then
-	phase "fetching source $srcpkg=$srcver"
-	rm -rf "$dl"
-	mkdir -p "$dl"
-	fetch() {
-		in_testhost sh -c "cd '/cache/kdebug-src/${srcpkg}_$srcver' &&
-			apt-get -q -o APT::Sandbox::User=root source --download-only '$srcpkg=$srcver'" >/dev/null
-	}
-	fetch || { in_testhost apt-get -q update >/dev/null && fetch; } ||
-		die "cannot fetch source $srcpkg=$srcver from Debian (deb-src of trixie in the test host); check the network, or rebuild the test host (make testhost)"
-	touch "$dl/.complete"
-fi
+# 1. Source.
 rm -rf "$KDIR"
 mkdir -p "$KDIR"
-phase "unpacking, applying Debian's patches"
-dsc=$(cd "$dl" && ls ./*.dsc | head -n1)
-in_testhost dpkg-source --no-check -q -x "/cache/kdebug-src/${srcpkg}_$srcver/${dsc#./}" "$tree" \
-	>"$KDIR/unpack.log" 2>&1 || { tail -n 20 "$KDIR/unpack.log" >&2; die "unpacking $dsc failed (log above)"; }
-rm -f "$KDIR"/*.orig.tar.* # dpkg-source's copy; the download stays in $dl
+unpack_source "$srcpkg" "$srcver" "$tree" "$KDIR/unpack.log"
 
 # 2. Configuration, and proof that every line of the fragment holds.
 phase "configuring: allnoconfig + kconfig-debug"
