@@ -1,7 +1,8 @@
 #!/bin/sh
 # The nested guest of tests/vm/nested-vm.sh, from the test host's own files;
 # runs in the test host's root (tests/vm/nested.sh calls it there). In OUTDIR:
-#   initramfs.cpio  busybox, the virtio_blk and ext4 modules of kernel KREL,
+#   initramfs.cpio  busybox, the virtio_blk and ext4 modules of kernel KREL
+#                   and their dependencies,
 #                   guest-init.sh as /init (the kernel is the test host's
 #                   /boot/vmlinuz-KREL)
 #   tools.img       ext2 image with fio and every library it links: a second,
@@ -12,7 +13,6 @@ set -eu
 krel=${1:?usage: mkguest.sh KREL OUTDIR}
 out=${2:?usage: mkguest.sh KREL OUTDIR}
 here=$(dirname "$0")
-mods="lib/crc16 fs/mbcache fs/jbd2/jbd2 fs/ext4/ext4 drivers/block/virtio_blk"
 for f in /bin/busybox /usr/bin/fio; do
 	[ -e "$f" ] || { echo "error: $f is missing from the test host" >&2; exit 1; }
 done
@@ -27,9 +27,21 @@ mkdir -p "$out"
 r="$work/initramfs"
 mkdir -p "$r/bin" "$r/dev" "$r/proc" "$r/sys" "$r/tmp" "$r/tools" "$r/lib"
 cp /bin/busybox "$r/bin/"
-for m in $mods; do
-	xz -dc "/lib/modules/$krel/kernel/$m.ko.xz" >"$r/lib/${m##*/}.ko"
-done
+# virtio_blk and ext4 with what they need, soft dependencies included (ext4
+# wants a crc32c driver), in load order: lib/modules.order.
+modprobe -a -S "$krel" --show-depends virtio_blk ext4 |
+	awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$work/mods"
+[ -s "$work/mods" ] || { echo "error: no modules of $krel for virtio_blk and ext4" >&2; exit 1; }
+while read -r m; do
+	name=${m##*/}
+	name=${name%%.ko*}
+	case $m in
+	*.ko.xz) xz -dc "$m" >"$r/lib/$name.ko" ;;
+	*.ko) cp "$m" "$r/lib/$name.ko" ;;
+	*) echo "error: $m: a compression mkguest.sh does not know" >&2; exit 1 ;;
+	esac
+	echo "$name" >>"$r/lib/modules.order"
+done <"$work/mods"
 cp "$here/guest-init.sh" "$r/init"
 chmod 755 "$r/init"
 (cd "$r" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
