@@ -45,14 +45,23 @@ static int vhost_blk_bio_sync_cache(struct vhost_blk_req *req, bool nowait)
 	return vhost_blk_sync_cache(mapping, pos, req->len, !req->to_guest);
 }
 
-/* A write is on the device: drop pages read into the cache meanwhile. */
+/*
+ * A write is on the device: drop pages read into the cache meanwhile. A page
+ * that a buffered write (the kiocb fallback of a misaligned request sharing
+ * the page) dirtied meanwhile cannot go, and holds what it read before this
+ * write: its writeback would undo the write. Write the data again through
+ * the cache, into that page.
+ */
 static void vhost_blk_bio_post_write(struct work_struct *work)
 {
 	struct vhost_blk_req *req = container_of(work, struct vhost_blk_req,
 						 punt_work);
 
-	vhost_blk_drop_cache(vhost_blk_bio_mapping(req),
-			     req->sector << SECTOR_SHIFT, req->len);
+	if (vhost_blk_drop_cache(vhost_blk_bio_mapping(req),
+				 req->sector << SECTOR_SHIFT, req->len)) {
+		vhost_blk_kiocb_rw(req, false);
+		return;
+	}
 	vhost_blk_req_done(req, VIRTIO_BLK_S_OK);
 }
 

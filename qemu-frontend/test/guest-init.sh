@@ -63,7 +63,7 @@ fio() {
 	$T/lib64/ld-linux-x86-64.so.2 --library-path \
 		$T/lib/x86_64-linux-gnu:$T/usr/lib/x86_64-linux-gnu/ceph $T/bin/fio "$@"
 }
-FIO="--name=vblk --offset=16M --size=8M --rw=randwrite
+FIO="--name=vblk --offset=16M --size=4M --rw=randwrite
 	--bsrange=4k-64k --ioengine=libaio --iodepth=8 --direct=1
 	--verify=crc32c --verify_fatal=1 --randrepeat=1"
 fio_job() {
