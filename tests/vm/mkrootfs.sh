@@ -23,10 +23,11 @@ command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get instal
 command -v mke2fs >/dev/null || die "mke2fs is missing: apt-get install e2fsprogs"
 
 # pick_kernel ROOT: the image and headers packages of the newest kernel of
-# $SUITE (not its backports) whose source package the archive serves as well: the module build
-# takes vhost.h from that source (kernel-source.sh), the debug kernel is
-# built from it. The archive has been seen listing a kernel's binaries and
-# its source while the source's files were not there (404) yet.
+# $SUITE (not its backports) whose source package the archive serves as
+# well: the module build takes vhost.h from that source (kernel-source.sh),
+# the debug kernel is built from it. The archive has been seen listing a
+# kernel's binaries and its source while the source's files were not there
+# (404). The .dsc is fetched into the chroot's /tmp, a tmpfs of chroot_run.
 pick_kernel() {
 	local root=$1 abi ver dsc tried=
 	for abi in $(chroot_run "$root" apt-cache search --names-only \
@@ -39,7 +40,6 @@ pick_kernel() {
 			grep -oE "^'[^']+\.dsc'" | tr -d "'")
 		if [ -n "$dsc" ] && chroot_run "$root" apt-cache show "linux-image-$abi" >/dev/null 2>&1 &&
 			chroot_run "$root" /usr/lib/apt/apt-helper -q download-file "$dsc" /tmp/kernel.dsc >/dev/null 2>&1; then
-			rm -f "$root/tmp/kernel.dsc"
 			[ -z "$tried" ] || log "    (the archive does not serve the source of$tried: skipped)"
 			echo "linux-image-$abi linux-headers-$abi"
 			return 0
