@@ -15,7 +15,7 @@ fail() { echo "FAIL $1: $2"; }
 
 prepare() {
 	local krel
-	qdir=$("$REPO/qemu-frontend/build.sh" --print-dir) ||
+	"$REPO/qemu-frontend/build.sh" >&2 ||
 		{ fail qemu/build "QEMU with the vhost-blk series did not build (above)"; return 1; }
 	krel=$(cat "$ROOTFS_DIR/kernel-release")
 	# Into the test host's root, not its VM image: the guest is built here.
@@ -42,6 +42,7 @@ fi
 t0=$(date +%s)
 prepare || exit 0
 echo "PASS qemu/build"
+qdir=$("$REPO/qemu-frontend/build.sh" --print-dir)
 if [ "$(cat "$qdir/checkpatch.rc")" = 0 ]; then
 	echo "PASS qemu/checkpatch"
 else
