@@ -4,8 +4,8 @@
 # matrix there (bench/vm/bench.sh), and keep the results:
 # bench/results/latest.json and latest.png, and the full output
 # (report.md, results.tsv, hostload.tsv, each run's fio JSON, profiles) in
-# build/bench/out-TIME. BENCH_RUNTIME, BENCH_REPS, BENCH_SIZE_MB and
-# BENCH_CELLS override the matrix's defaults (docs/bench.md).
+# build/bench/out-TIME. BENCH_RUNTIME, BENCH_REPS, BENCH_SIZE_MB,
+# BENCH_POLL_US and BENCH_CELLS override the matrix's defaults (docs/bench.md).
 set -euo pipefail
 . "$(dirname "$0")/../tests/vm/common.sh"
 
@@ -55,6 +55,7 @@ set +e
 	${BENCH_RUNTIME:+BENCH_RUNTIME=$BENCH_RUNTIME} \
 	${BENCH_REPS:+BENCH_REPS=$BENCH_REPS} \
 	${BENCH_SIZE_MB:+BENCH_SIZE_MB=$BENCH_SIZE_MB} \
+	${BENCH_POLL_US:+BENCH_POLL_US=$BENCH_POLL_US} \
 	${BENCH_CELLS:+"BENCH_CELLS=$BENCH_CELLS"} \
 	/repo/bench/vm/bench.sh 2>&1 | vm_lines
 rc=${PIPESTATUS[0]}

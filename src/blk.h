@@ -21,6 +21,8 @@
 #define VHOST_BLK_DISCARD_SECTORS_MAX	(SZ_1G >> SECTOR_SHIFT)
 #define VHOST_BLK_INLINE_BVECS		16	/* 64 KiB; as large as segs[] */
 #define VHOST_BLK_WEIGHT		256
+#define VHOST_BLK_BATCH			16		/* requests between used ring updates */
+#define VHOST_BLK_BUSYLOOP_MAX_US	10000		/* cap of the poll window */
 
 /* What the attached backend is and how to drive it; fixed while attached. */
 struct vhost_blk_backend_state {
@@ -76,6 +78,7 @@ struct vhost_blk_vq {
 	struct vhost_blk_req	*free;		/* under vq.mutex */
 	unsigned int		inflight;	/* under vq.mutex */
 	bool			starved;	/* under vq.mutex */
+	bool			repoll;		/* under vq.mutex: notify is off */
 	struct llist_head	done_list;
 	struct vhost_work	done_work;
 	/* Completes requests without guest memory once the worker is gone. */

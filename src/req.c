@@ -9,6 +9,9 @@
  * one batch and notifies the guest once.
  */
 #include <linux/mm.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 
@@ -30,6 +33,7 @@ int vhost_blk_vq_alloc_reqs(struct vhost_blk_vq *bvq)
 	}
 	bvq->inflight = 0;
 	bvq->starved = false;
+	bvq->repoll = false;
 	atomic_long_add(n, &vhost_blk_stats.requests);
 	return 0;
 }
@@ -152,20 +156,20 @@ void vhost_blk_req_done(struct vhost_blk_req *req, u8 status)
 		queue_work(system_wq, &bvq->orphan_work);
 }
 
-static void vhost_blk_complete(struct vhost_blk_vq *bvq, bool to_guest)
+/*
+ * Return the completed requests to the guest (@to_guest) or just release
+ * them. Under vq->mutex. Returns how many there were.
+ */
+static unsigned int vhost_blk_reap(struct vhost_blk_vq *bvq, bool to_guest)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct vhost_blk_req *req, *tmp;
 	struct llist_node *list;
-	unsigned int n = 0;
-	bool kick;
+	unsigned int n = 0, total = 0;
 
-	list = llist_del_all(&bvq->done_list);
-	if (!list)
-		return;
-	list = llist_reverse_order(list);
-
-	mutex_lock(&vq->mutex);
+	if (llist_empty(&bvq->done_list))
+		return 0;
+	list = llist_reverse_order(llist_del_all(&bvq->done_list));
 	llist_for_each_entry_safe(req, tmp, list, done_node) {
 		vhost_blk_unpin(req);
 		if (to_guest) {
@@ -186,16 +190,39 @@ static void vhost_blk_complete(struct vhost_blk_vq *bvq, bool to_guest)
 			}
 		}
 		vhost_blk_put_req(bvq, req);
+		total++;
 	}
 	if (n && vhost_blk_add_used_n(vq, vq->heads, n))
 		vq_err(vq, "vhost-blk: cannot update the used ring\n");
 	if (to_guest)
 		vhost_signal(&bvq->blk->dev, vq);
-	kick = bvq->starved && to_guest;
+	return total;
+}
+
+static void vhost_blk_complete(struct vhost_blk_vq *bvq, bool to_guest)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	bool kick;
+
+	if (llist_empty(&bvq->done_list))
+		return;
+	mutex_lock(&vq->mutex);
+	if (!vhost_blk_reap(bvq, to_guest)) {
+		/* The kick handler took them meanwhile. */
+		mutex_unlock(&vq->mutex);
+		return;
+	}
+	/*
+	 * Requests are free again, or the ring is polled: take it up where we
+	 * stopped. A guest that just saw its requests complete is the one
+	 * about to queue more.
+	 */
+	kick = to_guest && (bvq->starved || bvq->repoll ||
+			    vq->busyloop_timeout);
 	bvq->starved = false;
+	bvq->repoll = false;
 	mutex_unlock(&vq->mutex);
 
-	/* Requests are free again: take up the ring where we stopped. */
 	if (kick)
 		vhost_poll_queue(&vq->poll);
 }
@@ -395,12 +422,50 @@ static size_t vhost_blk_setup_req(struct vhost_blk_req *req, unsigned int out,
 	return req->len;
 }
 
+static unsigned long vhost_blk_busy_clock(void)
+{
+	return local_clock() >> 10;	/* about microseconds */
+}
+
+/*
+ * The ring is empty. With a busy-poll window (VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+ * in microseconds, as for vhost-net), watch it for the guest's next request
+ * with notifications left off: the guest saves its kick and the worker its
+ * wake-up. Stops early for other work of the worker, or when another task
+ * could run on this CPU (as KVM's halt polling): the guest's own thread may
+ * be the one waiting for it. Returns true if requests came.
+ */
+static bool vhost_blk_busy_poll(struct vhost_blk_vq *bvq)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+	unsigned long end;
+	bool found = false;
+
+	migrate_disable();
+	end = vhost_blk_busy_clock() +
+	      min_t(u32, vq->busyloop_timeout, VHOST_BLK_BUSYLOOP_MAX_US);
+	while (single_task_running() && !need_resched() &&
+	       !signal_pending(current) &&
+	       !time_after(vhost_blk_busy_clock(), end)) {
+		if (!vhost_vq_avail_empty(vq->dev, vq)) {
+			found = true;
+			break;
+		}
+		if (vhost_vq_has_work(vq))
+			break;
+		cpu_relax();
+	}
+	migrate_enable();
+	return found;
+}
+
 static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct vhost_dev *dev = vq->dev;
 	struct blk_plug plug;
 	unsigned int out, in;
+	unsigned int batch = 0;
 	size_t total = 0;
 	int head, n = 0;
 
@@ -413,6 +478,17 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 	do {
 		struct vhost_blk_req *req;
 
+		/*
+		 * Every few requests, submit them and hand back what has
+		 * completed, so the guest can reap and queue more while this
+		 * loop goes on, rather than wait for the whole ring.
+		 */
+		if (batch == VHOST_BLK_BATCH || !bvq->free) {
+			batch = 0;
+			blk_finish_plug(&plug);
+			vhost_blk_reap(bvq, true);
+			blk_start_plug(&plug);
+		}
 		/* Every request in flight: go on when one completes. */
 		if (!bvq->free) {
 			bvq->starved = true;
@@ -423,6 +499,18 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 		if (unlikely(head < 0))
 			break;		/* the core reported the broken ring */
 		if (head == vq->num) {
+			if (vq->busyloop_timeout) {
+				if (vhost_blk_busy_poll(bvq))
+					continue;
+				/*
+				 * Our completions came: they queue this handler
+				 * again, so notifications may stay off.
+				 */
+				if (!llist_empty(&bvq->done_list)) {
+					bvq->repoll = true;
+					break;
+				}
+			}
 			if (unlikely(vhost_enable_notify(dev, vq))) {
 				vhost_disable_notify(dev, vq);
 				continue;
@@ -432,6 +520,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 		req = vhost_blk_get_req(bvq);
 		req->head = head;
 		total += vhost_blk_setup_req(req, out, in);
+		batch++;
 	} while (likely(!vhost_exceeds_weight(vq, ++n, total)));
 	blk_finish_plug(&plug);
 out:

@@ -18,6 +18,8 @@
  *   vblk_queues=N                          queues of the device (1)
  *   vblk_workers=auto|shared|per-queue     vhost workers; auto: one per
  *                                          queue when there are several
+ *   vblk_poll_us=N                         the workers' busy-poll window
+ *                                          (VHOST_SET_VRING_BUSYLOOP_TIMEOUT)
  *   vblk_ring=N                            ring size (from iodepth)
  *   vblk_mem_mb=N                          guest memory (from the jobs)
  *   vblk_dev=PATH                          the vhost-blk node
@@ -40,6 +42,7 @@ struct vblk_options {
 	unsigned int engine;
 	unsigned int queues;
 	unsigned int workers;
+	unsigned int poll_us;
 	unsigned int ring;
 	unsigned int mem_mb;
 	char *dev;
@@ -113,6 +116,18 @@ static struct fio_option options[] = {
 		.group = FIO_OPT_G_INVALID,
 	},
 	{
+		.name = "vblk_poll_us",
+		.lname = "vblk busy-poll window",
+		.type = FIO_OPT_INT,
+		.off1 = offsetof(struct vblk_options, poll_us),
+		.help = "Microseconds each vhost worker polls its ring after it empties (vhost transport; 0: none)",
+		.def = "0",
+		.minval = 0,
+		.maxval = 1000000,
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
 		.name = "vblk_ring",
 		.lname = "vblk ring size",
 		.type = FIO_OPT_INT,
@@ -180,6 +195,7 @@ static void opts_of(struct thread_data *td, struct vbe_opts *o)
 	o->dev_path = eo->dev;
 	o->engine = eo->engine;
 	o->workers = eo->workers;
+	o->poll_us = eo->poll_us;
 	o->queues = eo->queues;
 	o->ring_size = eo->ring;
 	o->iodepth = td->o.iodepth;

@@ -86,6 +86,7 @@ static int open_vhost(struct vbe_target *t, const struct vbe_opts *o,
 	d.shared_mem = true;
 	d.worker_per_queue = o->workers == VBE_WORKERS_PER_QUEUE ||
 			     (o->workers == VBE_WORKERS_AUTO && o->queues > 1);
+	d.poll_us = o->poll_us;
 	ret = vblk_dev_start(&t->dev, &d);
 	if (ret) {
 		say(err, len, "%s%s", t->dev.err,
@@ -112,12 +113,12 @@ static int open_vhost(struct vbe_target *t, const struct vbe_opts *o,
 	t->size = t->dev.cfg.capacity * VBLK_SECTOR;
 	t->block = t->dev.cfg.logical_block_size;
 	snprintf(t->desc, sizeof(t->desc),
-		 "vhost-blk %s%s: %s engine, %u queue%s%s, ring %u", o->path,
-		 o->direct ? " (O_DIRECT)" : "",
+		 "vhost-blk %s%s: %s engine, %u queue%s%s, polls %u us, ring %u",
+		 o->path, o->direct ? " (O_DIRECT)" : "",
 		 engine_name(t->dev.cfg.engine), o->queues,
 		 o->queues > 1 ? "s" : "",
 		 d.worker_per_queue ? ", a worker each" : ", one worker",
-		 t->ring);
+		 o->poll_us, t->ring);
 	return 0;
 }
 
@@ -128,8 +129,8 @@ static int open_vhost_user(struct vbe_target *t, const struct vbe_opts *o,
 	int ret;
 
 	if (o->engine != VHOST_BLK_ENGINE_AUTO ||
-	    o->workers == VBE_WORKERS_PER_QUEUE) {
-		say(err, len, "%s is a vhost-user socket: vblk_engine and vblk_workers apply to /dev/vhost-blk only",
+	    o->workers == VBE_WORKERS_PER_QUEUE || o->poll_us) {
+		say(err, len, "%s is a vhost-user socket: vblk_engine, vblk_workers and vblk_poll_us apply to /dev/vhost-blk only",
 		    o->path);
 		return -EINVAL;
 	}
@@ -156,7 +157,8 @@ static int open_vhost_user(struct vbe_target *t, const struct vbe_opts *o,
 static bool same_opts(const struct vbe_opts *a, const struct vbe_opts *b)
 {
 	return a->transport == b->transport && a->engine == b->engine &&
-	       a->workers == b->workers && a->queues == b->queues &&
+	       a->workers == b->workers && a->poll_us == b->poll_us &&
+	       a->queues == b->queues &&
 	       a->direct == b->direct;
 }
 

@@ -39,6 +39,7 @@ struct vbe_opts {
 	const char *dev_path;		/* default /dev/vhost-blk */
 	uint32_t engine;		/* VHOST_BLK_ENGINE_*; vhost only */
 	enum vbe_workers workers;	/* vhost only */
+	unsigned int poll_us;		/* busy-poll window; vhost only */
 	unsigned int queues;		/* of the device */
 	unsigned int ring_size;		/* per queue; 0: from iodepth */
 	unsigned int iodepth;		/* of each job */

@@ -7,6 +7,9 @@
 # Environment: QUICK=1 (the reduced matrix), BENCH_CELLS (cells of your
 # own, "backend rw qd queues target..." separated by ';'), BENCH_RUNTIME
 # (s a run), BENCH_REPS, BENCH_SIZE_MB (working set of each backend),
+# BENCH_POLL_US (busy-poll window of the vhost workers, microseconds;
+# default 0: in the TCG test host polling costs more than it saves, see
+# docs/bench.md),
 # BENCH_PROFILE=1 (perf profiles of a few cells after the matrix),
 # BENCH_OUT (/out).
 set -uo pipefail
@@ -16,6 +19,7 @@ if [ "$QUICK" = 1 ]; then q_rt=3 q_size=256; else q_rt=5 q_size=1024; fi
 RUNTIME=${BENCH_RUNTIME:-$q_rt}
 REPS=${BENCH_REPS:-3}
 SIZE_MB=${BENCH_SIZE_MB:-$q_size}
+POLL_US=${BENCH_POLL_US:-0}
 PROFILE=${BENCH_PROFILE:-0}
 OUT=${BENCH_OUT:-/out}
 B=/repo/build/bench
@@ -28,7 +32,8 @@ die() { echo "bench: FAILED: $*"; exit 1; }
 
 # The cells: "backend rw qd queues target..." a line. QUICK keeps what
 # every ratio needs: randread; QD1 and QD32 with one queue on null_blk for
-# all targets; 2 queues at QD32; the XFS image against the brd under it.
+# all targets; 2 queues at QD32; the XFS image (io_uring and kiocb on it)
+# against the brd under it.
 cells() {
 	local b rw qd q
 	if [ -n "${BENCH_CELLS:-}" ]; then
@@ -39,7 +44,7 @@ cells() {
 		echo "null_blk randread 1 1 host kiocb bio qsd"
 		echo "null_blk randread 32 1 host kiocb bio qsd"
 		echo "null_blk randread 32 2 host bio qsd"
-		echo "xfs randread 32 1 kiocb bio"
+		echo "xfs randread 32 1 host kiocb bio"
 		return
 	fi
 	for b in null_blk brd xfs; do
@@ -103,7 +108,8 @@ fio_args() {
 			file=/dev/ram1
 			ARGS+=(--offset="$XFS_OFF" --allow_mounted_write=1)
 		fi
-		ARGS+=(--filename="$file" --ioengine="external:$ENGINE" --vblk_engine="$t" --vblk_queues="$q") ;;
+		ARGS+=(--filename="$file" --ioengine="external:$ENGINE" --vblk_engine="$t" --vblk_queues="$q" \
+			--vblk_poll_us="$POLL_US") ;;
 	qsd)
 		ARGS+=(--filename="$SOCK" --ioengine="external:$ENGINE" --vblk_queues="$q") ;;
 	esac
@@ -144,7 +150,7 @@ run() {
 
 t0=$(date +%s)
 echo "bench: clock $(date +%s.%N)"
-say "$(uname -r), $(nproc) vCPUs; $(if [ "$QUICK" = 1 ]; then echo quick; else echo full; fi) matrix, ${RUNTIME}s a run, $REPS repetitions, ${SIZE_MB} MiB a backend"
+say "$(uname -r), $(nproc) vCPUs; $(if [ "$QUICK" = 1 ]; then echo quick; else echo full; fi) matrix, ${RUNTIME}s a run, $REPS repetitions, ${SIZE_MB} MiB a backend, vhost workers poll ${POLL_US} us"
 say "$("$B/fio" --version), $(qemu-storage-daemon --version | head -n1)"
 modprobe vhost && insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko" ||
 	die "cannot load vhost_blk.ko (make module builds it)"

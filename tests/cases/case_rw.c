@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Reads and writes that should work, in every layout, queue and ring setup. */
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +392,140 @@ int case_worker_per_queue(struct vbt *t)
 	vblk_dev_opts_init(&o);
 	o.queues = vbt_queues(t, t->o->queues);
 	o.worker_per_queue = true;
+	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
+}
+
+/*
+ * Put this process's vhost workers on CPU 0 and the calling thread on
+ * CPU 1: a worker stops polling when another task could run on its CPU, so
+ * the guest's thread must not share it. 0, or -1 with t->msg set.
+ */
+static int workers_apart(struct vbt *t)
+{
+	cpu_set_t worker, self;
+	struct dirent *e;
+	int found = 0;
+	DIR *d;
+
+	CPU_ZERO(&worker);
+	CPU_SET(0, &worker);
+	CPU_ZERO(&self);
+	CPU_SET(1, &self);
+	d = opendir("/proc/self/task");
+	if (!d)
+		return vbt_fail(t, "/proc/self/task: %s", strerror(errno)), -1;
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		if (strncmp(comm, "vhost-", 6))
+			continue;
+		if (sched_setaffinity(atoi(e->d_name), sizeof(worker), &worker)) {
+			closedir(d);
+			return vbt_fail(t, "pinning vhost worker %s to CPU 0: %s",
+					e->d_name, strerror(errno)), -1;
+		}
+		found++;
+	}
+	closedir(d);
+	if (!found)
+		return vbt_fail(t, "no vhost-* thread in /proc/self/task"), -1;
+	if (sched_setaffinity(0, sizeof(self), &self))
+		return vbt_fail(t, "pinning to CPU 1: %s", strerror(errno)), -1;
+	return 0;
+}
+
+static void unpin_self(void)
+{
+	cpu_set_t all;
+	long i, n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	CPU_ZERO(&all);
+	for (i = 0; i < n && i < CPU_SETSIZE; i++)
+		CPU_SET(i, &all);
+	sched_setaffinity(0, sizeof(all), &all);
+}
+
+/* One device of case_busy_poll: @n requests one at a time. */
+static int busy_poll_pass(struct vbt *t, struct vblk_dev_opts *o,
+			  const char *what, unsigned int n)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	uint64_t kicks, saved;
+	struct vblk_vq *vq;
+	struct vbt_dev v;
+	unsigned int i;
+	int ret = -1;
+
+	if (vbt_dev_up(t, &v, o, 0))
+		return -1;
+	if (ioctl(v.d.fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &s) ||
+	    s.num != o->poll_us)
+		return vbt_fail(t, "VHOST_GET_VRING_BUSYLOOP_TIMEOUT: %s, %u us (set %u us)",
+				strerror(errno), s.num, o->poll_us), -1;
+	vq = &v.d.vq[0];
+	kicks = vq->kicks;
+	saved = vq->kicks_saved;
+	if (workers_apart(t))
+		goto out;
+	/* One at a time: each queued as soon as the last completed. */
+	for (i = 0; i < n; i++)
+		if (vbt_write_pat(t, vq, 8192 + 8 * i, 8, i, NULL))
+			goto out;
+	for (i = 0; i < n; i++)
+		if (vbt_verify_pat(t, vq, 8192 + 8 * i, 8, i, NULL))
+			goto out;
+	kicks = vq->kicks - kicks;
+	saved = vq->kicks_saved - saved;
+	vbt_note(t, "%s: %llu of %u requests kicked, %llu spared", what,
+		 (unsigned long long)kicks, 2 * n, (unsigned long long)saved);
+	/* Without polling every one of them is kicked. */
+	if (!saved) {
+		vbt_fail(t, "%s: all %u requests were kicked: the worker did not poll the ring",
+			 what, 2 * n);
+		goto out;
+	}
+	ret = 0;
+out:
+	unpin_self();
+	vblk_dev_close(&v.d);
+	return ret;
+}
+
+/*
+ * A busy-poll window (VHOST_SET_VRING_BUSYLOOP_TIMEOUT): after each
+ * completion the worker watches the ring with notifications off, so a guest
+ * that queues its next request at once is spared the kick, and the request
+ * still completes. With EVENT_IDX and with the NO_NOTIFY flag, then every
+ * queue at once, a worker each.
+ */
+int case_busy_poll(struct vbt *t)
+{
+	struct vblk_dev_opts o;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return vbt_skip(t, "needs 2 CPUs: the worker polls only while its CPU has nothing else to run");
+	vblk_dev_opts_init(&o);
+	o.poll_us = 5000;
+	if (busy_poll_pass(t, &o, "EVENT_IDX", 64))
+		return VBT_FAIL;
+	o.features = VBLK_F(VIRTIO_F_VERSION_1);
+	if (busy_poll_pass(t, &o, "NO_NOTIFY", 64))
+		return VBT_FAIL;
+	vblk_dev_opts_init(&o);
+	o.queues = vbt_queues(t, t->o->queues);
+	o.worker_per_queue = o.queues > 1;
+	o.poll_us = 5000;
 	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
 }
 

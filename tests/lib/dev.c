@@ -203,7 +203,11 @@ int vblk_dev_setup_vq(struct vblk_dev *d, unsigned int q)
 	if (ret)
 		return ret;
 	f.fd = vq->err_fd;
-	return DEV_IOCTL(d, VHOST_SET_VRING_ERR, &f);
+	ret = DEV_IOCTL(d, VHOST_SET_VRING_ERR, &f);
+	if (ret || !d->opts.poll_us)
+		return ret;
+	s.num = d->opts.poll_us;
+	return DEV_IOCTL(d, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
 }
 
 int vblk_dev_setup(struct vblk_dev *d)

@@ -262,6 +262,7 @@ struct vblk_dev_opts {
 	size_t mem_size;		/* default 64 MiB */
 	uint64_t features;		/* to negotiate, default the four above */
 	bool worker_per_queue;		/* VHOST_NEW_WORKER for each queue */
+	unsigned int poll_us;		/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
 	bool shared_mem;		/* guest memory in a memfd, MAP_SHARED */
 };
 
