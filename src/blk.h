@@ -79,6 +79,8 @@ struct vhost_blk_vq {
 	unsigned int		inflight;	/* under vq.mutex */
 	bool			starved;	/* under vq.mutex */
 	bool			repoll;		/* under vq.mutex: notify is off */
+	/* The worker while it runs the kick loop (under vq.mutex). */
+	struct task_struct	*loop_task;
 	struct llist_head	done_list;
 	struct vhost_work	done_work;
 	/* Completes requests without guest memory once the worker is gone. */

@@ -152,6 +152,9 @@ void vhost_blk_req_done(struct vhost_blk_req *req, u8 status)
 
 	req->status = status;
 	llist_add(&req->done_node, &bvq->done_list);
+	/* Completed inside the queue's kick loop, which reaps before it ends. */
+	if (in_task() && READ_ONCE(bvq->loop_task) == current)
+		return;
 	if (!vhost_vq_work_queue(&bvq->vq, &bvq->done_work))
 		queue_work(system_wq, &bvq->orphan_work);
 }
@@ -202,23 +205,20 @@ static unsigned int vhost_blk_reap(struct vhost_blk_vq *bvq, bool to_guest)
 static void vhost_blk_complete(struct vhost_blk_vq *bvq, bool to_guest)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
+	unsigned int n;
 	bool kick;
 
-	if (llist_empty(&bvq->done_list))
-		return;
 	mutex_lock(&vq->mutex);
-	if (!vhost_blk_reap(bvq, to_guest)) {
-		/* The kick handler took them meanwhile. */
-		mutex_unlock(&vq->mutex);
-		return;
-	}
+	/* Nothing, when the kick loop took them meanwhile. */
+	n = vhost_blk_reap(bvq, to_guest);
 	/*
-	 * Requests are free again, or the ring is polled: take it up where we
-	 * stopped. A guest that just saw its requests complete is the one
-	 * about to queue more.
+	 * Requests may be free again, the kick loop left notifications off
+	 * for us, or the ring is polled after completions (a guest that just
+	 * saw its requests complete is the one about to queue more): take the
+	 * ring up where we stopped.
 	 */
 	kick = to_guest && (bvq->starved || bvq->repoll ||
-			    vq->busyloop_timeout);
+			    (n && vq->busyloop_timeout));
 	bvq->starved = false;
 	bvq->repoll = false;
 	mutex_unlock(&vq->mutex);
@@ -459,6 +459,15 @@ static bool vhost_blk_busy_poll(struct vhost_blk_vq *bvq)
 	return found;
 }
 
+/* Submit the plugged requests, then return what has completed. */
+static void vhost_blk_flush_reap(struct vhost_blk_vq *bvq,
+				 struct blk_plug *plug)
+{
+	blk_finish_plug(plug);
+	vhost_blk_reap(bvq, true);
+	blk_start_plug(plug);
+}
+
 static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
@@ -473,6 +482,8 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 	if (!vhost_vq_get_backend(vq))
 		goto out;
 
+	/* Requests completing in this loop need no done_work: see below. */
+	WRITE_ONCE(bvq->loop_task, current);
 	vhost_disable_notify(dev, vq);
 	blk_start_plug(&plug);
 	do {
@@ -485,9 +496,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 		 */
 		if (batch == VHOST_BLK_BATCH || !bvq->free) {
 			batch = 0;
-			blk_finish_plug(&plug);
-			vhost_blk_reap(bvq, true);
-			blk_start_plug(&plug);
+			vhost_blk_flush_reap(bvq, &plug);
 		}
 		/* Every request in flight: go on when one completes. */
 		if (!bvq->free) {
@@ -499,12 +508,18 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 		if (unlikely(head < 0))
 			break;		/* the core reported the broken ring */
 		if (head == vq->num) {
+			/* The same before the guest is asked for a kick. */
+			if (batch) {
+				batch = 0;
+				vhost_blk_flush_reap(bvq, &plug);
+			}
 			if (vq->busyloop_timeout) {
 				if (vhost_blk_busy_poll(bvq))
 					continue;
 				/*
-				 * Our completions came: they queue this handler
-				 * again, so notifications may stay off.
+				 * Completions came from elsewhere: their
+				 * done_work queues this handler again, so
+				 * notifications may stay off.
 				 */
 				if (!llist_empty(&bvq->done_list)) {
 					bvq->repoll = true;
@@ -523,6 +538,12 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 		batch++;
 	} while (likely(!vhost_exceeds_weight(vq, ++n, total)));
 	blk_finish_plug(&plug);
+	WRITE_ONCE(bvq->loop_task, NULL);
+	/* What completed here since the last reap, which queued nothing. */
+	if (vhost_blk_reap(bvq, true) && bvq->starved) {
+		bvq->starved = false;
+		vhost_poll_queue(&vq->poll);
+	}
 out:
 	mutex_unlock(&vq->mutex);
 }

@@ -287,6 +287,18 @@ static const struct rule rules[VB_NRATIOS] = {
 		1.8, false, "vhost", "vhost", NULL, 32, 2, 1, M_IOPS },
 };
 
+static const struct rule refs[VB_NREFS] = {
+	[VB_REF_XFS_HOST_VS_BDEV_BIO] = { "xfs_host_vs_bdev_bio",
+		"io_uring on the raw image on XFS / bio on the brd under it, QD32",
+		NAN, false, "host", "bio", "xfs", 32, 0, 0, M_IOPS },
+	[VB_REF_XFS_KIOCB_VS_HOST] = { "xfs_kiocb_vs_host",
+		"kiocb / io_uring on the same raw image on XFS, QD32",
+		NAN, false, "kiocb", "host", "xfs", 32, 0, 0, M_IOPS },
+	[VB_REF_HOST_Q2_VS_Q1] = { "host_q2_vs_q1",
+		"io_uring IOPS with 2 jobs / 1 job, QD32",
+		NAN, false, "host", "host", NULL, 32, 2, 1, M_IOPS },
+};
+
 static bool listed(const char *list, const char *name)
 {
 	size_t n = strlen(name);
@@ -371,6 +383,14 @@ void vb_ratios(const struct vb_set *s, struct vb_ratio out[VB_NRATIOS])
 
 	for (i = 0; i < VB_NRATIOS; i++)
 		one_ratio(s, &rules[i], &out[i]);
+}
+
+void vb_references(const struct vb_set *s, struct vb_ratio out[VB_NREFS])
+{
+	int i;
+
+	for (i = 0; i < VB_NREFS; i++)
+		one_ratio(s, &refs[i], &out[i]);
 }
 
 bool vb_ratio_met(const struct vb_ratio *r)

@@ -97,8 +97,20 @@ struct vb_ratio {
 	unsigned int quiet_pairs;
 };
 
+/*
+ * Reference ratios: no goal, not in latest.json; what the goals are up
+ * against in this machine (target is NAN).
+ */
+enum vb_ref_id {
+	VB_REF_XFS_HOST_VS_BDEV_BIO,	/* what XFS costs io_uring itself */
+	VB_REF_XFS_KIOCB_VS_HOST,	/* kiocb over io_uring, same image */
+	VB_REF_HOST_Q2_VS_Q1,		/* how io_uring scales to 2 jobs */
+	VB_NREFS,
+};
+
 /* All ratios from the cells of @s (vb_set_cells first). */
 void vb_ratios(const struct vb_set *s, struct vb_ratio out[VB_NRATIOS]);
+void vb_references(const struct vb_set *s, struct vb_ratio out[VB_NREFS]);
 /* The vhost-blk target of a backend: what the module's auto engine
  * picks (bio for block devices, kiocb for the image on XFS). */
 const char *vb_vhost_target(const char *backend);

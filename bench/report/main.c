@@ -169,7 +169,7 @@ static int report(int argc, char **argv)
 	const char *kernel = "unknown", *json = NULL, *plot = NULL;
 	const char *hostload = NULL;
 	double offset = 0, step = 2, quiet_pct = 10;
-	struct vb_ratio r[VB_NRATIOS];
+	struct vb_ratio r[VB_NRATIOS], ref[VB_NREFS];
 	struct vb_set s = { 0 };
 	char line[1024], err[256];
 	unsigned int lineno = 0;
@@ -236,6 +236,9 @@ static int report(int argc, char **argv)
 		       quiet_pct);
 	printf("\nRatios (geometric mean over the pairs of cells each compares; quiet runs: the same from the quiet runs' medians):\n\n");
 	vb_print_ratios(stdout, r);
+	vb_references(&s, ref);
+	printf("\nReferences (no goal, not in latest.json): what the goals are up against in this machine:\n\n");
+	vb_print_references(stdout, ref);
 	if (json) {
 		FILE *j = fopen(json, "w");
 

@@ -56,6 +56,29 @@ void vb_print_ratios(FILE *f, const struct vb_ratio r[VB_NRATIOS])
 	}
 }
 
+void vb_print_references(FILE *f, const struct vb_ratio r[VB_NREFS])
+{
+	int i;
+
+	fprintf(f, "| reference | value | pairs | quiet runs | what |\n");
+	fprintf(f, "|---|---:|---:|---|---|\n");
+	for (i = 0; i < VB_NREFS; i++) {
+		const struct vb_ratio *x = &r[i];
+
+		if (isnan(x->value)) {
+			fprintf(f, "| %s | - | 0 | - | %s |\n", x->name,
+				x->what);
+			continue;
+		}
+		fprintf(f, "| %s | %.3f | %u | ", x->name, x->value, x->pairs);
+		if (x->quiet_pairs)
+			fprintf(f, "%.3f (%u of %u pairs) | %s |\n", x->quiet,
+				x->quiet_pairs, x->pairs, x->what);
+		else
+			fprintf(f, "- | %s |\n", x->what);
+	}
+}
+
 /* A JSON string of printable ASCII (what a kernel release holds). */
 static void json_str(FILE *f, const char *s)
 {

@@ -11,6 +11,8 @@
 void vb_print_table(FILE *f, const struct vb_set *s);
 /* The ratios, their goals and verdicts, as a Markdown table. */
 void vb_print_ratios(FILE *f, const struct vb_ratio r[VB_NRATIOS]);
+/* The reference ratios, in a table of their own (no goal, no verdict). */
+void vb_print_references(FILE *f, const struct vb_ratio r[VB_NREFS]);
 /* latest.json: {"kernel", "runs" (one per cell, medians), "ratios"}. */
 void vb_write_json(FILE *f, const char *kernel, const struct vb_set *s,
 		   const struct vb_ratio r[VB_NRATIOS]);

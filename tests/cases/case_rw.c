@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "vbt.h"
@@ -456,9 +458,12 @@ static void unpin_self(void)
 	sched_setaffinity(0, sizeof(all), &all);
 }
 
-/* One device of case_busy_poll: @n requests one at a time. */
+/*
+ * One device of case_busy_poll: @n requests one at a time. With @must_spare,
+ * fail unless some of them went without a kick.
+ */
 static int busy_poll_pass(struct vbt *t, struct vblk_dev_opts *o,
-			  const char *what, unsigned int n)
+			  const char *what, unsigned int n, bool must_spare)
 {
 	struct vhost_vring_state s = { .index = 0 };
 	uint64_t kicks, saved;
@@ -490,7 +495,7 @@ static int busy_poll_pass(struct vbt *t, struct vblk_dev_opts *o,
 	vbt_note(t, "%s: %llu of %u requests kicked, %llu spared", what,
 		 (unsigned long long)kicks, 2 * n, (unsigned long long)saved);
 	/* Without polling every one of them is kicked. */
-	if (!saved) {
+	if (must_spare && !saved) {
 		vbt_fail(t, "%s: all %u requests were kicked: the worker did not poll the ring",
 			 what, 2 * n);
 		goto out;
@@ -500,6 +505,15 @@ out:
 	unpin_self();
 	vblk_dev_close(&v.d);
 	return ret;
+}
+
+/* nbd's server is a process that may well run on the worker's CPU. */
+static bool served_by_a_process(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISBLK(st.st_mode) &&
+	       major(st.st_rdev) == 43;	/* NBD_MAJOR */
 }
 
 /*
@@ -517,10 +531,24 @@ int case_busy_poll(struct vbt *t)
 		return vbt_skip(t, "needs 2 CPUs: the worker polls only while its CPU has nothing else to run");
 	vblk_dev_opts_init(&o);
 	o.poll_us = 5000;
-	if (busy_poll_pass(t, &o, "EVENT_IDX", 64))
+	/*
+	 * With EVENT_IDX the device cannot take back a notification it asked
+	 * for (vhost_disable_notify() leaves avail_event alone): once a watch
+	 * ends early because another task wants the worker's CPU (a softirq
+	 * thread or kworker completing the request, nbd's server), the
+	 * guest's next request is kicked. How many are spared depends on the
+	 * backend; here only the data are checked.
+	 */
+	if (busy_poll_pass(t, &o, "EVENT_IDX", 64, false))
 		return VBT_FAIL;
+	/*
+	 * The NO_NOTIFY flag is set again before each watch, so a guest that
+	 * queues while it lasts is spared the kick, unless the CPU is wanted
+	 * by the process that serves the backend (nbd).
+	 */
 	o.features = VBLK_F(VIRTIO_F_VERSION_1);
-	if (busy_poll_pass(t, &o, "NO_NOTIFY", 64))
+	if (busy_poll_pass(t, &o, "NO_NOTIFY", 64,
+			   !served_by_a_process(t->o->backend)))
 		return VBT_FAIL;
 	vblk_dev_opts_init(&o);
 	o.queues = vbt_queues(t, t->o->queues);

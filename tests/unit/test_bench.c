@@ -335,11 +335,52 @@ static int t_records_and_json(struct ut *t)
 	return 0;
 }
 
+/* The reference ratios: their own cells, no goal, and not in the JSON. */
+static int t_references(struct ut *t)
+{
+	struct vb_ratio r[VB_NRATIOS], ref[VB_NREFS];
+	struct vb_set s = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	add(&s, "host", "xfs", "randread", 32, 1, 60000, 50, 10);
+	add(&s, "kiocb", "xfs", "randread", 32, 1, 54000, 60, 12);
+	add(&s, "bio", "xfs", "randread", 32, 1, 100000, 30, 8);
+	add(&s, "host", "null_blk", "randread", 32, 1, 60000, 50, 10);
+	add(&s, "host", "null_blk", "randread", 32, 2, 90000, 60, 11);
+	vb_set_cells(&s);
+	vb_references(&s, ref);
+	CHECK(t, fabs(ref[VB_REF_XFS_HOST_VS_BDEV_BIO].value - 0.6) < 1e-9 &&
+	      ref[VB_REF_XFS_HOST_VS_BDEV_BIO].pairs == 1,
+	      "io_uring on XFS / bio %f", ref[VB_REF_XFS_HOST_VS_BDEV_BIO].value);
+	CHECK(t, fabs(ref[VB_REF_XFS_KIOCB_VS_HOST].value - 0.9) < 1e-9,
+	      "kiocb / io_uring on XFS %f", ref[VB_REF_XFS_KIOCB_VS_HOST].value);
+	/* Only the null_blk pair has 2 jobs. */
+	CHECK(t, fabs(ref[VB_REF_HOST_Q2_VS_Q1].value - 1.5) < 1e-9 &&
+	      ref[VB_REF_HOST_Q2_VS_Q1].pairs == 1,
+	      "io_uring 2 jobs / 1 %f over %u", ref[VB_REF_HOST_Q2_VS_Q1].value,
+	      ref[VB_REF_HOST_Q2_VS_Q1].pairs);
+	vb_ratios(&s, r);
+	CHECK(t, fabs(r[VB_XFS_KIOCB_VS_BDEV_BIO].value - 0.54) < 1e-9,
+	      "xfs kiocb / bdev bio %f", r[VB_XFS_KIOCB_VS_BDEV_BIO].value);
+	f = open_memstream(&buf, &len);
+	vb_write_json(f, "6.12.0-test", &s, r);
+	fclose(f);
+	CHECK(t, !strstr(buf, "xfs_host_vs_bdev_bio") &&
+	      !strstr(buf, "host_q2_vs_q1"), "a reference in latest.json:\n%s",
+	      buf);
+	free(buf);
+	vb_set_free(&s);
+	return 0;
+}
+
 const struct ut_case ut_bench_cases[] = {
 	{ "bench-json", t_json },
 	{ "bench-run", t_run },
 	{ "bench-cells", t_cells },
 	{ "bench-quiet", t_quiet },
 	{ "bench-records-json", t_records_and_json },
+	{ "bench-references", t_references },
 	{ NULL, NULL },
 };

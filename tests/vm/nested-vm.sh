@@ -104,7 +104,7 @@ load_module() {
 device_cases() {
 	local props p missing=
 	props=$("$Q" -device vhost-blk-pci,help 2>&1)
-	for p in path vhostfd backendfd readonly serial num-queues queue-size engine; do
+	for p in path vhostfd backendfd readonly serial num-queues queue-size engine poll-us; do
 		printf '%s\n' "$props" | grep -qE "^ +$p=" || missing="$missing $p"
 	done
 	if [ -z "$missing" ]; then pass properties; else fail properties "missing:$missing"; fi
@@ -138,6 +138,8 @@ device_cases() {
 		-device vhost-blk-pci,path=/mnt/qro/disk.raw,readonly=on
 	umount /mnt/qro
 
+	starts poll-us "info qtree" "poll-us = 50" \
+		-device vhost-blk-pci,path=$IMG,poll-us=50
 	starts fd-passing "info qtree" "vhost-blk-pci" \
 		-device vhost-blk-pci,vhostfd=3,backendfd=4 3<>/dev/vhost-blk 4<>$IMG
 	starts migration-blocked 'migrate "exec:cat >/dev/null"' \
