@@ -30,24 +30,36 @@ void vb_print_table(FILE *f, const struct vb_set *s)
 	}
 }
 
-void vb_print_ratios(FILE *f, const struct vb_ratio r[VB_NRATIOS])
+/* A table of @n ratios; with @goals, their goals and verdicts too. */
+static void print_ratios(FILE *f, const struct vb_ratio *r, int n,
+			 bool goals)
 {
 	int i;
 
-	fprintf(f, "| ratio | value | goal | pairs | worst pair | verdict | quiet runs | what |\n");
-	fprintf(f, "|---|---:|---:|---:|---:|---|---|---|\n");
-	for (i = 0; i < VB_NRATIOS; i++) {
+	if (goals)
+		fprintf(f, "| ratio | value | goal | pairs | worst pair | verdict | quiet runs | what |\n"
+			   "|---|---:|---:|---:|---:|---|---|---|\n");
+	else
+		fprintf(f, "| reference | value | pairs | quiet runs | what |\n"
+			   "|---|---:|---:|---|---|\n");
+	for (i = 0; i < n; i++) {
 		const struct vb_ratio *x = &r[i];
+		bool none = isnan(x->value);
 
-		if (isnan(x->value)) {
-			fprintf(f, "| %s | - | %s %.2f | 0 | - | NOT MEASURED | - | %s |\n",
-				x->name, x->at_most ? "<=" : ">=", x->target,
-				x->what);
-			continue;
-		}
-		fprintf(f, "| %s | %.3f | %s %.2f | %u | %.3f | %s | ", x->name,
-			x->value, x->at_most ? "<=" : ">=", x->target, x->pairs,
-			x->worst, vb_ratio_met(x) ? "met" : "MISSED");
+		fprintf(f, "| %s | ", x->name);
+		if (none)
+			fprintf(f, "- | ");
+		else
+			fprintf(f, "%.3f | ", x->value);
+		if (goals)
+			fprintf(f, "%s %.2f | ", x->at_most ? "<=" : ">=",
+				x->target);
+		fprintf(f, "%u | ", x->pairs);
+		if (goals && none)
+			fprintf(f, "- | NOT MEASURED | ");
+		else if (goals)
+			fprintf(f, "%.3f | %s | ", x->worst,
+				vb_ratio_met(x) ? "met" : "MISSED");
 		if (x->quiet_pairs)
 			fprintf(f, "%.3f (%u of %u pairs) | %s |\n", x->quiet,
 				x->quiet_pairs, x->pairs, x->what);
@@ -56,27 +68,14 @@ void vb_print_ratios(FILE *f, const struct vb_ratio r[VB_NRATIOS])
 	}
 }
 
+void vb_print_ratios(FILE *f, const struct vb_ratio r[VB_NRATIOS])
+{
+	print_ratios(f, r, VB_NRATIOS, true);
+}
+
 void vb_print_references(FILE *f, const struct vb_ratio r[VB_NREFS])
 {
-	int i;
-
-	fprintf(f, "| reference | value | pairs | quiet runs | what |\n");
-	fprintf(f, "|---|---:|---:|---|---|\n");
-	for (i = 0; i < VB_NREFS; i++) {
-		const struct vb_ratio *x = &r[i];
-
-		if (isnan(x->value)) {
-			fprintf(f, "| %s | - | 0 | - | %s |\n", x->name,
-				x->what);
-			continue;
-		}
-		fprintf(f, "| %s | %.3f | %u | ", x->name, x->value, x->pairs);
-		if (x->quiet_pairs)
-			fprintf(f, "%.3f (%u of %u pairs) | %s |\n", x->quiet,
-				x->quiet_pairs, x->pairs, x->what);
-		else
-			fprintf(f, "- | %s |\n", x->what);
-	}
+	print_ratios(f, r, VB_NREFS, false);
 }
 
 /* A JSON string of printable ASCII (what a kernel release holds). */
