@@ -26,12 +26,26 @@ run() {
 	fi
 }
 
+# Cases a backend kind cannot take: "case reason", reported as SKIP.
+# nbd: the 6.12 driver loses its connection ("Double reply", then "Dead
+# connection") when the task sending to it is SIGKILLed in the middle of a
+# send, and kill-owner SIGKILLs the vhost worker while it submits; every
+# case after it then finds the device gone (seen once in a few runs).
+declare -A SKIP_CASE=(
+	[nbd]="kill-owner the 6.12 nbd driver drops its connection (\"Double reply\") when the task sending to it is SIGKILLed mid-send"
+)
+
 # vbt_on NAME PATH [vbt options]: every vbt case against one backend, each
-# reported as NAME/case.
+# reported as NAME/case, but those SKIP_CASE names for the backend's kind.
 vbt_on() {
-	local name=$1 path=$2
+	local name=$1 path=$2 skip cases=()
 	shift 2
-	"$G/vbt" "$@" "$path" 2>&1 |
+	skip=${SKIP_CASE[${name%%-*}]:-}
+	if [ -n "$skip" ]; then
+		mapfile -t cases < <("$G/vbt" --list | grep -vxF "${skip%% *}")
+		echo "SKIP $name/${skip%% *}: ${skip#* }"
+	fi
+	"$G/vbt" "$@" "$path" "${cases[@]}" 2>&1 |
 		sed -E "s#^(PASS|FAIL|SKIP) #\\1 $name/#" |
 		grep -E '^(PASS|FAIL|SKIP|#) ' || echo "FAIL $name: vbt printed no result"
 }
