@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/major.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -513,7 +514,7 @@ static bool served_by_a_process(const char *path)
 	struct stat st;
 
 	return !stat(path, &st) && S_ISBLK(st.st_mode) &&
-	       major(st.st_rdev) == 43;	/* NBD_MAJOR */
+	       major(st.st_rdev) == NBD_MAJOR;
 }
 
 /*

@@ -60,7 +60,7 @@ log "booting the test host ($krel, TCG, 2 vCPUs, ${mem} MiB, limit ${timeout}s)"
 # Kernel reports, in the kernel log and on the console.
 pattern='BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|kernel BUG|blocked for more than|soft lockup|hard LOCKUP|possible circular locking|possible recursive locking|inconsistent lock state|unreferenced object|Kernel panic|detected stalls|Call Trace'
 
-boot() {
+boot_vm() {
 	set +e
 	timeout --kill-after=10 "$timeout" \
 		qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max \
@@ -88,11 +88,11 @@ crashed_booting() {
 }
 
 t0=$(date +%s)
-boot
+boot_vm
 if crashed_booting; then
 	mv "$out/console.log" "$out/console-boot1.log"
 	log "the test host's kernel crashed while booting, before the command started ($(grep -aE -m1 "$pattern" "$out/console-boot1.log" | tr -d '\r'); $out/console-boot1.log): booting it once more"
-	boot
+	boot_vm
 fi
 log "VM ran $(( $(date +%s) - t0 ))s"
 
