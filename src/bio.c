@@ -7,12 +7,16 @@
  * kiocb engine. REQ_NOWAIT first; a bio the device could not take without
  * blocking is issued again from the workqueue.
  *
- * The bios go under the block device's page cache, as O_DIRECT does, and
- * keep it coherent the same way: cached pages of the range are written back
- * before a read or write and dropped before and after a write. So the kiocb
- * fallback for misaligned buffers, an engine attached later and every other
- * reader of the device see what the guest wrote. With no cached pages (the
- * usual case) this costs a load.
+ * On a raw image file the bios go to the file's blocks, through its block
+ * layout (layout.c), and what the layout does not serve goes through the
+ * kiocb engine.
+ *
+ * The bios go under the page cache of the device or file, as O_DIRECT does,
+ * and keep it coherent the same way: cached pages of the range are written
+ * back before a read or write and dropped before and after a write. So the
+ * kiocb fallback for misaligned buffers, an engine attached later and every
+ * other reader of the device or file see what the guest wrote. With no
+ * cached pages (the usual case) this costs a load.
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
@@ -68,10 +72,13 @@ static void vhost_blk_bio_post_write(struct work_struct *work)
 static void vhost_blk_bio_end_io(struct bio *bio)
 {
 	struct vhost_blk_req *req = bio->bi_private;
+	struct vhost_blk_layout *lo = vhost_blk_req_backend(req)->layout;
 	blk_status_t status = bio->bi_status;
 	bool nowait = bio->bi_opf & REQ_NOWAIT;
 
 	bio_uninit(bio);
+	if (lo)
+		vhost_blk_layout_end(lo, !req->to_guest);
 	if (status == BLK_STS_AGAIN && nowait) {
 		vhost_blk_punt(req);
 		return;
@@ -98,16 +105,27 @@ static bool vhost_blk_bio_aligned(struct vhost_blk_req *req,
 	return true;
 }
 
+/* What the bios cannot serve goes through the backend's read/write_iter. */
+static void vhost_blk_bio_fallback(struct vhost_blk_req *req, bool nowait)
+{
+	if (nowait && !vhost_blk_req_backend(req)->nowait)
+		vhost_blk_punt(req);
+	else
+		vhost_blk_kiocb_rw(req, nowait);
+}
+
 void vhost_blk_bio_submit(struct vhost_blk_req *req, bool nowait)
 {
-	struct block_device *bdev = vhost_blk_req_backend(req)->bdev;
+	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
+	struct vhost_blk_layout *lo = be->layout;
+	struct block_device *bdev = lo ? vhost_blk_layout_bdev(lo) : be->bdev;
 	blk_opf_t opf = req->to_guest ? REQ_OP_READ : REQ_OP_WRITE;
 	struct bio *bio = &req->bio;
 	int ret;
 
 	/* Correct first: what the bio path cannot take goes through kiocb. */
-	if (!vhost_blk_bio_aligned(req, bdev)) {
-		vhost_blk_kiocb_rw(req, nowait);
+	if (!bdev || !vhost_blk_bio_aligned(req, bdev)) {
+		vhost_blk_bio_fallback(req, nowait);
 		return;
 	}
 	ret = vhost_blk_bio_sync_cache(req, nowait);
@@ -124,6 +142,17 @@ void vhost_blk_bio_submit(struct vhost_blk_req *req, bool nowait)
 		vhost_blk_req_done(req, VIRTIO_BLK_S_IOERR);
 		return;
 	}
+	if (lo) {
+		ret = vhost_blk_layout_start(lo, req, nowait);
+		if (ret == -EAGAIN) {
+			vhost_blk_punt(req);
+			return;
+		}
+		if (ret) {
+			vhost_blk_bio_fallback(req, nowait);
+			return;
+		}
+	}
 	/* A device that cannot fail fast would fail a NOWAIT bio outright. */
 	if (nowait && bdev_nowait(bdev))
 		opf |= REQ_NOWAIT;
@@ -134,5 +163,8 @@ void vhost_blk_bio_submit(struct vhost_blk_req *req, bool nowait)
 	bio->bi_iter.bi_sector = req->sector;
 	bio->bi_end_io = vhost_blk_bio_end_io;
 	bio->bi_private = req;
-	submit_bio(bio);
+	if (lo)
+		vhost_blk_layout_submit(lo, bio, req->sector << SECTOR_SHIFT);
+	else
+		submit_bio(bio);
 }

@@ -24,6 +24,8 @@
 #define VHOST_BLK_BATCH			16		/* requests between used ring updates */
 #define VHOST_BLK_BUSYLOOP_MAX_US	10000		/* cap of the poll window */
 
+struct vhost_blk_layout;
+
 /* What the attached backend is and how to drive it; fixed while attached. */
 struct vhost_blk_backend_state {
 	struct file		*file;
@@ -37,6 +39,8 @@ struct vhost_blk_backend_state {
 	bool			read_only;
 	bool			nowait;		/* FMODE_NOWAIT: try inline first */
 	u32			engine;
+	/* The bio engine on a file: its blocks, while the layout holds. */
+	struct vhost_blk_layout	*layout;
 };
 
 struct vhost_blk_vq;
@@ -119,11 +123,28 @@ int vhost_blk_drop_cache(struct address_space *mapping, loff_t pos,
 /* bio.c */
 void vhost_blk_bio_submit(struct vhost_blk_req *req, bool nowait);
 
-/* main.c: counters for tests and debugging, in debugfs */
+/* layout.c */
+int vhost_blk_layout_get(struct vhost_blk_backend_state *be);
+void vhost_blk_layout_put(struct vhost_blk_backend_state *be);
+void vhost_blk_layout_touch(struct vhost_blk_layout *lo);
+struct block_device *vhost_blk_layout_bdev(struct vhost_blk_layout *lo);
+int vhost_blk_layout_start(struct vhost_blk_layout *lo,
+			   struct vhost_blk_req *req, bool nowait);
+void vhost_blk_layout_end(struct vhost_blk_layout *lo, bool write);
+void vhost_blk_layout_submit(struct vhost_blk_layout *lo, struct bio *bio,
+			     u64 pos);
+
+/*
+ * main.c: counters for tests and debugging, in debugfs: what is live now
+ * (stats: back to 0 when every device is closed), and events since load.
+ */
 struct vhost_blk_stats {
 	atomic_long_t	devices;
 	atomic_long_t	requests;
 	atomic_long_t	pinned_pages;
+	/* events */
+	atomic_long_t	layout_bios;	/* requests sent to a file's blocks */
+	atomic_long_t	layout_recalls;	/* layouts given back on request */
 };
 
 extern struct vhost_blk_stats vhost_blk_stats;

@@ -174,6 +174,9 @@ static void vhost_blk_punt_work(struct work_struct *work)
 			vhost_blk_kiocb_rw(req, false);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
+		/* The mtime of what the bios wrote goes to disk with the data. */
+		if (vhost_blk_req_backend(req)->layout)
+			vhost_blk_layout_touch(vhost_blk_req_backend(req)->layout);
 		vhost_blk_req_done(req, vfs_fsync(file, 0) ? VIRTIO_BLK_S_IOERR :
 							     VIRTIO_BLK_S_OK);
 		break;

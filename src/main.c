@@ -107,14 +107,19 @@ vhost_blk_backend_open(const struct vhost_blk_backend *arg)
 		goto err_put;
 	}
 
-	/* bio for block devices unless told otherwise; files need kiocb. */
+	/* bio for block devices unless told otherwise, kiocb for files. */
 	be->engine = arg->engine;
 	if (be->engine == VHOST_BLK_ENGINE_AUTO)
 		be->engine = be->bdev ? VHOST_BLK_ENGINE_BIO :
 					VHOST_BLK_ENGINE_KIOCB;
-	ret = -EOPNOTSUPP;
-	if (be->engine == VHOST_BLK_ENGINE_BIO && !be->bdev)
-		goto err_put;
+	if (be->engine == VHOST_BLK_ENGINE_BIO && !be->bdev) {
+		/* The file's blocks, as long as its file system lets us. */
+		ret = vhost_blk_layout_get(be);
+		if (ret)
+			goto err_put;
+		/* A punched hole would end the layout: no DISCARD. */
+		be->discard_sectors = 0;
+	}
 	return be;
 
 err_put:
@@ -152,6 +157,7 @@ static void vhost_blk_detach(struct vhost_blk *blk)
 		vhost_blk_vq_free_reqs(bvq);
 		mutex_unlock(&bvq->vq.mutex);
 	}
+	vhost_blk_layout_put(be);
 	blk->be = NULL;
 	fput(be->file);
 	kfree(be);
@@ -461,6 +467,15 @@ static int vhost_blk_stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(vhost_blk_stats);
 
+static int vhost_blk_events_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "layout_bios %ld\nlayout_recalls %ld\n",
+		   atomic_long_read(&vhost_blk_stats.layout_bios),
+		   atomic_long_read(&vhost_blk_stats.layout_recalls));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vhost_blk_events);
+
 static int __init vhost_blk_init(void)
 {
 	int ret;
@@ -476,6 +491,8 @@ static int __init vhost_blk_init(void)
 	vhost_blk_debugfs = debugfs_create_dir("vhost_blk", NULL);
 	debugfs_create_file("stats", 0444, vhost_blk_debugfs, NULL,
 			    &vhost_blk_stats_fops);
+	debugfs_create_file("events", 0444, vhost_blk_debugfs, NULL,
+			    &vhost_blk_events_fops);
 	return 0;
 }
 

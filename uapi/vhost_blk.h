@@ -23,7 +23,8 @@
 /* How the backend is driven. */
 #define VHOST_BLK_ENGINE_AUTO		0	/* bio for block devices, kiocb for files */
 #define VHOST_BLK_ENGINE_KIOCB		1	/* read_iter/write_iter with async kiocbs */
-#define VHOST_BLK_ENGINE_BIO		2	/* bios straight to the block device */
+#define VHOST_BLK_ENGINE_BIO		2	/* bios straight to the block device,
+						 * or to a file's blocks */
 
 /* vhost_blk_backend.flags */
 #define VHOST_BLK_BACKEND_F_READONLY	(1U << 0)	/* refuse writes, discards, zeroing */
@@ -35,7 +36,10 @@
  * and, unless READONLY is set, writing. The device keeps its own reference;
  * userspace may close fd afterwards. Detaching waits for every request in
  * flight to complete. Unknown flags, a non-zero reserved field or an unknown
- * engine give -EINVAL; engine BIO on a file gives -EOPNOTSUPP.
+ * engine give -EINVAL. Engine BIO on a file sends bios to the file's blocks,
+ * under a layout lease its file system recalls before it moves them (XFS;
+ * see docs/api.md); on a file system without block layouts, and on
+ * realtime or reflinked files, it gives -EOPNOTSUPP.
  */
 struct vhost_blk_backend {
 	__s32 fd;

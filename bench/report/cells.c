@@ -127,7 +127,8 @@ static int rank(const char *name, const char *const *order)
 }
 
 static const char *const backends[] = { "null_blk", "brd", "xfs", NULL };
-static const char *const targets[] = { "host", "kiocb", "bio", "qsd", NULL };
+static const char *const targets[] = { "host", "kiocb", "bio", "layout", "qsd",
+				       NULL };
 static const char *const rws[] = { "randread", "randwrite", NULL };
 
 static int cmp_cell(const void *a, const void *b)
@@ -294,6 +295,12 @@ static const struct rule refs[VB_NREFS] = {
 	[VB_REF_XFS_KIOCB_VS_HOST] = { "xfs_kiocb_vs_host",
 		"kiocb / io_uring on the same raw image on XFS, QD32",
 		NAN, false, "kiocb", "host", "xfs", 32, 0, 0, M_IOPS },
+	[VB_REF_XFS_LAYOUT_VS_BDEV_BIO] = { "xfs_layout_vs_bdev_bio",
+		"bio engine on the raw image on XFS (its block layout) / bio on the brd under it, QD32",
+		NAN, false, "layout", "bio", "xfs", 32, 0, 0, M_IOPS },
+	[VB_REF_XFS_LAYOUT_VS_HOST] = { "xfs_layout_vs_host",
+		"bio engine on the raw image on XFS / io_uring on the same image, QD32",
+		NAN, false, "layout", "host", "xfs", 32, 0, 0, M_IOPS },
 	[VB_REF_HOST_Q2_VS_Q1] = { "host_q2_vs_q1",
 		"io_uring IOPS with 2 jobs / 1 job, QD32",
 		NAN, false, "host", "host", NULL, 32, 2, 1, M_IOPS },

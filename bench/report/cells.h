@@ -104,6 +104,8 @@ struct vb_ratio {
 enum vb_ref_id {
 	VB_REF_XFS_HOST_VS_BDEV_BIO,	/* what XFS costs io_uring itself */
 	VB_REF_XFS_KIOCB_VS_HOST,	/* kiocb over io_uring, same image */
+	VB_REF_XFS_LAYOUT_VS_BDEV_BIO,	/* the image's blocks vs the bdev's */
+	VB_REF_XFS_LAYOUT_VS_HOST,	/* them vs io_uring on the image */
 	VB_REF_HOST_Q2_VS_Q1,		/* how io_uring scales to 2 jobs */
 	VB_NREFS,
 };

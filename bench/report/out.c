@@ -137,7 +137,9 @@ void vb_write_json(FILE *f, const char *kernel, const struct vb_set *s,
 
 static const char *const plot_backends[] = { "null_blk", "brd", "xfs" };
 static const char *const plot_rws[] = { "randread", "randwrite" };
-static const char *const plot_targets[] = { "host", "kiocb", "bio", "qsd" };
+static const char *const plot_targets[] = { "host", "kiocb", "bio", "layout",
+					    "qsd" };
+#define NR_PLOT_TARGETS	(sizeof(plot_targets) / sizeof(plot_targets[0]))
 
 static int plot_file(const char *dir, const char *name, const struct vb_set *s,
 		     unsigned int qd, int what)
@@ -151,21 +153,21 @@ static int plot_file(const char *dir, const char *name, const struct vb_set *s,
 	if (!f)
 		return -1;
 	fprintf(f, "group");
-	for (t = 0; t < 4; t++)
+	for (t = 0; t < NR_PLOT_TARGETS; t++)
 		fprintf(f, " %s", plot_targets[t]);
 	fputc('\n', f);
 	for (b = 0; b < 3; b++)
 		for (w = 0; w < 2; w++) {
 			bool any = false;
 
-			for (t = 0; t < 4; t++)
+			for (t = 0; t < NR_PLOT_TARGETS; t++)
 				any |= !!vb_find(s, plot_targets[t], plot_backends[b],
 						 plot_rws[w], qd, 1);
 			if (!any)
 				continue;
 			fprintf(f, "%s/%s", plot_backends[b],
 				strcmp(plot_rws[w], "randread") ? "write" : "read");
-			for (t = 0; t < 4; t++) {
+			for (t = 0; t < NR_PLOT_TARGETS; t++) {
 				const struct vb_cell *c = vb_find(s, plot_targets[t],
 							plot_backends[b], plot_rws[w], qd, 1);
 				double v = !c ? NAN : what == 0 ? c->iops / 1000 :

@@ -32,8 +32,8 @@ die() { echo "bench: FAILED: $*"; exit 1; }
 
 # The cells: "backend rw qd queues target..." a line. QUICK keeps what
 # every ratio needs: randread; QD1 and QD32 with one queue on null_blk for
-# all targets; 2 queues at QD32; the XFS image (io_uring and kiocb on it)
-# against the brd under it.
+# all targets; 2 queues at QD32; the XFS image (io_uring, kiocb and the bio
+# engine through the image's block layout on it) against the brd under it.
 cells() {
 	local b rw qd q
 	if [ -n "${BENCH_CELLS:-}" ]; then
@@ -44,14 +44,14 @@ cells() {
 		echo "null_blk randread 1 1 host kiocb bio qsd"
 		echo "null_blk randread 32 1 host kiocb bio qsd"
 		echo "null_blk randread 32 2 host bio qsd"
-		echo "xfs randread 32 1 host kiocb bio"
+		echo "xfs randread 32 1 host kiocb bio layout"
 		return
 	fi
 	for b in null_blk brd xfs; do
 		for rw in randread randwrite; do
 			for qd in 1 32; do
 				for q in 1 2; do
-					echo "$b $rw $qd $q host kiocb bio qsd"
+					echo "$b $rw $qd $q host kiocb bio qsd$([ "$b" = xfs ] && echo " layout")"
 				done
 			done
 		done
@@ -109,6 +109,10 @@ fio_args() {
 			ARGS+=(--offset="$XFS_OFF" --allow_mounted_write=1)
 		fi
 		ARGS+=(--filename="$file" --ioengine="external:$ENGINE" --vblk_engine="$t" --vblk_queues="$q" \
+			--vblk_poll_us="$POLL_US") ;;
+	layout)
+		# the bio engine on the image: its blocks, through XFS's layout
+		ARGS+=(--filename="$file" --ioengine="external:$ENGINE" --vblk_engine=bio --vblk_queues="$q" \
 			--vblk_poll_us="$POLL_US") ;;
 	qsd)
 		ARGS+=(--filename="$SOCK" --ioengine="external:$ENGINE" --vblk_queues="$q") ;;

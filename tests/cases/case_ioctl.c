@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -295,18 +296,12 @@ static int attach_fails(struct vbt *t, struct vblk_dev *d, const char *what,
 }
 
 /* A regular file to attach: the backend if it is one, else a new one. */
-static int regular_file(struct vbt *t, const struct vbt_backend *be)
+/* A regular file on a file system with no block layout to give (shmem). */
+static int regular_file_without_layout(void)
 {
-	char path[] = "/tmp/vbt-file-XXXXXX";
-	int fd;
+	int fd = memfd_create("vbt-file", MFD_CLOEXEC);
 
-	if (!be->is_blk)
-		return open(t->o->backend, O_RDWR | O_CLOEXEC);
-	fd = mkstemp(path);
-	if (fd < 0)
-		return -1;
-	unlink(path);
-	if (ftruncate(fd, 1 << 20)) {
+	if (fd >= 0 && ftruncate(fd, 1 << 20)) {
 		close(fd);
 		return -1;
 	}
@@ -388,11 +383,11 @@ int case_backend_args(struct vbt *t)
 		return vbt_fail(t, "open %s read-only: %s", t->o->backend,
 				strerror(errno));
 
-	/* Engine BIO needs a block device. */
-	ffd = regular_file(t, &be);
+	/* Engine BIO needs a block device, or a file with a block layout. */
+	ffd = regular_file_without_layout();
 	if (ffd < 0)
 		return vbt_fail(t, "no regular file to attach: %s", strerror(errno));
-	if (attach_fails(t, &d, "engine BIO on a regular file",
+	if (attach_fails(t, &d, "engine BIO on a file of shmem (no block layout)",
 			 B(.fd = ffd, .flags = base,
 			   .engine = VHOST_BLK_ENGINE_BIO), EOPNOTSUPP))
 		return VBT_FAIL;

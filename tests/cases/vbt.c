@@ -47,6 +47,7 @@ static const struct vbt_case cases[] = {
 	{ "rw-no-event-idx", case_rw_no_event_idx, VBT_WRITES },
 	{ "worker-per-queue", case_worker_per_queue, VBT_WRITES },
 	{ "busy-poll", case_busy_poll, VBT_WRITES },
+	{ "layout", case_layout, VBT_WRITES },
 	{ "ring-sizes", case_ring_sizes, VBT_WRITES },
 	{ "ring-wrap", case_ring_wrap, VBT_WRITES },
 	{ "flush", case_flush, 0 },

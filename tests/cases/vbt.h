@@ -174,6 +174,7 @@ int case_rw_qd(struct vbt *t);
 int case_rw_no_event_idx(struct vbt *t);
 int case_worker_per_queue(struct vbt *t);
 int case_busy_poll(struct vbt *t);
+int case_layout(struct vbt *t);
 int case_ring_sizes(struct vbt *t);
 int case_ring_wrap(struct vbt *t);
 int case_flush(struct vbt *t);

@@ -39,7 +39,7 @@ uint32_t fz_pick_engine(struct fz_run *run)
 {
 	if (run->o.engine >= 0)
 		return (uint32_t)run->o.engine;
-	if (run->is_blk)
+	if (run->is_blk || run->has_layout)
 		return (uint32_t)fz_below(&run->rng, 3);
 	return fz_pm(&run->rng, 500) ? VHOST_BLK_ENGINE_AUTO :
 				       VHOST_BLK_ENGINE_KIOCB;
@@ -50,6 +50,14 @@ static uint32_t expected_engine(struct fz_dev *dv)
 	if (dv->engine != VHOST_BLK_ENGINE_AUTO)
 		return dv->engine;
 	return dv->run->is_blk ? VHOST_BLK_ENGINE_BIO : VHOST_BLK_ENGINE_KIOCB;
+}
+
+/* The bio engine on a file offers no DISCARD (a hole would end its layout). */
+static uint32_t expected_discard(struct fz_dev *dv)
+{
+	if (!dv->run->is_blk && dv->engine == VHOST_BLK_ENGINE_BIO)
+		return 0;
+	return dv->run->base.discard_sectors;
 }
 
 /* GET_CONFIG agrees with the backend and the attach; update the model. */
@@ -84,7 +92,7 @@ static int check_config(struct fz_dev *dv, bool attached)
 	else if (attached && ro && (c.max_discard_sectors || c.max_write_zeroes_sectors))
 		snprintf(why, sizeof(why), "discard / write zeroes offered on a read-only device");
 	else if (attached && !ro && b->capacity &&
-		 (c.max_discard_sectors != b->discard_sectors ||
+		 (c.max_discard_sectors != expected_discard(dv) ||
 		  c.max_write_zeroes_sectors != b->zeroes_sectors))
 		snprintf(why, sizeof(why), "max_discard_sectors %u, max_write_zeroes_sectors %u; before %u and %u",
 			 c.max_discard_sectors, c.max_write_zeroes_sectors,
@@ -97,7 +105,8 @@ static int check_config(struct fz_dev *dv, bool attached)
 		dv->m.capacity = c.capacity;
 		dv->m.lbs = c.logical_block_size;
 		dv->m.ro = ro;
-		dv->m.discard_sectors = ro ? b->discard_sectors : c.max_discard_sectors;
+		dv->m.discard_sectors = ro ? expected_discard(dv) :
+					     c.max_discard_sectors;
 		dv->m.zeroes_sectors = ro ? b->zeroes_sectors : c.max_write_zeroes_sectors;
 	}
 	return 0;
@@ -370,7 +379,7 @@ int fz_dev_bad_ioctls(struct fz_dev *dv)
 			close(p[1]);
 			break;
 		case 6:
-			if (run->is_blk)
+			if (run->is_blk || run->has_layout)
 				break;
 			ret = bad_backend(dv, run->bfd, 0, VHOST_BLK_ENGINE_BIO, 0,
 					  EOPNOTSUPP, "SET_BACKEND with the bio engine on a file");

@@ -202,11 +202,39 @@ static int open_backend(struct fz_run *run)
 	return 0;
 }
 
+/*
+ * Does the bio engine take the file (its file system gives a block layout,
+ * src/layout.c)? Then --engine mix draws it too.
+ */
+static int probe_layout(struct fz_run *run)
+{
+	struct vblk_dev_opts o;
+	struct vblk_dev d;
+	int ret;
+
+	if (run->is_blk)
+		return 0;
+	vblk_dev_opts_init(&o);
+	if (vblk_dev_start(&d, &o))
+		return fz_fail(run, "setting up a device: %s", d.err);
+	ret = vblk_dev_attach(&d, run->bfd, 0, VHOST_BLK_ENGINE_BIO);
+	vblk_dev_close(&d);
+	if (ret && ret != -EOPNOTSUPP)
+		return fz_fail(run, "%s", d.err);
+	run->has_layout = !ret;
+	printf("vfuzz: %s: the bio engine %s it\n", run->o.backend,
+	       run->has_layout ? "takes" : "does not take");
+	return 0;
+}
+
 /* What the backend looks like through a device. */
 static int probe(struct fz_run *run)
 {
 	struct fz_dev dv;
 	int ret;
+
+	if (probe_layout(run))
+		return -1;
 
 	ret = fz_dev_up(run, &dv, true);
 	if (!ret) {
@@ -247,6 +275,7 @@ int main(int argc, char **argv)
 		goto out;
 	run.t0_ms = fz_now_ms();
 	run.last_report_ms = (uint64_t)run.t0_ms;
+	vblk_read_events(&run.ev0);
 	if (run.o.seconds)
 		run.deadline_ms = run.t0_ms + (int64_t)run.o.seconds * 1000;
 	while (!fz_stop(&run)) {

@@ -129,6 +129,7 @@ void fz_summary(struct fz_run *run, double secs)
 {
 	struct fz_counters *c = &run->sh->c;
 	uint64_t sent = fz_sent(run), mal = sent - c->sent[FZ_WF];
+	struct vblk_events ev;
 	unsigned int k;
 
 	printf("vfuzz: seed %" PRIu64 ", backend %s%s, %.1f s of fuzzing\n",
@@ -152,6 +153,10 @@ void fz_summary(struct fz_run *run, double secs)
 		printf("%s %s %" PRIu64, k == 1 ? "" : ",", fz_event_name(k),
 		       c->events[k]);
 	printf("\n");
+	if (run->has_layout && !vblk_read_events(&ev))
+		printf("layout: %ld requests sent to the file's blocks, %ld layouts recalled (the module's counts)\n",
+		       ev.layout_bios - run->ev0.layout_bios,
+		       ev.layout_recalls - run->ev0.layout_recalls);
 	printf("throughput: %.0f requests/s\n", secs > 0 ? (double)sent / secs : 0.0);
 	if (run->sh->failed)
 		printf("FAIL vfuzz: %s (seed %" PRIu64 "; %" PRIu64 " failures)\n",

@@ -281,6 +281,8 @@ struct fz_run {
 	int bfd;			/* the backend, for attaching */
 	uint64_t bsize;
 	bool is_blk;
+	bool has_layout;		/* a file the bio engine takes */
+	struct vblk_events ev0;		/* the module's events at the start */
 	struct fz_devmodel base;	/* the backend as a writable attach shows it */
 	bool is_child;
 	unsigned int dev_seq;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Is everything back? The module's counters in debugfs (devices, requests,
- * pinned pages; src/main.c) and the system's page pins (/proc/vmstat).
+ * pinned pages; src/main.c) and the system's page pins (/proc/vmstat). And
+ * the module's event counters (debugfs events).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +31,26 @@ int vblk_read_stats(struct vblk_stats *s)
 	}
 	fclose(f);
 	return found == 7 ? 0 : -EINVAL;
+}
+
+int vblk_read_events(struct vblk_events *e)
+{
+	FILE *f = fopen(VBLK_EVENTS_PATH, "r");
+	char key[64];
+	long val;
+	int found = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, "layout_bios"))
+			e->layout_bios = val, found |= 1;
+		else if (!strcmp(key, "layout_recalls"))
+			e->layout_recalls = val, found |= 2;
+	}
+	fclose(f);
+	return found == 3 ? 0 : -EINVAL;
 }
 
 long vblk_page_pins(bool *known)

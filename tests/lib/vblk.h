@@ -497,8 +497,17 @@ struct vblk_stats {
 	long pinned_pages;
 };
 
+/* Events since the module was loaded (debugfs events). */
+#define VBLK_EVENTS_PATH	"/sys/kernel/debug/vhost_blk/events"
+
+struct vblk_events {
+	long layout_bios;	/* requests sent to a file's blocks (bio engine) */
+	long layout_recalls;	/* file layouts given back on request */
+};
+
 /* 0, -errno if the file cannot be read, -EINVAL if it lacks a counter. */
 int vblk_read_stats(struct vblk_stats *s);
+int vblk_read_events(struct vblk_events *e);
 /* nr_foll_pin_acquired - nr_foll_pin_released; *known false if absent. */
 long vblk_page_pins(bool *known);
 

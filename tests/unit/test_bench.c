@@ -347,10 +347,16 @@ static int t_references(struct ut *t)
 	add(&s, "host", "xfs", "randread", 32, 1, 60000, 50, 10);
 	add(&s, "kiocb", "xfs", "randread", 32, 1, 54000, 60, 12);
 	add(&s, "bio", "xfs", "randread", 32, 1, 100000, 30, 8);
+	add(&s, "layout", "xfs", "randread", 32, 1, 96000, 31, 8);
 	add(&s, "host", "null_blk", "randread", 32, 1, 60000, 50, 10);
 	add(&s, "host", "null_blk", "randread", 32, 2, 90000, 60, 11);
 	vb_set_cells(&s);
 	vb_references(&s, ref);
+	CHECK(t, fabs(ref[VB_REF_XFS_LAYOUT_VS_BDEV_BIO].value - 0.96) < 1e-9 &&
+	      fabs(ref[VB_REF_XFS_LAYOUT_VS_HOST].value - 1.6) < 1e-9,
+	      "layout on XFS / bio %f, / io_uring %f",
+	      ref[VB_REF_XFS_LAYOUT_VS_BDEV_BIO].value,
+	      ref[VB_REF_XFS_LAYOUT_VS_HOST].value);
 	CHECK(t, fabs(ref[VB_REF_XFS_HOST_VS_BDEV_BIO].value - 0.6) < 1e-9 &&
 	      ref[VB_REF_XFS_HOST_VS_BDEV_BIO].pairs == 1,
 	      "io_uring on XFS / bio %f", ref[VB_REF_XFS_HOST_VS_BDEV_BIO].value);
@@ -368,6 +374,7 @@ static int t_references(struct ut *t)
 	vb_write_json(f, "6.12.0-test", &s, r);
 	fclose(f);
 	CHECK(t, !strstr(buf, "xfs_host_vs_bdev_bio") &&
+	      !strstr(buf, "xfs_layout_vs_bdev_bio") &&
 	      !strstr(buf, "host_q2_vs_q1"), "a reference in latest.json:\n%s",
 	      buf);
 	free(buf);

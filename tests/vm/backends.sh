@@ -2,7 +2,8 @@
 # the path of a fresh backend (a raw image file or a block device) or fails.
 # shellcheck shell=bash
 
-# Three RAM disks of 1536 MiB: ram0 raw, ram1 XFS, ram2 ext4.
+# Three RAM disks of 1536 MiB: ram0 raw, ram1 XFS, ram2 ext4. The image
+# file on XFS or ext4 is 1 GiB, sparse, or all written with VBT_IMAGE=written.
 setup_brd() {
 	[ -b /dev/ram0 ] || modprobe brd rd_nr=3 rd_size=$((1536 * 1024)) || return 1
 	echo /dev/ram0
@@ -17,7 +18,13 @@ setup_fs() {
 			mount "$dev" "$mnt" || return 1
 	fi
 	rm -f "$mnt/disk.raw"
-	truncate -s 1G "$mnt/disk.raw" && echo "$mnt/disk.raw"
+	if [ "${VBT_IMAGE:-sparse}" = written ]; then
+		# every block allocated and written: what the bio engine maps
+		dd if=/dev/zero of="$mnt/disk.raw" bs=4M count=256 oflag=direct status=none || return 1
+	else
+		truncate -s 1G "$mnt/disk.raw" || return 1
+	fi
+	echo "$mnt/disk.raw"
 }
 setup_xfs() { setup_fs xfs /dev/ram1; }
 setup_ext4() { setup_fs ext4 /dev/ram2; }

@@ -5,6 +5,7 @@
 # backend kind (default 64; make check asks 2048 on the distribution kernel).
 # VBT_FUZZ_REQUESTS: requests the ring fuzzer makes available (fuzz.sh).
 # VBT_PARTS: which parts run, of "vbt faults fuzz" (default all).
+# VBT_SPECS: the backend specs to run instead of all (see specs below).
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export DM_DISABLE_UDEV=1
@@ -57,9 +58,12 @@ run dev-node test -c /dev/vhost-blk
 # KIND [vbt options]...: backends and the engines they are tested with.
 # A kind's memory is given back once its last spec has run.
 prev=
-specs=("xfs" "xfs --direct" "ext4 --direct"
+specs=("xfs" "xfs --direct" "xfs --engine bio" "xfs --direct --engine bio"
+	"ext4 --direct"
 	"brd" "brd --engine kiocb" "null_blk" "null_blk --engine kiocb"
 	"dm_thin" "nbd")
+# VBT_SPECS: other specs, ';' between them (a developer's shortcut).
+[ -n "${VBT_SPECS:-}" ] && mapfile -t specs < <(printf '%s\n' "$VBT_SPECS" | tr ';' '\n')
 [[ $PARTS == *" vbt "* ]] || specs=()
 for spec in "${specs[@]}"; do
 	set -- $spec
@@ -74,7 +78,10 @@ for spec in "${specs[@]}"; do
 		set -- "$@" --integrity-mib "${VBT_INTEGRITY_MIB:-64}" --timeout 900
 	fi
 	prev=$kind
-	if ! path=$(setup_"$kind" 2>&1); then
+	# The bio engine on a file serves the blocks it has: give it them all.
+	image=sparse
+	[[ " $* " == *" --engine bio "* ]] && image=written
+	if ! path=$(VBT_IMAGE=$image setup_"$kind" 2>&1); then
 		echo "FAIL $name/setup: $path"
 		continue
 	fi

@@ -1,9 +1,11 @@
 # The ring fuzzer in the VM batch; sourced by batch.sh, which has run() and
 # no_leaks(). First two vfuzz runs side by side (one per vCPU) on two raw
 # brd disks, the engine drawn anew at every attach (bio, kiocb, auto), half
-# of VBT_FUZZ_REQUESTS each; then one on a raw image on XFS (kiocb),
-# VBT_FUZZ_FILE_REQUESTS (XFS under KASAN and lockdep is six times slower
-# than brd, so the debug kernel gives it fewer). Fresh seeds every run,
+# of VBT_FUZZ_REQUESTS each; then VBT_FUZZ_FILE_REQUESTS on raw images on
+# XFS, half on a sparse one (kiocb), half on a written one (the engine drawn
+# at every attach, the bio engine through the file's layout among them)
+# (XFS under KASAN and lockdep is six times slower than brd, so the debug
+# kernel gives it fewer). Fresh seeds every run,
 # printed, so a failure replays (docs/security.md). run.sh checks the
 # kernel log after the batch.
 # shellcheck shell=bash
@@ -27,12 +29,20 @@ fuzz_tests() {
 	wait "$p2"; rc2=$?
 	fuzz_report fuzz/brd-mix "$dir/ram0" "$rc1"
 	fuzz_report fuzz/brd-mix-2 "$dir/ram2" "$rc2"
-	echo "vbt: fuzzing: $files requests on a raw image on XFS, $(date +%T)"
+	echo "vbt: fuzzing: $files requests on a raw image on XFS (2 x $((files / 2))), $(date +%T)"
 	if img=$(setup_xfs); then
-		"$G/vfuzz" --requests "$files" "$img" >"$dir/xfs" 2>&1
+		"$G/vfuzz" --requests "$((files / 2))" "$img" >"$dir/xfs" 2>&1
 		fuzz_report fuzz/xfs-kiocb "$dir/xfs" $?
 	else
 		echo "FAIL fuzz/xfs-setup: no XFS image"
+	fi
+	# all written: the bio engine maps it (src/layout.c); recalled by
+	# the fuzzer's own WRITE_ZEROES, and mapped again at each attach
+	if img=$(VBT_IMAGE=written setup_xfs); then
+		"$G/vfuzz" --requests "$((files / 2))" --engine mix "$img" >"$dir/xfs-mix" 2>&1
+		fuzz_report fuzz/xfs-mix "$dir/xfs-mix" $?
+	else
+		echo "FAIL fuzz/xfs-setup: no written XFS image"
 	fi
 	run fuzz/no-leaks no_leaks
 	rm -rf "$dir"
@@ -42,7 +52,7 @@ fuzz_tests() {
 # fuzz_report NAME OUTPUT EXIT_STATUS
 fuzz_report() {
 	local name=$1 out=$2 rc=$3
-	grep -E '^(vfuzz: seed .*fuzzing|requests made|completions|rings broken|events|throughput)' "$out" |
+	grep -E '^(vfuzz: seed .*fuzzing|requests made|completions|rings broken|events|layout|throughput)' "$out" |
 		sed 's/^/vbt:   /'
 	if [ "$rc" = 0 ] && grep -q '^PASS vfuzz' "$out"; then
 		echo "PASS $name"

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The bio engine on a raw image file: bios straight to the file's blocks on
+ * the device under the file system, through the file system's block layout,
+ * as the pNFS block layout server hands them to its clients
+ * (export_operations->map_blocks; XFS has it).
+ *
+ * At attach the extents of the file are mapped once, under a layout lease.
+ * The file system recalls that lease (lm_break) before anything that could
+ * move the file's blocks or write to them past us: truncate, fallocate
+ * (hole punching included), reflink, any write(2) through the file, the
+ * kiocb fallback of this device too. The recall stops new bios, waits for
+ * those in flight and gives the lease back, so the change waits until no bio
+ * of ours can land on blocks the file may no longer own. From then on the
+ * device serves the file through the kiocb engine, until it is attached
+ * again.
+ *
+ * What the map does not cover (holes, unwritten extents) goes through the
+ * kiocb engine: a read there does not end the layout, a write does. Writes
+ * hold the file system's freeze protection while in flight, as write(2)
+ * does, and the file's mtime is updated at each FLUSH and at detach when the
+ * data changed.
+ */
+#include <linux/bio.h>
+#include <linux/exportfs.h>
+#include <linux/filelock.h>
+#include <linux/iomap.h>
+#include <linux/slab.h>
+
+#include "blk.h"
+
+struct vhost_blk_extent {
+	u64	pos;		/* in the file, bytes */
+	u64	len;		/* bytes */
+	u64	addr;		/* on the device, bytes */
+};
+
+struct vhost_blk_layout {
+	struct file		*file;
+	struct block_device	*bdev;
+	struct vhost_blk_extent	*ext;		/* by pos, none overlapping */
+	unsigned int		nr;
+	unsigned int		cap;
+	spinlock_t		lock;		/* recalled, inflight */
+	bool			recalled;
+	unsigned int		inflight;	/* bios */
+	wait_queue_head_t	idle;
+	struct work_struct	recall_work;
+	unsigned long		flags;
+};
+
+#define VHOST_BLK_LAYOUT_WRITTEN	0	/* flags: data written, mtime not */
+#define VHOST_BLK_LAYOUT_MAX_EXTENTS	SZ_1M
+
+static void vhost_blk_layout_recall_work(struct work_struct *work)
+{
+	struct vhost_blk_layout *lo = container_of(work, struct vhost_blk_layout,
+						   recall_work);
+
+	wait_event(lo->idle, !READ_ONCE(lo->inflight));
+	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
+	atomic_long_inc(&vhost_blk_stats.layout_recalls);
+}
+
+/* Under the file's lock context spinlock: no sleeping here. */
+static bool vhost_blk_layout_lm_break(struct file_lease *fl)
+{
+	struct vhost_blk_layout *lo = fl->c.flc_owner;
+	unsigned long flags;
+
+	/* No time-out: the lease goes when the last bio of ours is done. */
+	fl->fl_break_time = 0;
+	spin_lock_irqsave(&lo->lock, flags);
+	lo->recalled = true;
+	spin_unlock_irqrestore(&lo->lock, flags);
+	queue_work(vhost_blk_wq, &lo->recall_work);
+	return false;
+}
+
+static const struct lease_manager_operations vhost_blk_layout_lm_ops = {
+	.lm_break	= vhost_blk_layout_lm_break,
+	.lm_change	= lease_modify,
+};
+
+static int vhost_blk_layout_lease(struct vhost_blk_layout *lo)
+{
+	struct file_lease *fl;
+	int ret;
+
+	fl = locks_alloc_lease();
+	if (!fl)
+		return -ENOMEM;
+	fl->fl_lmops = &vhost_blk_layout_lm_ops;
+	fl->c.flc_flags = FL_LAYOUT;
+	fl->c.flc_type = F_RDLCK;
+	fl->c.flc_owner = lo;
+	fl->c.flc_pid = current->tgid;
+	fl->c.flc_file = lo->file;
+	ret = kernel_setlease(lo->file, F_RDLCK, &fl, NULL);
+	if (fl)
+		locks_free_lease(fl);
+	return ret;
+}
+
+static int vhost_blk_layout_add(struct vhost_blk_layout *lo, u64 pos, u64 len,
+				u64 addr)
+{
+	struct vhost_blk_extent *e = lo->nr ? &lo->ext[lo->nr - 1] : NULL;
+
+	if (e && e->pos + e->len == pos && e->addr + e->len == addr) {
+		e->len += len;
+		return 0;
+	}
+	if (lo->nr == lo->cap) {
+		unsigned int cap = lo->cap ? 2 * lo->cap : 16;
+		struct vhost_blk_extent *ext;
+
+		if (cap > VHOST_BLK_LAYOUT_MAX_EXTENTS)
+			return -E2BIG;
+		ext = kvmalloc_array(cap, sizeof(*ext), GFP_KERNEL_ACCOUNT);
+		if (!ext)
+			return -ENOMEM;
+		if (lo->nr)
+			memcpy(ext, lo->ext, lo->nr * sizeof(*ext));
+		kvfree(lo->ext);
+		lo->ext = ext;
+		lo->cap = cap;
+	}
+	lo->ext[lo->nr++] = (struct vhost_blk_extent){ pos, len, addr };
+	return 0;
+}
+
+/* The written extents of [0, @size) on one block device, in order. */
+static int vhost_blk_layout_map(struct vhost_blk_layout *lo, u64 size)
+{
+	struct inode *inode = file_inode(lo->file);
+	const struct export_operations *ops = inode->i_sb->s_export_op;
+	u64 pos = 0;
+	int ret;
+
+	while (pos < size) {
+		struct iomap map = {};
+		u32 gen;
+		u64 skip;
+
+		/* Recalled meanwhile: the map would be stale, and unused. */
+		if (READ_ONCE(lo->recalled))
+			return 0;
+		ret = ops->map_blocks(inode, pos, size - pos, &map, false, &gen);
+		if (ret)
+			return ret;
+		/* The extent holding @pos, maybe starting before it. */
+		if (map.offset > pos || map.offset + map.length <= pos)
+			return -EIO;
+		skip = pos - map.offset;
+		if (map.type == IOMAP_MAPPED && !(map.flags & IOMAP_F_SHARED)) {
+			if (!map.bdev || (lo->bdev && map.bdev != lo->bdev))
+				return -EOPNOTSUPP;
+			lo->bdev = map.bdev;
+			ret = vhost_blk_layout_add(lo, pos, map.length - skip,
+						   map.addr + skip);
+			if (ret)
+				return ret;
+		}
+		pos += map.length - skip;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Map @be's file for the bio engine. -EOPNOTSUPP when its file system has
+ * no block layout to give, or not one the bios can use.
+ */
+int vhost_blk_layout_get(struct vhost_blk_backend_state *be)
+{
+	struct inode *inode = file_inode(be->file);
+	const struct export_operations *ops = inode->i_sb->s_export_op;
+	struct vhost_blk_layout *lo;
+	int ret;
+
+	if (!ops || !ops->map_blocks)
+		return -EOPNOTSUPP;
+	lo = kzalloc(sizeof(*lo), GFP_KERNEL_ACCOUNT);
+	if (!lo)
+		return -ENOMEM;
+	lo->file = be->file;
+	spin_lock_init(&lo->lock);
+	init_waitqueue_head(&lo->idle);
+	INIT_WORK(&lo->recall_work, vhost_blk_layout_recall_work);
+
+	ret = vhost_blk_layout_lease(lo);
+	if (ret)
+		goto err_free;
+	ret = vhost_blk_layout_map(lo, be->capacity << SECTOR_SHIFT);
+	/* Realtime or shared (reflinked) files have no layout to give. */
+	if (ret == -ENXIO)
+		ret = -EOPNOTSUPP;
+	/* Bios carry what the guest may ask: its blocks must do. */
+	if (!ret && lo->bdev && be->lbs % bdev_logical_block_size(lo->bdev))
+		ret = -EOPNOTSUPP;
+	if (ret)
+		goto err_unlease;
+	/*
+	 * Nothing written yet, or recalled while being mapped (the recall
+	 * gives the lease back itself): all through kiocb.
+	 */
+	if (!lo->bdev)
+		lo->recalled = true;
+	be->layout = lo;
+	return 0;
+
+err_unlease:
+	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
+	flush_work(&lo->recall_work);
+	kvfree(lo->ext);
+err_free:
+	kfree(lo);
+	return ret;
+}
+
+/*
+ * With the data written through the bios, the file was modified: say so in
+ * its mtime, as a write(2) would. May sleep.
+ */
+void vhost_blk_layout_touch(struct vhost_blk_layout *lo)
+{
+	struct super_block *sb = file_inode(lo->file)->i_sb;
+
+	if (!test_and_clear_bit(VHOST_BLK_LAYOUT_WRITTEN, &lo->flags))
+		return;
+	sb_start_write(sb);
+	file_update_time(lo->file);
+	sb_end_write(sb);
+}
+
+/* At detach, with no request in flight. */
+void vhost_blk_layout_put(struct vhost_blk_backend_state *be)
+{
+	struct vhost_blk_layout *lo = be->layout;
+
+	if (!lo)
+		return;
+	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
+	flush_work(&lo->recall_work);
+	vhost_blk_layout_touch(lo);
+	be->layout = NULL;
+	kvfree(lo->ext);
+	kfree(lo);
+}
+
+struct block_device *vhost_blk_layout_bdev(struct vhost_blk_layout *lo)
+{
+	return lo->bdev;
+}
+
+/* The extent holding @pos, or NULL. */
+static const struct vhost_blk_extent *
+vhost_blk_layout_find(const struct vhost_blk_layout *lo, u64 pos)
+{
+	unsigned int lo_i = 0, hi = lo->nr;
+
+	while (lo_i < hi) {
+		unsigned int mid = lo_i + (hi - lo_i) / 2;
+		const struct vhost_blk_extent *e = &lo->ext[mid];
+
+		if (pos < e->pos)
+			hi = mid;
+		else if (pos >= e->pos + e->len)
+			lo_i = mid + 1;
+		else
+			return e;
+	}
+	return NULL;
+}
+
+/* Is [@pos, @pos + @len) all in the map, with no gap? */
+static bool vhost_blk_layout_covers(const struct vhost_blk_layout *lo, u64 pos,
+				    u64 len)
+{
+	const struct vhost_blk_extent *e = vhost_blk_layout_find(lo, pos);
+	const struct vhost_blk_extent *end = lo->ext + lo->nr;
+	u64 last = pos + len;
+
+	if (!e)
+		return false;
+	while (e->pos + e->len < last) {
+		if (e + 1 == end || e[1].pos != e->pos + e->len)
+			return false;
+		e++;
+	}
+	return true;
+}
+
+/*
+ * Take the layout for one bio of @req: 0, -EAGAIN if that would block on a
+ * freezing file system and @nowait, -ENOENT when the kiocb engine must
+ * serve the request (the layout was recalled, or the range is not mapped).
+ */
+int vhost_blk_layout_start(struct vhost_blk_layout *lo,
+			   struct vhost_blk_req *req, bool nowait)
+{
+	struct super_block *sb = file_inode(lo->file)->i_sb;
+	bool write = !req->to_guest;
+	unsigned long flags;
+	bool ok;
+
+	if (write) {
+		if (!nowait)
+			sb_start_write(sb);
+		else if (!sb_start_write_trylock(sb))
+			return -EAGAIN;
+		/* Released by the bio's completion, as kiocb_end_write(). */
+		__sb_writers_release(sb, SB_FREEZE_WRITE);
+	}
+	spin_lock_irqsave(&lo->lock, flags);
+	ok = !lo->recalled;
+	if (ok)
+		lo->inflight++;
+	spin_unlock_irqrestore(&lo->lock, flags);
+	/* The map does not change while a bio holds the layout. */
+	if (ok && !vhost_blk_layout_covers(lo, req->sector << SECTOR_SHIFT,
+					   req->len)) {
+		vhost_blk_layout_end(lo, false);
+		ok = false;
+	}
+	if (!ok) {
+		if (write) {
+			__sb_writers_acquired(sb, SB_FREEZE_WRITE);
+			sb_end_write(sb);
+		}
+		return -ENOENT;
+	}
+	if (write)
+		set_bit(VHOST_BLK_LAYOUT_WRITTEN, &lo->flags);
+	return 0;
+}
+
+/* The bio of vhost_blk_layout_start() is done. Any context. */
+void vhost_blk_layout_end(struct vhost_blk_layout *lo, bool write)
+{
+	unsigned long flags;
+
+	if (write) {
+		struct super_block *sb = file_inode(lo->file)->i_sb;
+
+		__sb_writers_acquired(sb, SB_FREEZE_WRITE);
+		sb_end_write(sb);
+	}
+	spin_lock_irqsave(&lo->lock, flags);
+	if (!--lo->inflight && lo->recalled)
+		wake_up(&lo->idle);
+	spin_unlock_irqrestore(&lo->lock, flags);
+}
+
+/*
+ * Submit @bio, the data of file bytes [@pos, @pos + size), at the blocks
+ * that hold them: one bio an extent, chained to @bio. From
+ * vhost_blk_layout_start() on.
+ */
+void vhost_blk_layout_submit(struct vhost_blk_layout *lo, struct bio *bio,
+			     u64 pos)
+{
+	const struct vhost_blk_extent *e = vhost_blk_layout_find(lo, pos);
+
+	atomic_long_inc(&vhost_blk_stats.layout_bios);
+	for (;;) {
+		u64 off = pos - e->pos;
+		u64 left = e->len - off;
+		struct bio *split;
+
+		bio->bi_iter.bi_sector = (e->addr + off) >> SECTOR_SHIFT;
+		if (bio->bi_iter.bi_size <= left)
+			break;
+		/* From a mempool, as the block layer's own splits. */
+		split = bio_split(bio, left >> SECTOR_SHIFT, GFP_NOIO,
+				  &fs_bio_set);
+		bio_chain(split, bio);
+		submit_bio(split);
+		pos += left;
+		e++;
+	}
+	submit_bio(bio);
+}

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The bio engine on a raw image file (src/layout.c): bios to the file's own
+ * blocks, under a layout lease the file system recalls before anything
+ * changes them. Runs with --engine bio on a regular file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vbt.h"
+
+#define LAYOUT_WRITES	64
+#define LAYOUT_NSECT	8
+
+static int layout_events(struct vbt *t, struct vblk_events *s)
+{
+	int ret = vblk_read_events(s);
+
+	if (ret)
+		return vbt_fail(t, "%s: %s", VBLK_EVENTS_PATH, strerror(-ret)), -1;
+	return 0;
+}
+
+/* The recall ends when the lease is given back: wait for its counter. */
+static int wait_recalls(struct vbt *t, long want)
+{
+	struct vblk_events s;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if (layout_events(t, &s))
+			return -1;
+		if (s.layout_recalls >= want)
+			return 0;
+		usleep(50000);
+	}
+	return vbt_fail(t, "layout_recalls is %ld after 5 s, expected %ld",
+			s.layout_recalls, want), -1;
+}
+
+/* Read @nsect sectors at @sector of the file itself and check write @gen. */
+static int file_has(struct vbt *t, int fd, uint64_t sector, uint32_t nsect,
+		    uint64_t gen)
+{
+	size_t len = (size_t)nsect * VBLK_SECTOR;
+	char msg[300];
+	uint8_t *buf = malloc(len);
+	long bad;
+
+	if (!buf)
+		return vbt_fail(t, "out of memory"), -1;
+	if (pread(fd, buf, len, (off_t)(sector * VBLK_SECTOR)) != (ssize_t)len) {
+		free(buf);
+		return vbt_fail(t, "pread of the image at sector %" PRIu64 ": %s",
+				sector, strerror(errno)), -1;
+	}
+	bad = vblk_pat_verify(buf, sector, nsect, t->seed, gen, msg,
+			      sizeof(msg));
+	free(buf);
+	if (bad >= 0)
+		return vbt_fail(t, "the image file at sector %" PRIu64 " does not hold what the guest wrote: %s",
+				sector, msg), -1;
+	return 0;
+}
+
+/* Write @gen of the pattern into the file, past the device. */
+static int file_write(struct vbt *t, int fd, uint64_t sector, uint32_t nsect,
+		      uint64_t gen)
+{
+	size_t len = (size_t)nsect * VBLK_SECTOR;
+	uint8_t *buf = malloc(len);
+	ssize_t n;
+
+	if (!buf)
+		return vbt_fail(t, "out of memory"), -1;
+	vblk_pat_fill(buf, sector, nsect, t->seed, gen);
+	n = pwrite(fd, buf, len, (off_t)(sector * VBLK_SECTOR));
+	free(buf);
+	if (n != (ssize_t)len)
+		return vbt_fail(t, "pwrite to the image at sector %" PRIu64 ": %s",
+				sector, strerror(errno)), -1;
+	return 0;
+}
+
+static double mtime_of(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -1;
+	return (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
+}
+
+/*
+ * Writes and reads all over the image go to its blocks as bios (the
+ * layout_bios counter), land in the file (read back past the device), and
+ * a FLUSH moves the file's mtime on.
+ */
+static int layout_rw(struct vbt *t, struct vbt_dev *v, int fd)
+{
+	uint64_t step = v->cfg.capacity / LAYOUT_WRITES / LAYOUT_NSECT * LAYOUT_NSECT;
+	struct vblk_vq *vq = &v->d.vq[0];
+	struct vblk_events s0, s1;
+	uint32_t used = 0;
+	double m0, m1;
+	unsigned int i;
+	int st;
+
+	if (step < LAYOUT_NSECT)
+		return vbt_fail(t, "the image is too small (%" PRIu64 " sectors)",
+				(uint64_t)v->cfg.capacity), -1;
+	m0 = mtime_of(fd);
+	usleep(50000);
+	if (layout_events(t, &s0))
+		return -1;
+	for (i = 0; i < LAYOUT_WRITES; i++)
+		if (vbt_write_pat(t, vq, i * step, LAYOUT_NSECT, i + 1, NULL))
+			return -1;
+	st = vblk_flush(vq, &used);
+	if (vbt_expect(t, vq, "FLUSH", st, used, VIRTIO_BLK_S_OK, 1))
+		return -1;
+	for (i = 0; i < LAYOUT_WRITES; i++)
+		if (vbt_verify_pat(t, vq, i * step, LAYOUT_NSECT, i + 1, NULL) ||
+		    file_has(t, fd, i * step, LAYOUT_NSECT, i + 1))
+			return -1;
+	if (layout_events(t, &s1))
+		return -1;
+	if (s1.layout_bios - s0.layout_bios < 2 * LAYOUT_WRITES)
+		return vbt_fail(t, "%ld of %d requests went to the file's blocks (layout_bios): the bio engine served the file through kiocb",
+				s1.layout_bios - s0.layout_bios,
+				2 * LAYOUT_WRITES), -1;
+	if (s1.layout_recalls != s0.layout_recalls)
+		return vbt_fail(t, "the layout was recalled with nothing but the guest's I/O"), -1;
+	m1 = mtime_of(fd);
+	if (m0 < 0 || m1 <= m0)
+		return vbt_fail(t, "the image's mtime did not move with the guest's writes and FLUSH (%.3f -> %.3f)",
+				m0, m1), -1;
+	return 0;
+}
+
+/*
+ * A write to the image past the device recalls the layout: it completes
+ * (no 45 s lease timeout), the guest sees its data, and the device goes on
+ * through kiocb.
+ */
+static int layout_recall_write(struct vbt *t, struct vbt_dev *v, int fd)
+{
+	struct vblk_vq *vq = &v->d.vq[0];
+	uint64_t s = 4096;
+	struct vblk_events s0, s1;
+	struct timespec t0;
+	double took;
+
+	if (layout_events(t, &s0))
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (file_write(t, fd, s, LAYOUT_NSECT, 1000))
+		return -1;
+	took = vblk_elapsed(&t0);
+	vbt_note(t, "a write(2) to the image took %.3f s with the layout held", took);
+	if (took > 30)
+		return vbt_fail(t, "a write(2) to the image waited %.1f s for the layout", took), -1;
+	if (wait_recalls(t, s0.layout_recalls + 1) ||
+	    vbt_verify_pat(t, vq, s, LAYOUT_NSECT, 1000, NULL) ||
+	    vbt_write_pat(t, vq, s + 64, LAYOUT_NSECT, 1001, NULL) ||
+	    vbt_verify_pat(t, vq, s + 64, LAYOUT_NSECT, 1001, NULL) ||
+	    file_has(t, fd, s + 64, LAYOUT_NSECT, 1001) ||
+	    layout_events(t, &s1))
+		return -1;
+	if (s1.layout_bios != s0.layout_bios)
+		return vbt_fail(t, "%ld requests went to the file's blocks after the layout was recalled",
+				s1.layout_bios - s0.layout_bios), -1;
+	return 0;
+}
+
+/*
+ * A hole punched with a batch of guest writes in flight: the batch
+ * completes with its data, the hole reads back as zeros. Attached again,
+ * reads of the hole go through kiocb and the layout stays; a write into it
+ * recalls the layout and lands.
+ */
+static int layout_recall_punch(struct vbt *t, int fd)
+{
+	static struct vblk_req r[32];
+	static struct vblk_seg seg[32];
+	uint64_t batch = 20480, hole = 65536;
+	struct vblk_events s0, s1;
+	struct vblk_vq *vq;
+	struct vbt_dev v;
+	uint8_t *buf;
+	uint32_t used = 0;
+	unsigned int i;
+	int st;
+
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return -1;
+	vq = &v.d.vq[0];
+	if (vbt_write_pat(t, vq, hole, 64, 2000, NULL) || layout_events(t, &s0))
+		return -1;
+	if (vbt_queue_batch(t, vq, r, seg, 32, batch, true, 3000, false))
+		return -1;
+	vblk_vq_kick(vq);
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(hole * VBLK_SECTOR), 64 * VBLK_SECTOR))
+		return vbt_fail(t, "punching a hole in the image: %s",
+				strerror(errno)), -1;
+	if (vbt_reap_batch(t, vq, r, 32, 3000) ||
+	    wait_recalls(t, s0.layout_recalls + 1))
+		return -1;
+	for (i = 0; i < 32; i++)
+		if (vbt_verify_pat(t, vq, batch + 32 * i, 32, 3000 + i, NULL))
+			return -1;
+	vblk_dev_close(&v.d);
+
+	/* Attached again: the map has a hole. */
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return -1;
+	vq = &v.d.vq[0];
+	buf = vblk_mem_alloc(vq->mem, 64 * VBLK_SECTOR, 4096);
+	if (!buf)
+		return vbt_fail(t, "no guest memory"), -1;
+	memset(buf, 0xa5, 64 * VBLK_SECTOR);
+	st = vblk_read(vq, hole, buf, 64 * VBLK_SECTOR);
+	if (st != VIRTIO_BLK_S_OK)
+		return vbt_fail(t, "reading the punched hole: status %d", st), -1;
+	for (i = 0; i < 64 * VBLK_SECTOR; i++)
+		if (buf[i])
+			return vbt_fail(t, "the punched hole reads %#x at byte %u, not zeros",
+					buf[i], i), -1;
+	if (vbt_write_pat(t, vq, batch, 8, 4000, NULL) || layout_events(t, &s1))
+		return -1;
+	if (s1.layout_recalls != s0.layout_recalls + 1 ||
+	    s1.layout_bios <= s0.layout_bios)
+		return vbt_fail(t, "attached again over a hole: %ld recalls, %ld bios (expected 0 and some)",
+				s1.layout_recalls - s0.layout_recalls - 1,
+				s1.layout_bios - s0.layout_bios), -1;
+	if (vbt_write_pat(t, vq, hole, 64, 4001, NULL) ||
+	    wait_recalls(t, s1.layout_recalls + 1) ||
+	    vbt_verify_pat(t, vq, hole, 64, 4001, NULL))
+		return -1;
+	st = vblk_flush(vq, &used);
+	if (vbt_expect(t, vq, "FLUSH", st, used, VIRTIO_BLK_S_OK, 1) ||
+	    file_has(t, fd, hole, 64, 4001))
+		return -1;
+	vblk_dev_close(&v.d);
+	return 0;
+}
+
+int case_layout(struct vbt *t)
+{
+	struct vbt_dev v;
+	int fd, ret = VBT_FAIL;
+
+	if (t->o->engine != VHOST_BLK_ENGINE_BIO)
+		return vbt_skip(t, "needs --engine bio (the bio engine on a file)");
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	if (v.be.is_blk) {
+		vblk_dev_close(&v.d);
+		return vbt_skip(t, "the backend is a block device, not a file");
+	}
+	fd = open(t->o->backend, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return vbt_fail(t, "open %s: %s", t->o->backend, strerror(errno));
+	if (layout_rw(t, &v, fd) || layout_recall_write(t, &v, fd))
+		goto out;
+	vblk_dev_close(&v.d);
+	if (layout_recall_punch(t, fd))
+		goto out;
+	ret = VBT_PASS;
+out:
+	close(fd);
+	return ret;
+}
