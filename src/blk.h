@@ -133,6 +133,7 @@ int vhost_blk_layout_start(struct vhost_blk_layout *lo,
 void vhost_blk_layout_end(struct vhost_blk_layout *lo, bool write);
 void vhost_blk_layout_submit(struct vhost_blk_layout *lo, struct bio *bio,
 			     u64 pos);
+int vhost_blk_layout_zeroout(struct vhost_blk_layout *lo, u64 pos, u64 len);
 
 /*
  * main.c: counters for tests and debugging, in debugfs: what is live now

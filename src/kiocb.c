@@ -126,7 +126,13 @@ static int vhost_blk_discard_seg(const struct vhost_blk_backend_state *be,
 		return ret;
 	}
 
-	/* Zeroes: unmapping if the guest allows it, else allocated zeroes. */
+	/* Zeroes: on the file's blocks while its layout holds (bio engine). */
+	if (be->layout) {
+		ret = vhost_blk_layout_zeroout(be->layout, pos, len);
+		if (ret != -ENOENT)
+			return ret;
+	}
+	/* Else unmapping if the guest allows it, else allocated zeroes. */
 	mode = flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ?
 	       FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE;
 	ret = vhost_blk_fallocate(be->file, mode, sector, nr);

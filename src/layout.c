@@ -293,15 +293,15 @@ static bool vhost_blk_layout_covers(const struct vhost_blk_layout *lo, u64 pos,
 }
 
 /*
- * Take the layout for one bio of @req: 0, -EAGAIN if that would block on a
- * freezing file system and @nowait, -ENOENT when the kiocb engine must
- * serve the request (the layout was recalled, or the range is not mapped).
+ * Hold the layout for I/O to file bytes [@pos, @pos + @len): 0, -EAGAIN if
+ * that would block on a freezing file system and @nowait, -ENOENT when the
+ * kiocb engine must serve it (the layout was recalled, or the range is not
+ * all mapped). vhost_blk_layout_end() lets go.
  */
-int vhost_blk_layout_start(struct vhost_blk_layout *lo,
-			   struct vhost_blk_req *req, bool nowait)
+static int vhost_blk_layout_hold(struct vhost_blk_layout *lo, u64 pos,
+				 u64 len, bool write, bool nowait)
 {
 	struct super_block *sb = file_inode(lo->file)->i_sb;
-	bool write = !req->to_guest;
 	unsigned long flags;
 	bool ok;
 
@@ -310,7 +310,7 @@ int vhost_blk_layout_start(struct vhost_blk_layout *lo,
 			sb_start_write(sb);
 		else if (!sb_start_write_trylock(sb))
 			return -EAGAIN;
-		/* Released by the bio's completion, as kiocb_end_write(). */
+		/* Released by vhost_blk_layout_end(), as kiocb_end_write(). */
 		__sb_writers_release(sb, SB_FREEZE_WRITE);
 	}
 	spin_lock_irqsave(&lo->lock, flags);
@@ -318,9 +318,8 @@ int vhost_blk_layout_start(struct vhost_blk_layout *lo,
 	if (ok)
 		lo->inflight++;
 	spin_unlock_irqrestore(&lo->lock, flags);
-	/* The map does not change while a bio holds the layout. */
-	if (ok && !vhost_blk_layout_covers(lo, req->sector << SECTOR_SHIFT,
-					   req->len)) {
+	/* The map does not change while the layout is held. */
+	if (ok && !vhost_blk_layout_covers(lo, pos, len)) {
 		vhost_blk_layout_end(lo, false);
 		ok = false;
 	}
@@ -336,7 +335,15 @@ int vhost_blk_layout_start(struct vhost_blk_layout *lo,
 	return 0;
 }
 
-/* The bio of vhost_blk_layout_start() is done. Any context. */
+/* Hold the layout for the bio of @req: see vhost_blk_layout_hold(). */
+int vhost_blk_layout_start(struct vhost_blk_layout *lo,
+			   struct vhost_blk_req *req, bool nowait)
+{
+	return vhost_blk_layout_hold(lo, req->sector << SECTOR_SHIFT, req->len,
+				     !req->to_guest, nowait);
+}
+
+/* I/O under vhost_blk_layout_hold() is done. Any context. */
 void vhost_blk_layout_end(struct vhost_blk_layout *lo, bool write)
 {
 	unsigned long flags;
@@ -381,4 +388,38 @@ void vhost_blk_layout_submit(struct vhost_blk_layout *lo, struct bio *bio,
 		e++;
 	}
 	submit_bio(bio);
+}
+
+/*
+ * WRITE_ZEROES of file bytes [@pos, @pos + @len) on the blocks that hold
+ * them, leaving them allocated, as zeroing through the file system would
+ * not: that would end the layout. -ENOENT when the layout cannot serve the
+ * range. May sleep.
+ */
+int vhost_blk_layout_zeroout(struct vhost_blk_layout *lo, u64 pos, u64 len)
+{
+	struct address_space *mapping = lo->file->f_mapping;
+	const struct vhost_blk_extent *e;
+	u64 at = pos, left = len;
+	int ret;
+
+	ret = vhost_blk_layout_hold(lo, pos, len, true, false);
+	if (ret)
+		return ret;
+	/* Cached pages of the range would hide the zeroes, before and after. */
+	ret = vhost_blk_sync_cache(mapping, pos, len, true);
+	for (e = vhost_blk_layout_find(lo, at); !ret && left; e++) {
+		u64 off = at - e->pos;
+		u64 n = min(left, e->len - off);
+
+		ret = blkdev_issue_zeroout(lo->bdev,
+					   (e->addr + off) >> SECTOR_SHIFT,
+					   n >> SECTOR_SHIFT, GFP_KERNEL,
+					   BLKDEV_ZERO_NOUNMAP);
+		at += n;
+		left -= n;
+	}
+	vhost_blk_drop_cache(mapping, pos, len);
+	vhost_blk_layout_end(lo, true);
+	return ret;
 }

@@ -7,9 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +93,47 @@ static int file_write(struct vbt *t, int fd, uint64_t sector, uint32_t nsect,
 	return 0;
 }
 
+/* Are @nsect sectors at @sector zeros, through the device and in the file? */
+static int zeros_at(struct vbt *t, struct vblk_vq *vq, int fd, uint64_t sector,
+		    uint32_t nsect)
+{
+	size_t len = (size_t)nsect * VBLK_SECTOR, i;
+	uint8_t *buf = vblk_mem_alloc(vq->mem, len, 4096);
+	int st, ret = -1;
+
+	if (!buf)
+		return vbt_fail(t, "no guest memory"), -1;
+	memset(buf, 0xa5, len);
+	st = vblk_read(vq, sector, buf, len);
+	if (st != VIRTIO_BLK_S_OK) {
+		vbt_fail(t, "read at sector %" PRIu64 ": status %d", sector, st);
+		goto out;
+	}
+	for (i = 0; i < len && !buf[i]; i++)
+		;
+	if (i < len) {
+		vbt_fail(t, "byte %zu at sector %" PRIu64 " reads %#x through the device, not 0",
+			 i, sector, buf[i]);
+		goto out;
+	}
+	memset(buf, 0xa5, len);
+	if (pread(fd, buf, len, (off_t)(sector * VBLK_SECTOR)) != (ssize_t)len) {
+		vbt_fail(t, "pread of the image: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < len && !buf[i]; i++)
+		;
+	if (i < len) {
+		vbt_fail(t, "byte %zu at sector %" PRIu64 " of the image file is %#x, not 0",
+			 i, sector, buf[i]);
+		goto out;
+	}
+	ret = 0;
+out:
+	vblk_mem_free(vq->mem, buf);
+	return ret;
+}
+
 static double mtime_of(int fd)
 {
 	struct stat st;
@@ -100,8 +145,8 @@ static double mtime_of(int fd)
 
 /*
  * Writes and reads all over the image go to its blocks as bios (the
- * layout_bios counter), land in the file (read back past the device), and
- * a FLUSH moves the file's mtime on.
+ * layout_bios counter), land in the file (read back past the device), a
+ * FLUSH moves the file's mtime on, and WRITE_ZEROES keeps the layout.
  */
 static int layout_rw(struct vbt *t, struct vbt_dev *v, int fd)
 {
@@ -136,6 +181,14 @@ static int layout_rw(struct vbt *t, struct vbt_dev *v, int fd)
 		return vbt_fail(t, "%ld of %d requests went to the file's blocks (layout_bios): the bio engine served the file through kiocb",
 				s1.layout_bios - s0.layout_bios,
 				2 * LAYOUT_WRITES), -1;
+	/* WRITE_ZEROES (unmap allowed) zeroes the blocks and keeps the layout. */
+	st = vblk_write_zeroes(vq, 2 * step, LAYOUT_NSECT, true);
+	if (st != VIRTIO_BLK_S_OK)
+		return vbt_fail(t, "WRITE_ZEROES: status %d", st), -1;
+	if (zeros_at(t, vq, fd, 2 * step, LAYOUT_NSECT) ||
+	    vbt_verify_pat(t, vq, step, LAYOUT_NSECT, 2, NULL) ||
+	    layout_events(t, &s1))
+		return -1;
 	if (s1.layout_recalls != s0.layout_recalls)
 		return vbt_fail(t, "the layout was recalled with nothing but the guest's I/O"), -1;
 	m1 = mtime_of(fd);
@@ -143,6 +196,134 @@ static int layout_rw(struct vbt *t, struct vbt_dev *v, int fd)
 		return vbt_fail(t, "the image's mtime did not move with the guest's writes and FLUSH (%.3f -> %.3f)",
 				m0, m1), -1;
 	return 0;
+}
+
+/* The directory of the backend, open. */
+static int backend_dir(struct vbt *t)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s", t->o->backend);
+	fd = open(dirname(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		vbt_fail(t, "open the directory of %s: %s", t->o->backend,
+			 strerror(errno));
+	return fd;
+}
+
+/*
+ * A frozen file system takes no write of ours: a guest write waits for the
+ * thaw (freeze protection, as for write(2)), then lands; reads go on.
+ */
+static int layout_freeze(struct vbt *t, struct vbt_dev *v)
+{
+	static struct vblk_req r[1];
+	static struct vblk_seg seg[1];
+	struct vblk_vq *vq = &v->d.vq[0];
+	struct vblk_req *done[1];
+	uint64_t s = 30720;
+	int dfd, ret = -1;
+
+	dfd = backend_dir(t);
+	if (dfd < 0)
+		return -1;
+	if (ioctl(dfd, FIFREEZE, 0)) {
+		vbt_fail(t, "FIFREEZE on the image's file system: %s",
+			 strerror(errno));
+		goto out;
+	}
+	if (vbt_queue_batch(t, vq, r, seg, 1, s, true, 5000, false))
+		goto thaw;
+	vblk_vq_kick(vq);
+	if (vbt_verify_pat(t, vq, 0, LAYOUT_NSECT, 1, NULL)) {
+		vbt_prefix(t, "a read with the file system frozen");
+		goto thaw;
+	}
+	if (!r[0].done)
+		vblk_reap(vq, 300, done, 1);
+	if (r[0].done) {
+		vbt_fail(t, "a guest write completed while the image's file system was frozen");
+		goto thaw;
+	}
+	ret = 0;
+thaw:
+	if (ioctl(dfd, FITHAW, 0) && !ret) {
+		vbt_fail(t, "FITHAW: %s", strerror(errno));
+		ret = -1;
+	}
+	if (!ret && (vbt_reap_batch(t, vq, r, 1, 5000) ||
+		     vbt_verify_pat(t, vq, s, 32, 5000, NULL)))
+		ret = -1;
+out:
+	close(dfd);
+	return ret;
+}
+
+/*
+ * Reflinking the image (its blocks then shared with the clone) recalls the
+ * layout, and a reflinked file gets none: EOPNOTSUPP. On a file of its own.
+ */
+static int layout_reflink(struct vbt *t)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	struct vblk_events e0;
+	struct vblk_dev_opts o;
+	struct vblk_dev d;
+	int sfd = -1, dfd = -1, ret = -1, err;
+	uint8_t *buf = NULL;
+
+	snprintf(src, sizeof(src), "%s.reflink-src", t->o->backend);
+	snprintf(dst, sizeof(dst), "%s.reflink-dst", t->o->backend);
+	sfd = open(src, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	dfd = open(dst, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	buf = calloc(1, 1 << 20);
+	if (sfd < 0 || dfd < 0 || !buf ||
+	    pwrite(sfd, buf, 1 << 20, 0) != 1 << 20 || fsync(sfd)) {
+		vbt_fail(t, "making a 1 MiB file beside the image: %s",
+			 strerror(errno));
+		goto out;
+	}
+	vblk_dev_opts_init(&o);
+	if (vblk_dev_start(&d, &o)) {
+		vbt_fail(t, "%s", d.err);
+		goto out;
+	}
+	if (vblk_dev_attach(&d, sfd, 0, VHOST_BLK_ENGINE_BIO) ||
+	    layout_events(t, &e0)) {
+		vbt_fail(t, "the bio engine on a written file: %s", d.err);
+		goto close;
+	}
+	if (ioctl(dfd, FICLONE, sfd)) {
+		if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL) {
+			vbt_note(t, "no reflink here (%s): not tried",
+				 strerror(errno));
+			ret = 0;
+		} else {
+			vbt_fail(t, "FICLONE: %s", strerror(errno));
+		}
+		goto close;
+	}
+	if (wait_recalls(t, e0.layout_recalls + 1))
+		goto close;
+	err = vblk_dev_attach(&d, sfd, 0, VHOST_BLK_ENGINE_BIO);
+	if (err != -EOPNOTSUPP) {
+		vbt_fail(t, "the bio engine on a reflinked file: %s, expected EOPNOTSUPP",
+			 err ? strerror(-err) : "attached");
+		goto close;
+	}
+	ret = 0;
+close:
+	vblk_dev_close(&d);
+out:
+	free(buf);
+	if (sfd >= 0)
+		close(sfd);
+	if (dfd >= 0)
+		close(dfd);
+	unlink(src);
+	unlink(dst);
+	return ret;
 }
 
 /*
@@ -269,10 +450,11 @@ int case_layout(struct vbt *t)
 	fd = open(t->o->backend, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return vbt_fail(t, "open %s: %s", t->o->backend, strerror(errno));
-	if (layout_rw(t, &v, fd) || layout_recall_write(t, &v, fd))
+	if (layout_rw(t, &v, fd) || layout_freeze(t, &v) ||
+	    layout_recall_write(t, &v, fd))
 		goto out;
 	vblk_dev_close(&v.d);
-	if (layout_recall_punch(t, fd))
+	if (layout_recall_punch(t, fd) || layout_reflink(t))
 		goto out;
 	ret = VBT_PASS;
 out:

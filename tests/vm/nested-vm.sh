@@ -117,7 +117,13 @@ device_cases() {
 		-device vhost-blk-pci,path=$MNT/missing.raw
 	refuses error-not-file-or-bdev "is neither a regular file nor a block device" \
 		-device vhost-blk-pci,path=/dev/null
-	refuses error-engine-bio-on-file "engine=bio needs a block device" \
+	# engine=bio on a file: served through its block layout on XFS,
+	# refused on tmpfs, which has none
+	truncate -s 64M /dev/shm/qshm.raw
+	refuses error-engine-bio-on-file "engine=bio cannot serve backend '/dev/shm/qshm.raw': a file needs a file system that gives out its block layout" \
+		-device vhost-blk-pci,path=/dev/shm/qshm.raw,engine=bio
+	rm -f /dev/shm/qshm.raw
+	starts engine-bio-on-xfs-file "info qtree" "vhost-blk-pci" \
 		-device vhost-blk-pci,path=$IMG,engine=bio
 	starts engine-bio-on-bdev "info qtree" "vhost-blk-pci" \
 		-device vhost-blk-pci,path=/dev/ram1,engine=bio
