@@ -21,6 +21,7 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/pagemap.h>
+#include <linux/uio.h>
 
 #include "blk.h"
 
@@ -79,6 +80,8 @@ static void vhost_blk_bio_end_io(struct bio *bio)
 	bio_uninit(bio);
 	if (lo)
 		vhost_blk_layout_end(lo, !req->to_guest);
+	if (!status && req->to_guest && req->bounce)
+		req->bounce_read = true;
 	if (status == BLK_STS_AGAIN && nowait) {
 		vhost_blk_punt(req);
 		return;
@@ -105,6 +108,59 @@ static bool vhost_blk_bio_aligned(struct vhost_blk_req *req,
 	return true;
 }
 
+/*
+ * The bio engine on a file cannot hand misaligned guest buffers to the
+ * kiocb engine for writes, as it does on a block device: a write through
+ * the file ends the file's layout. It copies them into pages of its own
+ * instead, charged to the owner's memory cgroup like the rest of the
+ * device; data read into them go to the guest when the request is reaped.
+ */
+static int vhost_blk_bounce(struct vhost_blk_req *req)
+{
+	unsigned int i, n = DIV_ROUND_UP(req->len, PAGE_SIZE);
+	size_t left = req->len;
+	struct iov_iter from;
+
+	if (req->bounce)
+		return 0;	/* issued again: the copy is there */
+	req->bounce = kvcalloc(n, sizeof(*req->bounce), GFP_KERNEL_ACCOUNT);
+	if (!req->bounce)
+		return -ENOMEM;
+	iov_iter_bvec(&from, ITER_SOURCE, req->bvec, req->nr_bvec, req->len);
+	for (i = 0; i < n; i++) {
+		size_t len = min_t(size_t, left, PAGE_SIZE);
+		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT);
+
+		if (!page)
+			return -ENOMEM;
+		bvec_set_page(&req->bounce[req->nr_bounce++], page, len, 0);
+		if (!req->to_guest &&
+		    copy_page_from_iter(page, 0, len, &from) != len)
+			return -EFAULT;
+		left -= len;
+	}
+	return 0;
+}
+
+/* From the worker when the request is reaped: read data to the guest. */
+void vhost_blk_bounce_free(struct vhost_blk_req *req)
+{
+	struct iov_iter to;
+	unsigned int i;
+
+	iov_iter_bvec(&to, ITER_DEST, req->bvec, req->nr_bvec, req->len);
+	for (i = 0; i < req->nr_bounce; i++) {
+		if (req->bounce_read)
+			copy_page_to_iter(req->bounce[i].bv_page, 0,
+					  req->bounce[i].bv_len, &to);
+		__free_page(req->bounce[i].bv_page);
+	}
+	kvfree(req->bounce);
+	req->bounce = NULL;
+	req->nr_bounce = 0;
+	req->bounce_read = false;
+}
+
 /* What the bios cannot serve goes through the backend's read/write_iter. */
 static void vhost_blk_bio_fallback(struct vhost_blk_req *req, bool nowait)
 {
@@ -120,13 +176,30 @@ void vhost_blk_bio_submit(struct vhost_blk_req *req, bool nowait)
 	struct vhost_blk_layout *lo = be->layout;
 	struct block_device *bdev = lo ? vhost_blk_layout_bdev(lo) : be->bdev;
 	blk_opf_t opf = req->to_guest ? REQ_OP_READ : REQ_OP_WRITE;
+	struct bio_vec *bvec = req->bvec;
+	unsigned int nr_bvec = req->nr_bvec;
 	struct bio *bio = &req->bio;
 	int ret;
 
-	/* Correct first: what the bio path cannot take goes through kiocb. */
-	if (!bdev || !vhost_blk_bio_aligned(req, bdev)) {
+	/*
+	 * Correct first: what the device cannot take as it is goes through
+	 * kiocb on a block device, through copies of its own on a file.
+	 */
+	if (!bdev) {
 		vhost_blk_bio_fallback(req, nowait);
 		return;
+	}
+	if (!vhost_blk_bio_aligned(req, bdev)) {
+		if (!lo) {
+			vhost_blk_bio_fallback(req, nowait);
+			return;
+		}
+		if (vhost_blk_bounce(req)) {
+			vhost_blk_req_done(req, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		bvec = req->bounce;
+		nr_bvec = req->nr_bounce;
 	}
 	ret = vhost_blk_bio_sync_cache(req, nowait);
 	if (ret == -EAGAIN) {
@@ -156,9 +229,9 @@ void vhost_blk_bio_submit(struct vhost_blk_req *req, bool nowait)
 	/* A device that cannot fail fast would fail a NOWAIT bio outright. */
 	if (nowait && bdev_nowait(bdev))
 		opf |= REQ_NOWAIT;
-	/* The pinned bvec table is the bio's; nothing is copied. */
-	bio_init(bio, bdev, req->bvec, req->nr_bvec, opf);
-	bio->bi_vcnt = req->nr_bvec;
+	/* The pinned bvec table (or the copies') is the bio's. */
+	bio_init(bio, bdev, bvec, nr_bvec, opf);
+	bio->bi_vcnt = nr_bvec;
 	bio->bi_iter.bi_size = req->len;
 	bio->bi_iter.bi_sector = req->sector;
 	bio->bi_end_io = vhost_blk_bio_end_io;

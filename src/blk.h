@@ -65,6 +65,10 @@ struct vhost_blk_req {
 	unsigned int		nr_bvec;
 	unsigned int		nr_seg;		/* discard / write zeroes */
 	struct bio_vec		*bvec;		/* pinned guest pages */
+	/* Aligned copies of misaligned data, for the bio engine on a file. */
+	struct bio_vec		*bounce;
+	unsigned int		nr_bounce;
+	bool			bounce_read;	/* bounce holds the data read */
 	union {
 		struct bio_vec	inline_bvec[VHOST_BLK_INLINE_BVECS];
 		struct virtio_blk_discard_write_zeroes
@@ -122,6 +126,7 @@ int vhost_blk_drop_cache(struct address_space *mapping, loff_t pos,
 
 /* bio.c */
 void vhost_blk_bio_submit(struct vhost_blk_req *req, bool nowait);
+void vhost_blk_bounce_free(struct vhost_blk_req *req);
 
 /* layout.c */
 int vhost_blk_layout_get(struct vhost_blk_backend_state *be);

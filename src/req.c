@@ -64,6 +64,9 @@ static struct vhost_blk_req *vhost_blk_get_req(struct vhost_blk_vq *bvq)
 	req->status_ptr = NULL;
 	req->bvec = NULL;
 	req->nr_bvec = 0;
+	req->bounce = NULL;
+	req->nr_bounce = 0;
+	req->bounce_read = false;
 	req->nr_seg = 0;
 	req->len = 0;
 	req->used_len = 0;
@@ -131,6 +134,8 @@ static void vhost_blk_unpin(struct vhost_blk_req *req)
 {
 	unsigned int i;
 
+	if (req->bounce)
+		vhost_blk_bounce_free(req);
 	for (i = 0; i < req->nr_bvec; i++)
 		unpin_user_page_range_dirty_lock(req->bvec[i].bv_page, 1,
 						 req->to_guest);

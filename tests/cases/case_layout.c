@@ -93,11 +93,25 @@ static int file_write(struct vbt *t, int fd, uint64_t sector, uint32_t nsect,
 	return 0;
 }
 
+/* Fail unless the @len bytes of @buf (sector @sector, seen @where) are 0. */
+static int all_zero(struct vbt *t, const uint8_t *buf, size_t len,
+		    uint64_t sector, const char *where)
+{
+	size_t i;
+
+	for (i = 0; i < len && !buf[i]; i++)
+		;
+	if (i < len)
+		return vbt_fail(t, "byte %zu at sector %" PRIu64 " is %#x %s, not 0",
+				i, sector, buf[i], where), -1;
+	return 0;
+}
+
 /* Are @nsect sectors at @sector zeros, through the device and in the file? */
 static int zeros_at(struct vbt *t, struct vblk_vq *vq, int fd, uint64_t sector,
 		    uint32_t nsect)
 {
-	size_t len = (size_t)nsect * VBLK_SECTOR, i;
+	size_t len = (size_t)nsect * VBLK_SECTOR;
 	uint8_t *buf = vblk_mem_alloc(vq->mem, len, 4096);
 	int st, ret = -1;
 
@@ -109,26 +123,14 @@ static int zeros_at(struct vbt *t, struct vblk_vq *vq, int fd, uint64_t sector,
 		vbt_fail(t, "read at sector %" PRIu64 ": status %d", sector, st);
 		goto out;
 	}
-	for (i = 0; i < len && !buf[i]; i++)
-		;
-	if (i < len) {
-		vbt_fail(t, "byte %zu at sector %" PRIu64 " reads %#x through the device, not 0",
-			 i, sector, buf[i]);
+	if (all_zero(t, buf, len, sector, "through the device"))
 		goto out;
-	}
 	memset(buf, 0xa5, len);
 	if (pread(fd, buf, len, (off_t)(sector * VBLK_SECTOR)) != (ssize_t)len) {
 		vbt_fail(t, "pread of the image: %s", strerror(errno));
 		goto out;
 	}
-	for (i = 0; i < len && !buf[i]; i++)
-		;
-	if (i < len) {
-		vbt_fail(t, "byte %zu at sector %" PRIu64 " of the image file is %#x, not 0",
-			 i, sector, buf[i]);
-		goto out;
-	}
-	ret = 0;
+	ret = all_zero(t, buf, len, sector, "in the image file");
 out:
 	vblk_mem_free(vq->mem, buf);
 	return ret;
@@ -146,11 +148,13 @@ static double mtime_of(int fd)
 /*
  * Writes and reads all over the image go to its blocks as bios (the
  * layout_bios counter), land in the file (read back past the device), a
- * FLUSH moves the file's mtime on, and WRITE_ZEROES keeps the layout.
+ * FLUSH moves the file's mtime on; WRITE_ZEROES and misaligned buffers
+ * keep the layout.
  */
 static int layout_rw(struct vbt *t, struct vbt_dev *v, int fd)
 {
 	uint64_t step = v->cfg.capacity / LAYOUT_WRITES / LAYOUT_NSECT * LAYOUT_NSECT;
+	struct vblk_layout odd = { .seg_size = 100 };	/* not 512-aligned */
 	struct vblk_vq *vq = &v->d.vq[0];
 	struct vblk_events s0, s1;
 	uint32_t used = 0;
@@ -187,6 +191,13 @@ static int layout_rw(struct vbt *t, struct vbt_dev *v, int fd)
 		return vbt_fail(t, "WRITE_ZEROES: status %d", st), -1;
 	if (zeros_at(t, vq, fd, 2 * step, LAYOUT_NSECT) ||
 	    vbt_verify_pat(t, vq, step, LAYOUT_NSECT, 2, NULL) ||
+	    layout_events(t, &s1))
+		return -1;
+	/* Buffers the device cannot take as they are: copies, still bios. */
+	if (vbt_write_pat(t, vq, 4 * step, LAYOUT_NSECT, 7000, &odd) ||
+	    vbt_verify_pat(t, vq, 4 * step, LAYOUT_NSECT, 7000, &odd) ||
+	    vbt_verify_pat(t, vq, 4 * step, LAYOUT_NSECT, 7000, NULL) ||
+	    file_has(t, fd, 4 * step, LAYOUT_NSECT, 7000) ||
 	    layout_events(t, &s1))
 		return -1;
 	if (s1.layout_recalls != s0.layout_recalls)
@@ -411,10 +422,9 @@ static int layout_recall_punch(struct vbt *t, int fd)
 	st = vblk_read(vq, hole, buf, 64 * VBLK_SECTOR);
 	if (st != VIRTIO_BLK_S_OK)
 		return vbt_fail(t, "reading the punched hole: status %d", st), -1;
-	for (i = 0; i < 64 * VBLK_SECTOR; i++)
-		if (buf[i])
-			return vbt_fail(t, "the punched hole reads %#x at byte %u, not zeros",
-					buf[i], i), -1;
+	if (all_zero(t, buf, 64 * VBLK_SECTOR, hole,
+		     "in the punched hole, through the device"))
+		return -1;
 	if (vbt_write_pat(t, vq, batch, 8, 4000, NULL) || layout_events(t, &s1))
 		return -1;
 	if (s1.layout_recalls != s0.layout_recalls + 1 ||

@@ -11,46 +11,54 @@
 
 #include "vblk.h"
 
-int vblk_read_stats(struct vblk_stats *s)
+/*
+ * Read "key value" lines of @path into @val[i] for @keys[i], @n of them:
+ * 0, -errno if the file cannot be read, -EINVAL if a key is missing.
+ */
+static int read_counters(const char *path, const char *const *keys,
+			 long *val, unsigned int n)
 {
-	FILE *f = fopen(VBLK_STATS_PATH, "r");
+	FILE *f = fopen(path, "r");
+	unsigned int i, found = 0;
 	char key[64];
-	long val;
-	int found = 0;
+	long v;
 
-	memset(s, 0, sizeof(*s));
+	for (i = 0; i < n; i++)
+		val[i] = 0;
 	if (!f)
 		return -errno;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, "devices"))
-			s->devices = val, found |= 1;
-		else if (!strcmp(key, "requests"))
-			s->requests = val, found |= 2;
-		else if (!strcmp(key, "pinned_pages"))
-			s->pinned_pages = val, found |= 4;
-	}
+	while (fscanf(f, "%63s %ld", key, &v) == 2)
+		for (i = 0; i < n; i++)
+			if (!strcmp(key, keys[i])) {
+				val[i] = v;
+				found |= 1u << i;
+			}
 	fclose(f);
-	return found == 7 ? 0 : -EINVAL;
+	return found == (1u << n) - 1 ? 0 : -EINVAL;
+}
+
+int vblk_read_stats(struct vblk_stats *s)
+{
+	static const char *const keys[] = { "devices", "requests",
+					    "pinned_pages" };
+	long v[3] = { 0 };
+	int ret = read_counters(VBLK_STATS_PATH, keys, v, 3);
+
+	s->devices = v[0];
+	s->requests = v[1];
+	s->pinned_pages = v[2];
+	return ret;
 }
 
 int vblk_read_events(struct vblk_events *e)
 {
-	FILE *f = fopen(VBLK_EVENTS_PATH, "r");
-	char key[64];
-	long val;
-	int found = 0;
+	static const char *const keys[] = { "layout_bios", "layout_recalls" };
+	long v[2] = { 0 };
+	int ret = read_counters(VBLK_EVENTS_PATH, keys, v, 2);
 
-	memset(e, 0, sizeof(*e));
-	if (!f)
-		return -errno;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, "layout_bios"))
-			e->layout_bios = val, found |= 1;
-		else if (!strcmp(key, "layout_recalls"))
-			e->layout_recalls = val, found |= 2;
-	}
-	fclose(f);
-	return found == 3 ? 0 : -EINVAL;
+	e->layout_bios = v[0];
+	e->layout_recalls = v[1];
+	return ret;
 }
 
 long vblk_page_pins(bool *known)
@@ -83,7 +91,7 @@ long vblk_page_pins(bool *known)
 enum vblk_clean vblk_wait_clean(int timeout_s, char *msg, size_t len)
 {
 	struct timespec pause = { 0, 100 * 1000 * 1000 };
-	struct vblk_stats s;
+	struct vblk_stats s = { 0 };
 	bool known = false;
 	long pins = 0;
 	int i, st = 0;

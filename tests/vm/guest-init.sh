@@ -7,6 +7,8 @@ cd /
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t configfs configfs /sys/kernel/config 2>/dev/null
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
+# What udev makes on the distribution kernel, for bash's <(...) on both.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 mkdir -p /var/tmp /mnt
 hostname vhost-blk-testhost
 # Report a stuck task well within the runner's time limit.
