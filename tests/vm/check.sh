@@ -68,7 +68,7 @@ phase vm
 # 2 GiB of integrity writes over each 1 GiB backend kind: every sector
 # written is verified through vhost-blk and on the backend (about 1.7 GiB).
 # The fuzzer: 200,000 requests on brd and 100,000 on XFS here (half on a
-# written image, the bio engine through its layout among the engines);
+# written image with the bio engine, through the image's block layout);
 # 1,000,000 and 20,000 on the debug kernel.
 vm_batch distro "" 2048 200000 100000
 phase_end vm

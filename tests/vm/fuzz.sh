@@ -2,8 +2,8 @@
 # no_leaks(). First two vfuzz runs side by side (one per vCPU) on two raw
 # brd disks, the engine drawn anew at every attach (bio, kiocb, auto), half
 # of VBT_FUZZ_REQUESTS each; then VBT_FUZZ_FILE_REQUESTS on raw images on
-# XFS, half on a sparse one (kiocb), half on a written one (the engine drawn
-# at every attach, the bio engine through the file's layout among them)
+# XFS, half on a sparse one (kiocb), half on a written one (the bio engine,
+# through the file's block layout)
 # (XFS under KASAN and lockdep is six times slower than brd, so the debug
 # kernel gives it fewer). Fresh seeds every run,
 # printed, so a failure replays (docs/security.md). run.sh checks the
@@ -36,11 +36,12 @@ fuzz_tests() {
 	else
 		echo "FAIL fuzz/xfs-setup: no XFS image"
 	fi
-	# all written: the bio engine maps it (src/layout.c); recalled by
-	# the fuzzer's own WRITE_ZEROES, and mapped again at each attach
+	# all written: the bio engine sends its requests to the image's blocks
+	# (src/layout.c); bio only, as a kiocb device beside it would recall
+	# the layout at its first write
 	if img=$(VBT_IMAGE=written setup_xfs); then
-		"$G/vfuzz" --requests "$((files / 2))" --engine mix "$img" >"$dir/xfs-mix" 2>&1
-		fuzz_report fuzz/xfs-mix "$dir/xfs-mix" $?
+		"$G/vfuzz" --requests "$((files / 2))" --engine bio "$img" >"$dir/xfs-bio" 2>&1
+		fuzz_report fuzz/xfs-bio "$dir/xfs-bio" $?
 	else
 		echo "FAIL fuzz/xfs-setup: no written XFS image"
 	fi
