@@ -151,6 +151,7 @@ struct vhost_blk_stats {
 	/* events */
 	atomic_long_t	layout_bios;	/* requests sent to a file's blocks */
 	atomic_long_t	layout_recalls;	/* layouts given back on request */
+	atomic_long_t	layout_remaps;	/* layouts taken again after one */
 };
 
 extern struct vhost_blk_stats vhost_blk_stats;

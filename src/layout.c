@@ -11,15 +11,17 @@
  * (hole punching included), reflink, any write(2) through the file, the
  * kiocb fallback of this device too. The recall stops new bios, waits for
  * those in flight and gives the lease back, so the change waits until no bio
- * of ours can land on blocks the file may no longer own. From then on the
- * device serves the file through the kiocb engine, until it is attached
- * again.
+ * of ours can land on blocks the file may no longer own. Meanwhile the
+ * device serves the file through the kiocb engine; a while later (1 s,
+ * doubling with each recall that comes soon after, up to a minute) it
+ * takes a new lease and maps the file again, with what was written since.
  *
  * What the map does not cover (holes, unwritten extents) goes through the
- * kiocb engine: a read there does not end the layout, a write does. Writes
- * hold the file system's freeze protection while in flight, as write(2)
- * does, and the file's mtime is updated at each FLUSH and at detach when the
- * data changed.
+ * kiocb engine: a read there keeps the layout, a write recalls it.
+ * Misaligned guest buffers go through copies (bio.c) and WRITE_ZEROES to
+ * the blocks themselves, so neither recalls it. Writes hold the file system's
+ * freeze protection while in flight, as write(2) does, and the file's mtime
+ * is updated at each FLUSH and at detach when the data changed.
  */
 #include <linux/bio.h>
 #include <linux/exportfs.h>
@@ -35,31 +37,62 @@ struct vhost_blk_extent {
 	u64	addr;		/* on the device, bytes */
 };
 
-struct vhost_blk_layout {
-	struct file		*file;
-	struct block_device	*bdev;
-	struct vhost_blk_extent	*ext;		/* by pos, none overlapping */
+/* The written extents of a file, by pos, none overlapping. */
+struct vhost_blk_map {
+	struct vhost_blk_extent	*ext;
 	unsigned int		nr;
 	unsigned int		cap;
-	spinlock_t		lock;		/* recalled, inflight */
-	bool			recalled;
-	unsigned int		inflight;	/* bios */
+};
+
+struct vhost_blk_layout {
+	struct file		*file;
+	u64			size;		/* bytes mapped, from 0 */
+	u32			lbs;		/* the device's logical block */
+	struct block_device	*bdev;		/* set once, by the first map */
+	struct vhost_blk_map	map;		/* used only while held */
+	spinlock_t		lock;		/* the fields below */
+	bool			recalled;	/* the map may be stale */
+	bool			closing;	/* detaching: no new map */
+	unsigned int		breaks;		/* lm_break calls */
+	unsigned int		inflight;	/* holders */
+	unsigned long		delay;		/* before mapping again */
+	unsigned long		mapped_at;	/* jiffies of the last map */
 	wait_queue_head_t	idle;
 	struct work_struct	recall_work;
+	struct delayed_work	remap_work;
 	unsigned long		flags;
 };
 
 #define VHOST_BLK_LAYOUT_WRITTEN	0	/* flags: data written, mtime not */
 #define VHOST_BLK_LAYOUT_MAX_EXTENTS	SZ_1M
+#define VHOST_BLK_LAYOUT_DELAY_MIN	HZ
+#define VHOST_BLK_LAYOUT_DELAY_MAX	(64 * HZ)
 
+/*
+ * A recall: once no bio holds the layout, give the lease back, then map
+ * the file again later. A recall soon after the last map doubles the wait.
+ */
 static void vhost_blk_layout_recall_work(struct work_struct *work)
 {
 	struct vhost_blk_layout *lo = container_of(work, struct vhost_blk_layout,
 						   recall_work);
+	unsigned long delay = 0;
 
 	wait_event(lo->idle, !READ_ONCE(lo->inflight));
 	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
 	atomic_long_inc(&vhost_blk_stats.layout_recalls);
+
+	spin_lock_irq(&lo->lock);
+	if (!lo->closing) {
+		if (time_after(jiffies, lo->mapped_at + VHOST_BLK_LAYOUT_DELAY_MAX))
+			lo->delay = VHOST_BLK_LAYOUT_DELAY_MIN;
+		else
+			lo->delay = min(2 * lo->delay, VHOST_BLK_LAYOUT_DELAY_MAX);
+		delay = lo->delay;
+	}
+	spin_unlock_irq(&lo->lock);
+	if (delay)
+		queue_delayed_work(vhost_blk_wq, &lo->remap_work, delay);
 }
 
 /* Under the file's lock context spinlock: no sleeping here. */
@@ -72,6 +105,7 @@ static bool vhost_blk_layout_lm_break(struct file_lease *fl)
 	fl->fl_break_time = 0;
 	spin_lock_irqsave(&lo->lock, flags);
 	lo->recalled = true;
+	lo->breaks++;
 	spin_unlock_irqrestore(&lo->lock, flags);
 	queue_work(vhost_blk_wq, &lo->recall_work);
 	return false;
@@ -102,17 +136,17 @@ static int vhost_blk_layout_lease(struct vhost_blk_layout *lo)
 	return ret;
 }
 
-static int vhost_blk_layout_add(struct vhost_blk_layout *lo, u64 pos, u64 len,
-				u64 addr)
+static int vhost_blk_map_add(struct vhost_blk_map *m, u64 pos, u64 len,
+			     u64 addr)
 {
-	struct vhost_blk_extent *e = lo->nr ? &lo->ext[lo->nr - 1] : NULL;
+	struct vhost_blk_extent *e = m->nr ? &m->ext[m->nr - 1] : NULL;
 
 	if (e && e->pos + e->len == pos && e->addr + e->len == addr) {
 		e->len += len;
 		return 0;
 	}
-	if (lo->nr == lo->cap) {
-		unsigned int cap = lo->cap ? 2 * lo->cap : 16;
+	if (m->nr == m->cap) {
+		unsigned int cap = m->cap ? 2 * m->cap : 16;
 		struct vhost_blk_extent *ext;
 
 		if (cap > VHOST_BLK_LAYOUT_MAX_EXTENTS)
@@ -120,33 +154,49 @@ static int vhost_blk_layout_add(struct vhost_blk_layout *lo, u64 pos, u64 len,
 		ext = kvmalloc_array(cap, sizeof(*ext), GFP_KERNEL_ACCOUNT);
 		if (!ext)
 			return -ENOMEM;
-		if (lo->nr)
-			memcpy(ext, lo->ext, lo->nr * sizeof(*ext));
-		kvfree(lo->ext);
-		lo->ext = ext;
-		lo->cap = cap;
+		if (m->nr)
+			memcpy(ext, m->ext, m->nr * sizeof(*ext));
+		kvfree(m->ext);
+		m->ext = ext;
+		m->cap = cap;
 	}
-	lo->ext[lo->nr++] = (struct vhost_blk_extent){ pos, len, addr };
+	m->ext[m->nr++] = (struct vhost_blk_extent){ pos, len, addr };
 	return 0;
 }
 
-/* The written extents of [0, @size) on one block device, in order. */
-static int vhost_blk_layout_map(struct vhost_blk_layout *lo, u64 size)
+static bool vhost_blk_layout_broken(struct vhost_blk_layout *lo,
+				    unsigned int breaks)
+{
+	return READ_ONCE(lo->breaks) != breaks;
+}
+
+/*
+ * The written extents of the file, into @m (none is fine: nothing written
+ * yet), under the lease taken when lm_break had been called @breaks times.
+ * -EAGAIN if it is recalled meanwhile, -EOPNOTSUPP if its blocks are not
+ * on one device the bios can use.
+ */
+static int vhost_blk_layout_map(struct vhost_blk_layout *lo,
+				struct vhost_blk_map *m, unsigned int breaks)
 {
 	struct inode *inode = file_inode(lo->file);
 	const struct export_operations *ops = inode->i_sb->s_export_op;
+	struct block_device *bdev = lo->bdev;
 	u64 pos = 0;
 	int ret;
 
-	while (pos < size) {
+	while (pos < lo->size) {
 		struct iomap map = {};
 		u32 gen;
 		u64 skip;
 
-		/* Recalled meanwhile: the map would be stale, and unused. */
-		if (READ_ONCE(lo->recalled))
-			return 0;
-		ret = ops->map_blocks(inode, pos, size - pos, &map, false, &gen);
+		if (vhost_blk_layout_broken(lo, breaks))
+			return -EAGAIN;
+		ret = ops->map_blocks(inode, pos, lo->size - pos, &map, false,
+				      &gen);
+		/* Realtime or shared (reflinked) files have no layout. */
+		if (ret == -ENXIO)
+			return -EOPNOTSUPP;
 		if (ret)
 			return ret;
 		/* The extent holding @pos, maybe starting before it. */
@@ -154,18 +204,89 @@ static int vhost_blk_layout_map(struct vhost_blk_layout *lo, u64 size)
 			return -EIO;
 		skip = pos - map.offset;
 		if (map.type == IOMAP_MAPPED && !(map.flags & IOMAP_F_SHARED)) {
-			if (!map.bdev || (lo->bdev && map.bdev != lo->bdev))
+			if (!map.bdev || (bdev && map.bdev != bdev))
 				return -EOPNOTSUPP;
-			lo->bdev = map.bdev;
-			ret = vhost_blk_layout_add(lo, pos, map.length - skip,
-						   map.addr + skip);
+			bdev = map.bdev;
+			ret = vhost_blk_map_add(m, pos, map.length - skip,
+						map.addr + skip);
 			if (ret)
 				return ret;
 		}
 		pos += map.length - skip;
 		cond_resched();
 	}
+	if (bdev && !lo->bdev) {
+		/* Bios carry what the guest may ask: its blocks must do. */
+		if (lo->lbs % bdev_logical_block_size(bdev))
+			return -EOPNOTSUPP;
+		WRITE_ONCE(lo->bdev, bdev);
+	}
 	return 0;
+}
+
+/*
+ * Take a lease and map the file; use the map unless the lease was broken
+ * meanwhile (its recall gives the lease back) or the layout is going away.
+ * Returns 0 when the map is in use.
+ */
+static int vhost_blk_layout_take(struct vhost_blk_layout *lo)
+{
+	struct vhost_blk_map m = {};
+	unsigned int breaks;
+	bool used = false;
+	int ret;
+
+	spin_lock_irq(&lo->lock);
+	breaks = lo->breaks;
+	ret = lo->closing ? -ESHUTDOWN : 0;
+	spin_unlock_irq(&lo->lock);
+	if (ret)
+		return ret;
+	ret = vhost_blk_layout_lease(lo);
+	if (ret)
+		return ret;
+	ret = vhost_blk_layout_map(lo, &m, breaks);
+	spin_lock_irq(&lo->lock);
+	if (!ret && lo->breaks == breaks && !lo->closing) {
+		/* No holder while recalled: the old map is no one's. */
+		swap(lo->map, m);
+		lo->recalled = false;
+		lo->mapped_at = jiffies;
+		used = true;
+	}
+	spin_unlock_irq(&lo->lock);
+	kvfree(m.ext);
+	if (used)
+		return 0;
+	/* Not broken: the lease is ours to give back. */
+	if (!vhost_blk_layout_broken(lo, breaks))
+		kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
+	return ret ?: -EAGAIN;
+}
+
+static void vhost_blk_layout_remap_work(struct work_struct *work)
+{
+	struct vhost_blk_layout *lo = container_of(to_delayed_work(work),
+						   struct vhost_blk_layout,
+						   remap_work);
+
+	if (!vhost_blk_layout_take(lo))
+		atomic_long_inc(&vhost_blk_stats.layout_remaps);
+}
+
+/* Give the lease back if held, stop the works, free. No holder left. */
+static void vhost_blk_layout_free(struct vhost_blk_layout *lo)
+{
+	spin_lock_irq(&lo->lock);
+	lo->closing = true;
+	spin_unlock_irq(&lo->lock);
+	cancel_delayed_work_sync(&lo->remap_work);
+	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
+	flush_work(&lo->recall_work);
+	/* A recall that ran before closing was set may have queued it. */
+	cancel_delayed_work_sync(&lo->remap_work);
+	kvfree(lo->map.ext);
+	kfree(lo);
 }
 
 /*
@@ -185,38 +306,23 @@ int vhost_blk_layout_get(struct vhost_blk_backend_state *be)
 	if (!lo)
 		return -ENOMEM;
 	lo->file = be->file;
+	lo->size = be->capacity << SECTOR_SHIFT;
+	lo->lbs = be->lbs;
+	lo->recalled = true;		/* until a map is in use */
+	lo->delay = VHOST_BLK_LAYOUT_DELAY_MIN / 2;
 	spin_lock_init(&lo->lock);
 	init_waitqueue_head(&lo->idle);
 	INIT_WORK(&lo->recall_work, vhost_blk_layout_recall_work);
+	INIT_DELAYED_WORK(&lo->remap_work, vhost_blk_layout_remap_work);
 
-	ret = vhost_blk_layout_lease(lo);
-	if (ret)
-		goto err_free;
-	ret = vhost_blk_layout_map(lo, be->capacity << SECTOR_SHIFT);
-	/* Realtime or shared (reflinked) files have no layout to give. */
-	if (ret == -ENXIO)
-		ret = -EOPNOTSUPP;
-	/* Bios carry what the guest may ask: its blocks must do. */
-	if (!ret && lo->bdev && be->lbs % bdev_logical_block_size(lo->bdev))
-		ret = -EOPNOTSUPP;
-	if (ret)
-		goto err_unlease;
-	/*
-	 * Nothing written yet, or recalled while being mapped (the recall
-	 * gives the lease back itself): all through kiocb.
-	 */
-	if (!lo->bdev)
-		lo->recalled = true;
+	ret = vhost_blk_layout_take(lo);
+	/* Recalled while being mapped: its recall maps it again later. */
+	if (ret && ret != -EAGAIN) {
+		vhost_blk_layout_free(lo);
+		return ret;
+	}
 	be->layout = lo;
 	return 0;
-
-err_unlease:
-	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
-	flush_work(&lo->recall_work);
-	kvfree(lo->ext);
-err_free:
-	kfree(lo);
-	return ret;
 }
 
 /*
@@ -241,33 +347,31 @@ void vhost_blk_layout_put(struct vhost_blk_backend_state *be)
 
 	if (!lo)
 		return;
-	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
-	flush_work(&lo->recall_work);
-	vhost_blk_layout_touch(lo);
 	be->layout = NULL;
-	kvfree(lo->ext);
-	kfree(lo);
+	vhost_blk_layout_touch(lo);
+	vhost_blk_layout_free(lo);
 }
 
+/* The device under the file, or NULL before any block of it is mapped. */
 struct block_device *vhost_blk_layout_bdev(struct vhost_blk_layout *lo)
 {
-	return lo->bdev;
+	return READ_ONCE(lo->bdev);
 }
 
 /* The extent holding @pos, or NULL. */
 static const struct vhost_blk_extent *
 vhost_blk_layout_find(const struct vhost_blk_layout *lo, u64 pos)
 {
-	unsigned int lo_i = 0, hi = lo->nr;
+	unsigned int low = 0, high = lo->map.nr;
 
-	while (lo_i < hi) {
-		unsigned int mid = lo_i + (hi - lo_i) / 2;
-		const struct vhost_blk_extent *e = &lo->ext[mid];
+	while (low < high) {
+		unsigned int mid = low + (high - low) / 2;
+		const struct vhost_blk_extent *e = &lo->map.ext[mid];
 
 		if (pos < e->pos)
-			hi = mid;
+			high = mid;
 		else if (pos >= e->pos + e->len)
-			lo_i = mid + 1;
+			low = mid + 1;
 		else
 			return e;
 	}
@@ -279,7 +383,7 @@ static bool vhost_blk_layout_covers(const struct vhost_blk_layout *lo, u64 pos,
 				    u64 len)
 {
 	const struct vhost_blk_extent *e = vhost_blk_layout_find(lo, pos);
-	const struct vhost_blk_extent *end = lo->ext + lo->nr;
+	const struct vhost_blk_extent *end = lo->map.ext + lo->map.nr;
 	u64 last = pos + len;
 
 	if (!e)
@@ -393,7 +497,7 @@ void vhost_blk_layout_submit(struct vhost_blk_layout *lo, struct bio *bio,
 /*
  * WRITE_ZEROES of file bytes [@pos, @pos + @len) on the blocks that hold
  * them, leaving them allocated, as zeroing through the file system would
- * not: that would end the layout. -ENOENT when the layout cannot serve the
+ * not: that would recall the layout. -ENOENT when the layout cannot serve the
  * range. May sleep.
  */
 int vhost_blk_layout_zeroout(struct vhost_blk_layout *lo, u64 pos, u64 len)

@@ -117,7 +117,7 @@ vhost_blk_backend_open(const struct vhost_blk_backend *arg)
 		ret = vhost_blk_layout_get(be);
 		if (ret)
 			goto err_put;
-		/* A punched hole would end the layout: no DISCARD. */
+		/* A punched hole would recall the layout: no DISCARD. */
 		be->discard_sectors = 0;
 	}
 	return be;
@@ -469,9 +469,10 @@ DEFINE_SHOW_ATTRIBUTE(vhost_blk_stats);
 
 static int vhost_blk_events_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "layout_bios %ld\nlayout_recalls %ld\n",
+	seq_printf(m, "layout_bios %ld\nlayout_recalls %ld\nlayout_remaps %ld\n",
 		   atomic_long_read(&vhost_blk_stats.layout_bios),
-		   atomic_long_read(&vhost_blk_stats.layout_recalls));
+		   atomic_long_read(&vhost_blk_stats.layout_recalls),
+		   atomic_long_read(&vhost_blk_stats.layout_remaps));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vhost_blk_events);

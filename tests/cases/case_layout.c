@@ -10,11 +10,13 @@
 #include <libgen.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,21 +34,58 @@ static int layout_events(struct vbt *t, struct vblk_events *s)
 	return 0;
 }
 
-/* The recall ends when the lease is given back: wait for its counter. */
-static int wait_recalls(struct vbt *t, long want)
+/*
+ * Wait up to 10 s for a counter of the events to reach @want: a recall
+ * ends when the lease is given back, a remap a second or more later.
+ */
+static int wait_events(struct vbt *t, const char *what, long want,
+		       struct vblk_events *e)
 {
-	struct vblk_events s;
 	int i;
 
-	for (i = 0; i < 100; i++) {
-		if (layout_events(t, &s))
+	for (i = 0; i < 200; i++) {
+		long now;
+
+		if (layout_events(t, e))
 			return -1;
-		if (s.layout_recalls >= want)
+		now = !strcmp(what, "layout_recalls") ? e->layout_recalls :
+						      e->layout_remaps;
+		if (now >= want)
 			return 0;
 		usleep(50000);
 	}
-	return vbt_fail(t, "layout_recalls is %ld after 5 s, expected %ld",
-			s.layout_recalls, want), -1;
+	return vbt_fail(t, "%s is %ld after 10 s, expected %ld", what,
+			!strcmp(what, "layout_recalls") ? e->layout_recalls :
+							e->layout_remaps,
+			want), -1;
+}
+
+static int wait_recalls(struct vbt *t, long want)
+{
+	struct vblk_events e;
+
+	return wait_events(t, "layout_recalls", want, &e);
+}
+
+/* The device maps the file again after a recall: wait for it. */
+static int wait_remaps(struct vbt *t, long want)
+{
+	struct vblk_events e;
+
+	return wait_events(t, "layout_remaps", want, &e);
+}
+
+/* Fail unless requests went to the file's blocks since @before. */
+static int bios_since(struct vbt *t, const struct vblk_events *before,
+		      const char *what)
+{
+	struct vblk_events e;
+
+	if (layout_events(t, &e))
+		return -1;
+	if (e.layout_bios <= before->layout_bios)
+		return vbt_fail(t, "%s: no request went to the file's blocks", what), -1;
+	return 0;
 }
 
 /* Read @nsect sectors at @sector of the file itself and check write @gen. */
@@ -278,7 +317,7 @@ out:
 static int layout_reflink(struct vbt *t)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
-	struct vblk_events e0;
+	struct vblk_events e0, e1;
 	struct vblk_dev_opts o;
 	struct vblk_dev d;
 	int sfd = -1, dfd = -1, ret = -1, err;
@@ -317,6 +356,14 @@ static int layout_reflink(struct vbt *t)
 	}
 	if (wait_recalls(t, e0.layout_recalls + 1))
 		goto close;
+	/* Its blocks are shared now: no map of them, ever (1 s would do). */
+	sleep(3);
+	if (layout_events(t, &e1))
+		goto close;
+	if (e1.layout_remaps != e0.layout_remaps) {
+		vbt_fail(t, "the layout of a reflinked file was taken again");
+		goto close;
+	}
 	err = vblk_dev_attach(&d, sfd, 0, VHOST_BLK_ENGINE_BIO);
 	if (err != -EOPNOTSUPP) {
 		vbt_fail(t, "the bio engine on a reflinked file: %s, expected EOPNOTSUPP",
@@ -339,8 +386,8 @@ out:
 
 /*
  * A write to the image past the device recalls the layout: it completes
- * (no 45 s lease timeout), the guest sees its data, and the device goes on
- * through kiocb.
+ * (no 45 s lease timeout), and the guest sees its data. A second or so
+ * later the device maps the file again, and its requests are bios again.
  */
 static int layout_recall_write(struct vbt *t, struct vbt_dev *v, int fd)
 {
@@ -361,39 +408,35 @@ static int layout_recall_write(struct vbt *t, struct vbt_dev *v, int fd)
 		return vbt_fail(t, "a write(2) to the image waited %.1f s for the layout", took), -1;
 	if (wait_recalls(t, s0.layout_recalls + 1) ||
 	    vbt_verify_pat(t, vq, s, LAYOUT_NSECT, 1000, NULL) ||
+	    wait_remaps(t, s0.layout_remaps + 1) || layout_events(t, &s1) ||
 	    vbt_write_pat(t, vq, s + 64, LAYOUT_NSECT, 1001, NULL) ||
 	    vbt_verify_pat(t, vq, s + 64, LAYOUT_NSECT, 1001, NULL) ||
+	    vbt_verify_pat(t, vq, s, LAYOUT_NSECT, 1000, NULL) ||
 	    file_has(t, fd, s + 64, LAYOUT_NSECT, 1001) ||
-	    layout_events(t, &s1))
+	    bios_since(t, &s1, "mapped again after the recall"))
 		return -1;
-	if (s1.layout_bios != s0.layout_bios)
-		return vbt_fail(t, "%ld requests went to the file's blocks after the layout was recalled",
-				s1.layout_bios - s0.layout_bios), -1;
 	return 0;
 }
 
 /*
  * A hole punched with a batch of guest writes in flight: the batch
- * completes with its data, the hole reads back as zeros. Attached again,
- * reads of the hole go through kiocb and the layout stays; a write into it
- * recalls the layout and lands.
+ * completes with its data. Mapped again, the map has a hole: it reads back
+ * as zeros (through kiocb, the layout stays) and a write into it recalls
+ * the layout and lands; mapped once more, the blocks the file system
+ * allocated for that write are bios too.
  */
-static int layout_recall_punch(struct vbt *t, int fd)
+static int layout_recall_punch(struct vbt *t, struct vbt_dev *v, int fd)
 {
 	static struct vblk_req r[32];
 	static struct vblk_seg seg[32];
 	uint64_t batch = 20480, hole = 65536;
-	struct vblk_events s0, s1;
-	struct vblk_vq *vq;
-	struct vbt_dev v;
+	struct vblk_vq *vq = &v->d.vq[0];
+	struct vblk_events s0, s1, s2;
 	uint8_t *buf;
 	uint32_t used = 0;
 	unsigned int i;
 	int st;
 
-	if (vbt_dev_up(t, &v, NULL, 0))
-		return -1;
-	vq = &v.d.vq[0];
 	if (vbt_write_pat(t, vq, hole, 64, 2000, NULL) || layout_events(t, &s0))
 		return -1;
 	if (vbt_queue_batch(t, vq, r, seg, 32, batch, true, 3000, false))
@@ -409,12 +452,10 @@ static int layout_recall_punch(struct vbt *t, int fd)
 	for (i = 0; i < 32; i++)
 		if (vbt_verify_pat(t, vq, batch + 32 * i, 32, 3000 + i, NULL))
 			return -1;
-	vblk_dev_close(&v.d);
 
-	/* Attached again: the map has a hole. */
-	if (vbt_dev_up(t, &v, NULL, 0))
+	/* Mapped again, with the hole. */
+	if (wait_remaps(t, s0.layout_remaps + 1) || layout_events(t, &s1))
 		return -1;
-	vq = &v.d.vq[0];
 	buf = vblk_mem_alloc(vq->mem, 64 * VBLK_SECTOR, 4096);
 	if (!buf)
 		return vbt_fail(t, "no guest memory"), -1;
@@ -425,22 +466,89 @@ static int layout_recall_punch(struct vbt *t, int fd)
 	if (all_zero(t, buf, 64 * VBLK_SECTOR, hole,
 		     "in the punched hole, through the device"))
 		return -1;
-	if (vbt_write_pat(t, vq, batch, 8, 4000, NULL) || layout_events(t, &s1))
+	vblk_mem_free(vq->mem, buf);
+	if (vbt_write_pat(t, vq, batch, 8, 4000, NULL) ||
+	    bios_since(t, &s1, "mapped again over a hole") ||
+	    layout_events(t, &s2))
 		return -1;
-	if (s1.layout_recalls != s0.layout_recalls + 1 ||
-	    s1.layout_bios <= s0.layout_bios)
-		return vbt_fail(t, "attached again over a hole: %ld recalls, %ld bios (expected 0 and some)",
-				s1.layout_recalls - s0.layout_recalls - 1,
-				s1.layout_bios - s0.layout_bios), -1;
+	if (s2.layout_recalls != s1.layout_recalls)
+		return vbt_fail(t, "reading a hole recalled the layout"), -1;
+
+	/* Into the hole: through the file, which recalls the layout. */
 	if (vbt_write_pat(t, vq, hole, 64, 4001, NULL) ||
-	    wait_recalls(t, s1.layout_recalls + 1) ||
+	    wait_recalls(t, s2.layout_recalls + 1) ||
 	    vbt_verify_pat(t, vq, hole, 64, 4001, NULL))
 		return -1;
 	st = vblk_flush(vq, &used);
 	if (vbt_expect(t, vq, "FLUSH", st, used, VIRTIO_BLK_S_OK, 1) ||
 	    file_has(t, fd, hole, 64, 4001))
 		return -1;
-	vblk_dev_close(&v.d);
+	/* Mapped once more: the new blocks of the hole are in the map. */
+	if (wait_remaps(t, s2.layout_remaps + 1) || layout_events(t, &s1) ||
+	    vbt_write_pat(t, vq, hole, 64, 4002, NULL) ||
+	    bios_since(t, &s1, "mapped again after a write into a hole") ||
+	    vbt_verify_pat(t, vq, hole, 64, 4002, NULL) ||
+	    layout_events(t, &s2))
+		return -1;
+	if (s2.layout_recalls != s1.layout_recalls)
+		return vbt_fail(t, "a write to blocks allocated since recalled the layout"), -1;
+	return 0;
+}
+
+/*
+ * Recalls while the guest keeps a queue full: a child writes the image
+ * past the device every 200 ms for 4 s, at sectors the guest does not use;
+ * the guest writes and reads back batches meanwhile. Every batch holds its
+ * data through the recalls and maps, and the layout is taken again after.
+ */
+static int layout_recall_storm(struct vbt *t, struct vbt_dev *v, int fd)
+{
+	static struct vblk_req r[32];
+	static struct vblk_seg seg[32];
+	struct vblk_vq *vq = &v->d.vq[0];
+	uint64_t gen = 9000, where = 131072;
+	struct vblk_events e0, e1;
+	int status, rounds = 0;
+	pid_t child;
+
+	if (layout_events(t, &e0))
+		return -1;
+	child = fork();
+	if (child < 0)
+		return vbt_fail(t, "fork: %s", strerror(errno)), -1;
+	if (!child) {
+		int i;
+
+		for (i = 0; i < 20; i++) {
+			if (file_write(t, fd, 262144 + 8 * i, 8, 8000 + i))
+				_exit(1);
+			usleep(200000);
+		}
+		_exit(0);
+	}
+	while (waitpid(child, &status, WNOHANG) == 0) {
+		if (vbt_queue_batch(t, vq, r, seg, 32, where, true, gen, false) ||
+		    vblk_vq_kick(vq) < 0 || vbt_reap_batch(t, vq, r, 32, gen) ||
+		    vbt_queue_batch(t, vq, r, seg, 32, where, false, gen, false) ||
+		    vblk_vq_kick(vq) < 0 || vbt_reap_batch(t, vq, r, 32, gen)) {
+			kill(child, SIGKILL);
+			waitpid(child, NULL, 0);
+			vbt_prefix(t, "round %d with recalls going on", rounds);
+			return -1;
+		}
+		gen += 32;
+		rounds++;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return vbt_fail(t, "the child writing the image failed"), -1;
+	if (wait_remaps(t, e0.layout_remaps + 1) || layout_events(t, &e1))
+		return -1;
+	vbt_note(t, "%d rounds of 32 writes and 32 reads, %ld recalls, %ld maps taken again",
+		 rounds, e1.layout_recalls - e0.layout_recalls,
+		 e1.layout_remaps - e0.layout_remaps);
+	/* One or a few: the next map waits longer after each recall. */
+	if (e1.layout_recalls == e0.layout_recalls)
+		return vbt_fail(t, "no recall from 20 writes past the device"), -1;
 	return 0;
 }
 
@@ -461,10 +569,11 @@ int case_layout(struct vbt *t)
 	if (fd < 0)
 		return vbt_fail(t, "open %s: %s", t->o->backend, strerror(errno));
 	if (layout_rw(t, &v, fd) || layout_freeze(t, &v) ||
-	    layout_recall_write(t, &v, fd))
+	    layout_recall_write(t, &v, fd) || layout_recall_punch(t, &v, fd) ||
+	    layout_recall_storm(t, &v, fd))
 		goto out;
 	vblk_dev_close(&v.d);
-	if (layout_recall_punch(t, fd) || layout_reflink(t))
+	if (layout_reflink(t))
 		goto out;
 	ret = VBT_PASS;
 out:

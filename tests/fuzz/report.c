@@ -154,9 +154,10 @@ void fz_summary(struct fz_run *run, double secs)
 		       c->events[k]);
 	printf("\n");
 	if (run->has_layout && !vblk_read_events(&ev))
-		printf("layout: %ld requests sent to the file's blocks, %ld layouts recalled (the module's counts)\n",
+		printf("layout: %ld requests sent to the file's blocks, %ld layouts recalled, %ld taken again (the module's counts)\n",
 		       ev.layout_bios - run->ev0.layout_bios,
-		       ev.layout_recalls - run->ev0.layout_recalls);
+		       ev.layout_recalls - run->ev0.layout_recalls,
+		       ev.layout_remaps - run->ev0.layout_remaps);
 	printf("throughput: %.0f requests/s\n", secs > 0 ? (double)sent / secs : 0.0);
 	if (run->sh->failed)
 		printf("FAIL vfuzz: %s (seed %" PRIu64 "; %" PRIu64 " failures)\n",

@@ -503,6 +503,7 @@ struct vblk_stats {
 struct vblk_events {
 	long layout_bios;	/* requests sent to a file's blocks (bio engine) */
 	long layout_recalls;	/* file layouts given back on request */
+	long layout_remaps;	/* file layouts taken again after a recall */
 };
 
 /* 0, -errno if the file cannot be read, -EINVAL if it lacks a counter. */
