@@ -119,6 +119,7 @@ const char *fz_event_name(int ev)
 		[FZ_EV_WORKER] = "queues moved to new workers",
 		[FZ_EV_REATTACH] = "re-attach read-only / engine",
 		[FZ_EV_SERIAL] = "new serial",
+		[FZ_EV_RECALL] = "layout recalls",
 		[FZ_EV_OWNER_KILL] = "owner SIGKILLed",
 	};
 

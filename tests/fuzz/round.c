@@ -15,6 +15,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -703,13 +704,36 @@ static int generate(struct fz_dev *dv)
 	return 0;
 }
 
+/*
+ * With requests in flight, make the file system recall the layout of a
+ * file the bio engine serves through it: a preallocation (KEEP_SIZE) of a
+ * random range changes no data, but XFS breaks layouts before any
+ * fallocate. The device gives the layout back once its bios are done and
+ * maps the file again later.
+ */
+static int recall_layout(struct fz_dev *dv)
+{
+	struct fz_run *run = dv->run;
+	uint64_t blocks = run->bsize / 4096;
+	uint64_t first = fz_below(&run->rng, blocks);
+	uint64_t n = fz_range(&run->rng, 1, 256);
+
+	if (first + n > blocks)
+		n = blocks - first;
+	if (fallocate(run->bfd, FALLOC_FL_KEEP_SIZE, (off_t)(first * 4096),
+		      (off_t)(n * 4096)))
+		return fz_fail(run, "device #%u: fallocate(KEEP_SIZE) of the image to recall its layout: %s",
+			       dv->id, strerror(errno));
+	return 0;
+}
+
 int fz_round(struct fz_dev *dv)
 {
-	static const unsigned int we[] = {
+	unsigned int we[] = {
 		[FZ_EV_NONE] = 780, [FZ_EV_MEM_SAME] = 30, [FZ_EV_MEM_SHRINK] = 40,
 		[FZ_EV_MEM_BAD] = 30, [FZ_EV_DETACH] = 40, [FZ_EV_BAD_IOCTL] = 30,
 		[FZ_EV_RESET] = 15, [FZ_EV_CLOSE] = 10, [FZ_EV_KICKS] = 25,
-		[FZ_EV_WORKER] = 20,
+		[FZ_EV_WORKER] = 20, [FZ_EV_RECALL] = 0,
 	};
 	struct fz_run *run = dv->run;
 	struct fz_rng *rng = &run->rng;
@@ -725,7 +749,9 @@ int fz_round(struct fz_dev *dv)
 	dv->allow_break = fz_pm(rng, 120);
 	if (generate(dv))
 		return -1;
-	ev = fz_pick(rng, we, FZ_EV_WORKER + 1);
+	if (run->has_layout && dv->engine == VHOST_BLK_ENGINE_BIO)
+		we[FZ_EV_RECALL] = 10;
+	ev = fz_pick(rng, we, FZ_EV_RECALL + 1);
 	for (q = 0; q < dv->nq; q++) {
 		split[q] = ev == FZ_EV_NONE ? dv->q[q].npos :
 			   (unsigned int)fz_below(rng, dv->q[q].npos + 1);
@@ -772,6 +798,9 @@ int fz_round(struct fz_dev *dv)
 		break;
 	case FZ_EV_WORKER:
 		ret = move_workers(dv);
+		break;
+	case FZ_EV_RECALL:
+		ret = recall_layout(dv);
 		break;
 	}
 	if (ret)

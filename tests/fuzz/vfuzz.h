@@ -222,6 +222,7 @@ enum fz_event {
 	FZ_EV_CLOSE,		/* close with requests in flight */
 	FZ_EV_KICKS,		/* kick storms */
 	FZ_EV_WORKER,		/* queues moved to new worker threads */
+	FZ_EV_RECALL,		/* the file's layout recalled (bio engine) */
 	FZ_EV_REATTACH,		/* between rounds: read-only / engine change */
 	FZ_EV_SERIAL,		/* between rounds: a new serial */
 	FZ_EV_OWNER_KILL,	/* a child owner SIGKILLed */
