@@ -111,7 +111,7 @@ static bool vhost_blk_bio_aligned(struct vhost_blk_req *req,
 /*
  * The bio engine on a file cannot hand misaligned guest buffers to the
  * kiocb engine for writes, as it does on a block device: a write through
- * the file ends the file's layout. It copies them into pages of its own
+ * the file recalls the file's layout. It copies them into pages of its own
  * instead, charged to the owner's memory cgroup like the rest of the
  * device; data read into them go to the guest when the request is reaped.
  */

@@ -5,7 +5,7 @@
  * as the pNFS block layout server hands them to its clients
  * (export_operations->map_blocks; XFS has it).
  *
- * At attach the extents of the file are mapped once, under a layout lease.
+ * At attach the extents of the file are mapped, under a layout lease.
  * The file system recalls that lease (lm_break) before anything that could
  * move the file's blocks or write to them past us: truncate, fallocate
  * (hole punching included), reflink, any write(2) through the file, the

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stddef.h>
 #include <linux/fs.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,44 +36,39 @@ static int layout_events(struct vbt *t, struct vblk_events *s)
 }
 
 /*
- * Wait up to 10 s for a counter of the events to reach @want: a recall
- * ends when the lease is given back, a remap a second or more later.
+ * Wait up to 10 s for the counter at @off in the events (@what names it)
+ * to reach @want: a recall ends when the lease is given back, a remap a
+ * second or more later.
  */
-static int wait_events(struct vbt *t, const char *what, long want,
-		       struct vblk_events *e)
+static int wait_events(struct vbt *t, const char *what, size_t off, long want)
 {
+	struct vblk_events e;
+	long now = 0;
 	int i;
 
 	for (i = 0; i < 200; i++) {
-		long now;
-
-		if (layout_events(t, e))
+		if (layout_events(t, &e))
 			return -1;
-		now = !strcmp(what, "layout_recalls") ? e->layout_recalls :
-						      e->layout_remaps;
+		now = *(const long *)((const char *)&e + off);
 		if (now >= want)
 			return 0;
 		usleep(50000);
 	}
-	return vbt_fail(t, "%s is %ld after 10 s, expected %ld", what,
-			!strcmp(what, "layout_recalls") ? e->layout_recalls :
-							e->layout_remaps,
+	return vbt_fail(t, "%s is %ld after 10 s, expected %ld", what, now,
 			want), -1;
 }
 
 static int wait_recalls(struct vbt *t, long want)
 {
-	struct vblk_events e;
-
-	return wait_events(t, "layout_recalls", want, &e);
+	return wait_events(t, "layout_recalls",
+			   offsetof(struct vblk_events, layout_recalls), want);
 }
 
 /* The device maps the file again after a recall: wait for it. */
 static int wait_remaps(struct vbt *t, long want)
 {
-	struct vblk_events e;
-
-	return wait_events(t, "layout_remaps", want, &e);
+	return wait_events(t, "layout_remaps",
+			   offsetof(struct vblk_events, layout_remaps), want);
 }
 
 /* Fail unless requests went to the file's blocks since @before. */
