@@ -347,11 +347,44 @@ static void expected(const struct fz_sect *s, char *buf, size_t len)
 	}
 }
 
+/*
+ * After a wrong read: what the backend itself holds there, read with
+ * O_DIRECT (the device) and through the page cache, so a failure tells a
+ * wrong block on the device from a wrong read or a stale cached page.
+ */
+static void backend_holds(struct fz_run *run, uint64_t sector, char *buf,
+			  size_t len)
+{
+	char direct[160] = "unreadable", cached[160] = "unreadable";
+	off_t page = (off_t)(sector * VBLK_SECTOR) & ~(off_t)4095;
+	size_t in = (size_t)((off_t)(sector * VBLK_SECTOR) - page);
+	bool odirect;
+	uint8_t *blk;
+	int fd;
+
+	if (posix_memalign((void **)&blk, 4096, 4096)) {
+		snprintf(buf, len, "(no memory to read the backend)");
+		return;
+	}
+	fd = open_direct(run, O_RDONLY, &odirect);
+	if (fd >= 0) {
+		if (odirect && pread(fd, blk, 4096, page) == 4096)
+			describe(blk + in, sector, run->sw.seed, direct,
+				 sizeof(direct));
+		close(fd);
+	}
+	if (pread(run->bfd, blk, 4096, page) == 4096)
+		describe(blk + in, sector, run->sw.seed, cached, sizeof(cached));
+	snprintf(buf, len, "; the backend holds %s (O_DIRECT), %s (page cache)",
+		 direct, cached);
+	free(blk);
+}
+
 int fz_shadow_check(struct fz_run *run, uint64_t sector, const uint8_t *blk,
 		    const char *how)
 {
 	struct fz_sect *s = fz_sect(&run->sw, sector);
-	char got[160], want[200];
+	char got[160], want[200], now[400];
 	uint64_t h;
 	unsigned int i;
 
@@ -373,8 +406,9 @@ int fz_shadow_check(struct fz_run *run, uint64_t sector, const uint8_t *blk,
 		}
 	describe(blk, sector, run->sw.seed, got, sizeof(got));
 	expected(s, want, sizeof(want));
-	return fz_fail(run, "%s: sector %" PRIu64 " holds %s; expected %s",
-		       how, sector, got, want);
+	backend_holds(run, sector, now, sizeof(now));
+	return fz_fail(run, "%s: sector %" PRIu64 " holds %s; expected %s%s",
+		       how, sector, got, want, now);
 }
 
 /* Read every window through a fresh device and compare. */

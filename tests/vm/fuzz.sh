@@ -19,11 +19,11 @@ fuzz_tests() {
 		echo "FAIL fuzz/setup: no brd disks"
 		return
 	fi
-	"$G/vfuzz" --shared --requests "$half" --engine mix /dev/ram0 \
-		>"$dir/ram0" 2>&1 &
+	"$G/vfuzz" --shared --requests "$half" --engine mix \
+		--seed "$(fuzz_seed fuzz/brd-mix)" /dev/ram0 >"$dir/ram0" 2>&1 &
 	p1=$!
-	"$G/vfuzz" --shared --requests "$half" --engine mix /dev/ram2 \
-		>"$dir/ram2" 2>&1 &
+	"$G/vfuzz" --shared --requests "$half" --engine mix \
+		--seed "$(fuzz_seed fuzz/brd-mix-2)" /dev/ram2 >"$dir/ram2" 2>&1 &
 	p2=$!
 	wait "$p1"; rc1=$?
 	wait "$p2"; rc2=$?
@@ -31,7 +31,8 @@ fuzz_tests() {
 	fuzz_report fuzz/brd-mix-2 "$dir/ram2" "$rc2"
 	echo "vbt: fuzzing: $files requests on a raw image on XFS (2 x $((files / 2))), $(date +%T)"
 	if img=$(setup_xfs); then
-		"$G/vfuzz" --requests "$((files / 2))" "$img" >"$dir/xfs" 2>&1
+		"$G/vfuzz" --requests "$((files / 2))" \
+			--seed "$(fuzz_seed fuzz/xfs-kiocb)" "$img" >"$dir/xfs" 2>&1
 		fuzz_report fuzz/xfs-kiocb "$dir/xfs" $?
 	else
 		echo "FAIL fuzz/xfs-setup: no XFS image"
@@ -40,7 +41,8 @@ fuzz_tests() {
 	# (src/layout.c); bio only, as a kiocb device beside it would recall
 	# the layout at its first write
 	if img=$(VBT_IMAGE=written setup_xfs); then
-		"$G/vfuzz" --requests "$((files / 2))" --engine bio "$img" >"$dir/xfs-bio" 2>&1
+		"$G/vfuzz" --requests "$((files / 2))" --engine bio \
+			--seed "$(fuzz_seed fuzz/xfs-bio)" "$img" >"$dir/xfs-bio" 2>&1
 		fuzz_report fuzz/xfs-bio "$dir/xfs-bio" $?
 	else
 		echo "FAIL fuzz/xfs-setup: no written XFS image"
@@ -48,6 +50,15 @@ fuzz_tests() {
 	run fuzz/no-leaks no_leaks
 	rm -rf "$dir"
 	teardown_brd
+}
+
+# fuzz_seed NAME: a fresh seed, said on the console before the run starts,
+# so that a run which never ends can still be replayed
+fuzz_seed() {
+	local seed
+	seed=$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
+	echo "vbt: $1: seed $seed" >&2
+	echo "$seed"
 }
 
 # fuzz_report NAME OUTPUT EXIT_STATUS

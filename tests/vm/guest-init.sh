@@ -14,6 +14,39 @@ hostname vhost-blk-testhost
 # Report a stuck task well within the runner's time limit.
 echo 60 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 echo 1 >/proc/sys/kernel/hung_task_all_cpu_backtrace 2>/dev/null
+# A hung-task report's stack goes to the kernel log at a level the console
+# (loglevel=4) does not show, and a VM that hangs would be killed at the
+# runner's time limit without its log: at the first report, save the log
+# with every blocked task's stack (sysrq w) and the stacks of the vhost
+# workers and test programs where the runner reads them (run.sh prints
+# them), and power off.
+hung_watch() {
+	until dmesg | grep -q 'blocked for more than'; do
+		sleep 20
+	done
+	echo w >/proc/sysrq-trigger 2>/dev/null
+	sleep 2
+	{
+		dmesg
+		# What the hung task may wait for without being blocked itself:
+		# the vhost workers and the fuzzer's other processes.
+		echo "vbt: stacks of the vhost and test processes"
+		for t in /proc/[0-9]*/task/[0-9]*; do
+			st=$(cut -d' ' -f3 "$t/stat" 2>/dev/null)
+			case $(cat "$t/comm" 2>/dev/null) in
+			vhost-* | vfuzz | vbt) ;;
+			*) [ "$st" = D ] || continue ;;
+			esac
+			echo "vbt: task ${t#/proc/} $(cat "$t/comm") state $st"
+			sed 's/^/vbt:     /' "$t/stack" 2>/dev/null
+		done
+	} >/out/dmesg
+	# Nothing after a hang is worth the wait for the runner's time limit.
+	echo "vbt: a task is hung: kernel log and stacks saved; powering off" >/dev/console
+	sync
+	echo o >/proc/sysrq-trigger
+}
+hung_watch &
 echo "vbt: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo)" >/dev/console
 
 rc=0

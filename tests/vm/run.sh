@@ -100,9 +100,17 @@ rc=$(cat "$out/rc" 2>/dev/null || echo none)
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 	echo "FAIL vm: no result within ${timeout}s; the VM was killed" >&2
 	rc=124
+elif [ "$rc" = none ] && grep -q '^vbt: task ' "$out/dmesg" 2>/dev/null; then
+	echo "FAIL vm: a task hung (stacks below); the VM powered off" >&2
+	rc=1
 elif [ "$rc" = none ]; then
 	echo "FAIL vm: the VM stopped without a result (QEMU exit $qrc; see $out/console.log)" >&2
 	rc=1
+fi
+
+# guest-init.sh's report of a hung task: who waits for what.
+if [ "$rc" != 0 ] && grep -q '^vbt: task ' "$out/dmesg" 2>/dev/null; then
+	grep '^vbt: ' "$out/dmesg" | head -n 200 | sed 's/^/    /' >&2 || true
 fi
 
 # Kernel reports, from the full log and from the console (which has what a
@@ -110,7 +118,7 @@ fi
 if grep -hE "$pattern" "$out/dmesg" "$out/console.log" >/dev/null 2>&1; then
 	echo "FAIL kernel-log: the VM's kernel reported a problem:" >&2
 	cat "$out/dmesg" "$out/console.log" 2>/dev/null |
-		grep -E -A25 "$pattern" | head -n 80 | sed 's/^/    /' >&2
+		grep -E -A25 "$pattern" | head -n 80 | sed 's/^/    /' >&2 || true
 	[ "$rc" = 0 ] && rc=1
 fi
 exit "$rc"
