@@ -97,10 +97,13 @@ fi
 log "VM ran $(( $(date +%s) - t0 ))s"
 
 rc=$(cat "$out/rc" 2>/dev/null || echo none)
+# guest-init.sh's report of a hung task: who waits for what.
+hung=false
+grep -q '^vbt: stacks of ' "$out/dmesg" 2>/dev/null && hung=true
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 	echo "FAIL vm: no result within ${timeout}s; the VM was killed" >&2
 	rc=124
-elif [ "$rc" = none ] && grep -q '^vbt: task ' "$out/dmesg" 2>/dev/null; then
+elif [ "$rc" = none ] && $hung; then
 	echo "FAIL vm: a task hung (stacks below); the VM powered off" >&2
 	rc=1
 elif [ "$rc" = none ]; then
@@ -108,8 +111,7 @@ elif [ "$rc" = none ]; then
 	rc=1
 fi
 
-# guest-init.sh's report of a hung task: who waits for what.
-if [ "$rc" != 0 ] && grep -q '^vbt: task ' "$out/dmesg" 2>/dev/null; then
+if [ "$rc" != 0 ] && $hung; then
 	grep '^vbt: ' "$out/dmesg" | head -n 200 | sed 's/^/    /' >&2 || true
 fi
 
