@@ -69,18 +69,12 @@ struct vhost_blk_layout {
 #define VHOST_BLK_LAYOUT_DELAY_MAX	(64 * HZ)
 
 /*
- * A recall: once no bio holds the layout, give the lease back, then map
- * the file again later. A recall soon after the last map doubles the wait.
+ * Map the file again later: a second after a map that lasted, twice the
+ * last wait after one that was lost soon, up to a minute.
  */
-static void vhost_blk_layout_recall_work(struct work_struct *work)
+static void vhost_blk_layout_later(struct vhost_blk_layout *lo)
 {
-	struct vhost_blk_layout *lo = container_of(work, struct vhost_blk_layout,
-						   recall_work);
 	unsigned long delay = 0;
-
-	wait_event(lo->idle, !READ_ONCE(lo->inflight));
-	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
-	atomic_long_inc(&vhost_blk_stats.layout_recalls);
 
 	spin_lock_irq(&lo->lock);
 	if (!lo->closing) {
@@ -93,6 +87,18 @@ static void vhost_blk_layout_recall_work(struct work_struct *work)
 	spin_unlock_irq(&lo->lock);
 	if (delay)
 		queue_delayed_work(vhost_blk_wq, &lo->remap_work, delay);
+}
+
+/* A recall: once no bio holds the layout, give the lease back, map later. */
+static void vhost_blk_layout_recall_work(struct work_struct *work)
+{
+	struct vhost_blk_layout *lo = container_of(work, struct vhost_blk_layout,
+						   recall_work);
+
+	wait_event(lo->idle, !READ_ONCE(lo->inflight));
+	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
+	atomic_long_inc(&vhost_blk_stats.layout_recalls);
+	vhost_blk_layout_later(lo);
 }
 
 /* Under the file's lock context spinlock: no sleeping here. */
@@ -243,6 +249,9 @@ static int vhost_blk_layout_take(struct vhost_blk_layout *lo)
 	if (ret)
 		return ret;
 	ret = vhost_blk_layout_lease(lo);
+	/* Another layout of the file is being recalled: no lease until then. */
+	if (ret == -EAGAIN)
+		vhost_blk_layout_later(lo);
 	if (ret)
 		return ret;
 	ret = vhost_blk_layout_map(lo, &m, breaks);
@@ -316,7 +325,7 @@ int vhost_blk_layout_get(struct vhost_blk_backend_state *be)
 	INIT_DELAYED_WORK(&lo->remap_work, vhost_blk_layout_remap_work);
 
 	ret = vhost_blk_layout_take(lo);
-	/* Recalled while being mapped: its recall maps it again later. */
+	/* Recalled, or no lease to be had yet: it is mapped again later. */
 	if (ret && ret != -EAGAIN) {
 		vhost_blk_layout_free(lo);
 		return ret;

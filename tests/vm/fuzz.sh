@@ -9,6 +9,7 @@
 # printed, so a failure replays (docs/security.md). run.sh checks the
 # kernel log after the batch.
 # shellcheck shell=bash
+. /repo/tests/vm/stacks.sh
 
 fuzz_tests() {
 	local total=${VBT_FUZZ_REQUESTS:-100000} files=${VBT_FUZZ_FILE_REQUESTS:-20000}
@@ -25,14 +26,15 @@ fuzz_tests() {
 	"$G/vfuzz" --shared --requests "$half" --engine mix \
 		--seed "$(fuzz_seed fuzz/brd-mix-2)" /dev/ram2 >"$dir/ram2" 2>&1 &
 	p2=$!
-	wait "$p1"; rc1=$?
-	wait "$p2"; rc2=$?
+	fuzz_wait "$p1" "$dir/ram0"; rc1=$?
+	fuzz_wait "$p2" "$dir/ram2"; rc2=$?
 	fuzz_report fuzz/brd-mix "$dir/ram0" "$rc1"
 	fuzz_report fuzz/brd-mix-2 "$dir/ram2" "$rc2"
 	echo "vbt: fuzzing: $files requests on a raw image on XFS (2 x $((files / 2))), $(date +%T)"
 	if img=$(setup_xfs); then
 		"$G/vfuzz" --requests "$((files / 2))" \
-			--seed "$(fuzz_seed fuzz/xfs-kiocb)" "$img" >"$dir/xfs" 2>&1
+			--seed "$(fuzz_seed fuzz/xfs-kiocb)" "$img" >"$dir/xfs" 2>&1 &
+		fuzz_wait $! "$dir/xfs"
 		fuzz_report fuzz/xfs-kiocb "$dir/xfs" $?
 	else
 		echo "FAIL fuzz/xfs-setup: no XFS image"
@@ -42,7 +44,8 @@ fuzz_tests() {
 	# the layout at its first write
 	if img=$(VBT_IMAGE=written setup_xfs); then
 		"$G/vfuzz" --requests "$((files / 2))" --engine bio \
-			--seed "$(fuzz_seed fuzz/xfs-bio)" "$img" >"$dir/xfs-bio" 2>&1
+			--seed "$(fuzz_seed fuzz/xfs-bio)" "$img" >"$dir/xfs-bio" 2>&1 &
+		fuzz_wait $! "$dir/xfs-bio"
 		fuzz_report fuzz/xfs-bio "$dir/xfs-bio" $?
 	else
 		echo "FAIL fuzz/xfs-setup: no written XFS image"
@@ -50,6 +53,42 @@ fuzz_tests() {
 	run fuzz/no-leaks no_leaks
 	rm -rf "$dir"
 	teardown_brd
+}
+
+# fuzz_wait PID OUTPUT: the exit status of the vfuzz run PID, which writes
+# OUTPUT. vfuzz says how far it is every 10 s and gives up on its own waits
+# (a completion, an owner's exit) within a minute, so one that writes
+# nothing for FUZZ_STALL_S seconds (default 300) is stuck in a system call:
+# a hang that a hung-task report may never name (an interruptible wait).
+# Then its stacks and those of the module's threads go to OUTPUT and the
+# console, it is killed, and the status is 124.
+fuzz_wait() {
+	local pid=$1 out=$2 size=-1 now idle=0 i
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		now=$(stat -c %s "$out" 2>/dev/null || echo 0)
+		if [ "$now" != "$size" ]; then
+			size=$now
+			idle=0
+			continue
+		fi
+		idle=$((idle + 5))
+		[ "$idle" -ge "${FUZZ_STALL_S:-300}" ] || continue
+		{
+			echo "FAIL vfuzz: no progress for $idle s, stuck in the kernel (stacks follow)"
+			task_stacks "$pid"
+		} >>"$out"
+		grep -E '^vbt: ' "$out" | head -n 150 >&2
+		pkill -KILL -P "$pid"
+		kill -KILL "$pid"
+		for i in $(seq 12); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 5
+		done
+		wait "$pid" 2>/dev/null
+		return 124
+	done
+	wait "$pid"
 }
 
 # fuzz_seed NAME: a fresh seed, said on the console before the run starts,

@@ -11,6 +11,7 @@ mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs 
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 mkdir -p /var/tmp /mnt
 hostname vhost-blk-testhost
+. /repo/tests/vm/stacks.sh
 # Report a stuck task well within the runner's time limit.
 echo 60 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 echo 1 >/proc/sys/kernel/hung_task_all_cpu_backtrace 2>/dev/null
@@ -29,17 +30,9 @@ hung_watch() {
 	{
 		dmesg
 		# What the hung task may wait for without being blocked itself:
-		# the vhost workers and the fuzzer's other processes.
+		# the vhost workers and the test programs.
 		echo "vbt: stacks of the vhost and test processes"
-		for t in /proc/[0-9]*/task/[0-9]*; do
-			st=$(cut -d' ' -f3 "$t/stat" 2>/dev/null)
-			case $(cat "$t/comm" 2>/dev/null) in
-			vhost-* | vfuzz | vbt) ;;
-			*) [ "$st" = D ] || continue ;;
-			esac
-			echo "vbt: task ${t#/proc/} $(cat "$t/comm") state $st"
-			sed 's/^/vbt:     /' "$t/stack" 2>/dev/null
-		done
+		task_stacks $(pgrep -x 'vfuzz|vbt|vfault')
 	} >/out/dmesg
 	# Nothing after a hang is worth the wait for the runner's time limit.
 	echo "vbt: a task is hung: kernel log and stacks saved; powering off" >/dev/console
