@@ -330,9 +330,138 @@ static double metric(const struct vb_cell *c, enum metric m, bool q)
 						    c->cpu_us_per_io;
 }
 
+static double rec_metric(const struct vb_record *r, enum metric m)
+{
+	return m == M_IOPS ? r->iops : m == M_P50 ? r->lat_p50_us :
+						    r->cpu_us_per_io;
+}
+
+/* The record of repetition @rep of cell @c, or NULL. */
+static const struct vb_record *rep_record(const struct vb_set *s,
+					  const struct vb_cell *c,
+					  unsigned int rep)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrec; i++)
+		if (s->rec[i].rep == rep && same_cell(c, &s->rec[i]))
+			return &s->rec[i];
+	return NULL;
+}
+
+static double binom_cdf(unsigned int n, unsigned int k)
+{
+	double c = 1, sum = 0;
+	unsigned int i;
+
+	for (i = 0; i <= k && i <= n; i++) {
+		sum += c;
+		c = c * (n - i) / (i + 1);
+	}
+	return sum / pow(2, n);
+}
+
+double vb_median_interval(double *v, size_t n, double *lo, double *hi)
+{
+	unsigned int k = 0;
+
+	*lo = *hi = NAN;
+	vb_median(v, n);	/* sorts */
+	while (k + 1 <= n / 2 && binom_cdf(n, k) <= VB_ALPHA)
+		k++;
+	if (!k)
+		return 0;
+	*lo = v[k - 1];
+	*hi = v[n - k];
+	return 1 - 2 * binom_cdf(n, k - 1);
+}
+
+unsigned int vb_min_paired(void)
+{
+	double lo, hi, v[VB_MAX_REPS] = { 0 };
+	unsigned int n;
+
+	for (n = 1; n < VB_MAX_REPS; n++)
+		if (vb_median_interval(v, n, &lo, &hi) > 0)
+			break;
+	return n;
+}
+
+const char *vb_decision_name(enum vb_decision d)
+{
+	switch (d) {
+	case VB_DECIDED_MET:
+		return "met";
+	case VB_DECIDED_MISSED:
+		return "MISSED";
+	case VB_UNDECIDED:
+		return "undecided";
+	case VB_TOO_FEW:
+		return "too few runs";
+	default:
+		return "-";
+	}
+}
+
+/* The paired ratios of repetitions that have a run of each of the
+ * @npairs pairs of cells (@num[i] over @den[i]), and their verdict. */
+static void decide(const struct vb_set *s, const struct rule *u,
+		   const struct vb_cell **num, const struct vb_cell **den,
+		   size_t npairs, struct vb_ratio *out)
+{
+	double v[VB_MAX_REPS];
+	unsigned int n = 0;
+	size_t i, j;
+
+	out->paired = 0;
+	out->paired_median = out->lo = out->hi = NAN;
+	out->coverage = 0;
+	out->decision = VB_UNMEASURED;
+	if (!npairs)
+		return;
+	for (i = 0; i < s->nrec && n < VB_MAX_REPS; i++) {
+		unsigned int rep = s->rec[i].rep;
+		double logsum = 0;
+
+		/* each repetition once: at the first record of num[0] */
+		if (!same_cell(num[0], &s->rec[i]) ||
+		    rep_record(s, num[0], rep) != &s->rec[i])
+			continue;
+		for (j = 0; j < npairs; j++) {
+			const struct vb_record *a = rep_record(s, num[j], rep);
+			const struct vb_record *b = rep_record(s, den[j], rep);
+
+			if (!a || !b || !(rec_metric(a, u->m) > 0) ||
+			    !(rec_metric(b, u->m) > 0))
+				break;
+			logsum += log(rec_metric(a, u->m) / rec_metric(b, u->m));
+		}
+		if (j == npairs)
+			v[n++] = exp(logsum / npairs);
+	}
+	out->paired = n;
+	if (!n) {
+		out->decision = VB_TOO_FEW;
+		return;
+	}
+	out->coverage = vb_median_interval(v, n, &out->lo, &out->hi);
+	out->paired_median = vb_median(v, n);
+	if (isnan(u->target))
+		return;		/* a reference: nothing to decide */
+	if (!out->coverage)
+		out->decision = VB_TOO_FEW;
+	else if (u->at_most ? out->hi <= u->target : out->lo >= u->target)
+		out->decision = VB_DECIDED_MET;
+	else if (u->at_most ? out->lo > u->target : out->hi < u->target)
+		out->decision = VB_DECIDED_MISSED;
+	else
+		out->decision = VB_UNDECIDED;
+}
+
 static void one_ratio(const struct vb_set *s, const struct rule *u,
 		      struct vb_ratio *out)
 {
+	const struct vb_cell **num, **den;
 	double logsum = 0, qsum = 0;
 	size_t i;
 
@@ -345,19 +474,21 @@ static void one_ratio(const struct vb_set *s, const struct rule *u,
 	out->worst = NAN;
 	out->quiet = NAN;
 	out->quiet_pairs = 0;
-	for (i = 0; i < s->ncell; i++) {
+	num = calloc(s->ncell + 1, sizeof(*num));
+	den = calloc(s->ncell + 1, sizeof(*den));
+	for (i = 0; num && den && i < s->ncell; i++) {
 		const struct vb_cell *a = &s->cell[i], *b;
-		const char *num = strcmp(u->num, "vhost") ? u->num :
-				  vb_vhost_target(a->backend);
-		const char *den = strcmp(u->den, "vhost") ? u->den :
-				  vb_vhost_target(a->backend);
+		const char *nt = strcmp(u->num, "vhost") ? u->num :
+				 vb_vhost_target(a->backend);
+		const char *dt = strcmp(u->den, "vhost") ? u->den :
+				 vb_vhost_target(a->backend);
 		double x, y, r;
 
-		if (strcmp(a->target, num) || !listed(u->backends, a->backend) ||
+		if (strcmp(a->target, nt) || !listed(u->backends, a->backend) ||
 		    (u->qd && a->qd != u->qd) ||
 		    (u->num_queues && a->queues != u->num_queues))
 			continue;
-		b = vb_find(s, den, a->backend, a->rw, a->qd,
+		b = vb_find(s, dt, a->backend, a->rw, a->qd,
 			    u->den_queues ? u->den_queues : a->queues);
 		if (!b || b == a)
 			continue;
@@ -371,6 +502,8 @@ static void one_ratio(const struct vb_set *s, const struct rule *u,
 			qsum += log(metric(a, u->m, true) / metric(b, u->m, true));
 			out->quiet_pairs++;
 		}
+		num[out->pairs] = a;
+		den[out->pairs] = b;
 		out->pairs++;
 		if (isnan(out->worst) ||
 		    (u->at_most ? r > out->worst : r < out->worst))
@@ -382,6 +515,9 @@ static void one_ratio(const struct vb_set *s, const struct rule *u,
 		out->value = exp(logsum / out->pairs);
 	if (out->quiet_pairs)
 		out->quiet = exp(qsum / out->quiet_pairs);
+	decide(s, u, num, den, num && den ? out->pairs : 0, out);
+	free(num);
+	free(den);
 }
 
 void vb_ratios(const struct vb_set *s, struct vb_ratio out[VB_NRATIOS])

@@ -83,6 +83,26 @@ enum vb_ratio_id {
 	VB_NRATIOS,
 };
 
+/*
+ * What the repetitions decide about a goal. Each repetition runs the
+ * targets of a cell back to back, so one repetition's numerator over the
+ * same repetition's denominator (a *paired* ratio; the geometric mean
+ * over the ratio's pairs of cells) leaves out what drifts between
+ * repetitions. The median of the paired ratios has a distribution-free
+ * interval from their order statistics (the sign test): the goal is met,
+ * or missed, when the whole interval lies on one side of it, each claim
+ * wrong with a probability of at most VB_ALPHA.
+ */
+#define VB_ALPHA	0.05
+
+enum vb_decision {
+	VB_UNMEASURED,		/* no pair of cells */
+	VB_TOO_FEW,		/* fewer paired repetitions than an interval needs */
+	VB_DECIDED_MET,
+	VB_DECIDED_MISSED,
+	VB_UNDECIDED,		/* the interval holds the goal */
+};
+
 struct vb_ratio {
 	const char *name;	/* the key in latest.json */
 	const char *what;	/* one line for people */
@@ -95,6 +115,12 @@ struct vb_ratio {
 	 * cells have quiet runs: what a machine without other load shows. */
 	double quiet;
 	unsigned int quiet_pairs;
+	/* The paired ratios: how many repetitions have a run of every pair,
+	 * their median and its interval [lo, hi] of probability @coverage
+	 * (NAN, 0 when too few). */
+	unsigned int paired;
+	double paired_median, lo, hi, coverage;
+	enum vb_decision decision;	/* against the goal; references: none */
 };
 
 /*
@@ -116,7 +142,18 @@ void vb_references(const struct vb_set *s, struct vb_ratio out[VB_NREFS]);
 /* The vhost-blk target of a backend: what the module's auto engine
  * picks (bio for block devices, kiocb for the image on XFS). */
 const char *vb_vhost_target(const char *backend);
-/* Is the goal met? */
+/* Is the goal met? (By the medians; vb_ratio.decision says whether the
+ * repetitions bear it out.) */
 bool vb_ratio_met(const struct vb_ratio *r);
+/* How many repetitions a decision needs at the least (5 for VB_ALPHA). */
+unsigned int vb_min_paired(void);
+/*
+ * The interval of the median of @n values (sorted in place): the k-th
+ * smallest and the k-th largest, k the largest with P(B(n, 1/2) < k) <=
+ * VB_ALPHA. Returns its coverage, 1 - 2 P(B < k), or 0 when n is too
+ * small (then @lo and @hi are NAN).
+ */
+double vb_median_interval(double *v, size_t n, double *lo, double *hi);
+const char *vb_decision_name(enum vb_decision d);
 
 #endif /* VB_CELLS_H */

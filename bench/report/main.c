@@ -236,6 +236,8 @@ static int report(int argc, char **argv)
 		       quiet_pct);
 	printf("\nRatios (geometric mean over the pairs of cells each compares; quiet runs: the same from the quiet runs' medians):\n\n");
 	vb_print_ratios(stdout, r);
+	printf("\nVerdict: by the medians. Decided: by the paired runs (repetitions with a run of each pair; a paired ratio is one repetition's numerator over the same repetition's denominator), whose median lies within the interval with the probability shown (sign test): met or MISSED when the interval lies wholly on one side of the goal (each claim wrong with a probability of at most %.0f%%), undecided when it holds the goal, too few runs under %u repetitions (BENCH_REPS).\n",
+	       100 * VB_ALPHA, vb_min_paired());
 	vb_references(&s, ref);
 	printf("\nReferences (no goal, not in latest.json): what the goals are up against in this machine:\n\n");
 	vb_print_references(stdout, ref);

@@ -30,6 +30,16 @@ void vb_print_table(FILE *f, const struct vb_set *s)
 	}
 }
 
+/* The paired repetitions' interval of @x, as a table cell. */
+static void print_interval(FILE *f, const struct vb_ratio *x)
+{
+	if (x->coverage > 0)
+		fprintf(f, "%u | %.3f-%.3f (%.0f%%) | ", x->paired, x->lo, x->hi,
+			100 * x->coverage);
+	else
+		fprintf(f, "%u | - (%u needed) | ", x->paired, vb_min_paired());
+}
+
 /* A table of @n ratios; with @goals, their goals and verdicts too. */
 static void print_ratios(FILE *f, const struct vb_ratio *r, int n,
 			 bool goals)
@@ -37,11 +47,11 @@ static void print_ratios(FILE *f, const struct vb_ratio *r, int n,
 	int i;
 
 	if (goals)
-		fprintf(f, "| ratio | value | goal | pairs | worst pair | verdict | quiet runs | what |\n"
-			   "|---|---:|---:|---:|---:|---|---|---|\n");
+		fprintf(f, "| ratio | value | goal | pairs | worst pair | verdict | paired runs | interval | decided | quiet runs | what |\n"
+			   "|---|---:|---:|---:|---:|---|---:|---|---|---|---|\n");
 	else
-		fprintf(f, "| reference | value | pairs | quiet runs | what |\n"
-			   "|---|---:|---:|---|---|\n");
+		fprintf(f, "| reference | value | pairs | paired runs | interval | quiet runs | what |\n"
+			   "|---|---:|---:|---:|---|---|---|\n");
 	for (i = 0; i < n; i++) {
 		const struct vb_ratio *x = &r[i];
 		bool none = isnan(x->value);
@@ -60,6 +70,12 @@ static void print_ratios(FILE *f, const struct vb_ratio *r, int n,
 		else if (goals)
 			fprintf(f, "%.3f | %s | ", x->worst,
 				vb_ratio_met(x) ? "met" : "MISSED");
+		if (none)
+			fprintf(f, "- | - | ");
+		else
+			print_interval(f, x);
+		if (goals)
+			fprintf(f, "%s | ", vb_decision_name(x->decision));
 		if (x->quiet_pairs)
 			fprintf(f, "%.3f (%u of %u pairs) | %s |\n", x->quiet,
 				x->quiet_pairs, x->pairs, x->what);

@@ -17,7 +17,7 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then q_rt=3 q_size=256; else q_rt=5 q_size=1024; fi
 RUNTIME=${BENCH_RUNTIME:-$q_rt}
-REPS=${BENCH_REPS:-3}
+REPS=${BENCH_REPS:-5}	# the fewest that can decide a goal (vbench report)
 SIZE_MB=${BENCH_SIZE_MB:-$q_size}
 POLL_US=${BENCH_POLL_US:-0}
 PROFILE=${BENCH_PROFILE:-0}

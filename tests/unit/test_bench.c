@@ -203,6 +203,11 @@ static int t_cells(struct ut *t)
 	/* No load samples: no quiet runs. */
 	CHECK(t, !r[VB_BIO_VS_HOST].quiet_pairs &&
 	      isnan(r[VB_BIO_VS_HOST].quiet), "quiet runs from nothing");
+	/* Three repetitions decide nothing. */
+	CHECK(t, r[VB_BIO_VS_HOST].paired == 3 &&
+	      r[VB_BIO_VS_HOST].decision == VB_TOO_FEW &&
+	      isnan(r[VB_BIO_VS_HOST].lo), "3 runs: %s",
+	      vb_decision_name(r[VB_BIO_VS_HOST].decision));
 	CHECK(t, fabs(r[VB_Q2_VS_Q1].value - 160000.0 / 90000) < 1e-9 &&
 	      !vb_ratio_met(&r[VB_Q2_VS_Q1]), "q2/q1 %f", r[VB_Q2_VS_Q1].value);
 	vb_set_free(&s);
@@ -213,6 +218,116 @@ static int t_cells(struct ut *t)
 	vb_ratios(&s, r);
 	CHECK(t, isnan(r[VB_BIO_VS_HOST].value) && !r[VB_BIO_VS_HOST].pairs &&
 	      !vb_ratio_met(&r[VB_BIO_VS_HOST]), "a ratio from nothing");
+	vb_set_free(&s);
+	return 0;
+}
+
+/* One run of a cell in repetition @rep. */
+static void add_rep(struct vb_set *s, const char *t, const char *b,
+		    unsigned int qd, unsigned int rep, double iops)
+{
+	struct vb_record r;
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.target, t);
+	strcpy(r.backend, b);
+	strcpy(r.rw, "randread");
+	r.qd = qd;
+	r.queues = 1;
+	r.rep = rep;
+	r.iops = iops;
+	r.lat_p50_us = 1e6 / iops;
+	r.cpu_us_per_io = 10;
+	r.ios = 1000;
+	vb_set_add(s, &r);
+}
+
+/* Decisions from the paired repetitions. */
+static int t_decide(struct ut *t)
+{
+	/* The machine's speed drifts between repetitions 3x; bio keeps
+	 * within 0.96-1.00 of host in each, kiocb 0.86-0.93 of bio. */
+	static const double host[] = { 50000, 150000, 90000, 60000, 120000,
+				       70000, 140000 };
+	static const double bio[] = { 0.97, 0.99, 1.00, 0.96, 0.98, 0.97, 0.99 };
+	static const double kiocb[] = { 0.88, 0.93, 0.86, 0.89, 0.91, 0.87, 0.90 };
+	double v[9] = { 9, 1, 8, 2, 7, 3, 6, 4, 5 }, lo, hi, cov;
+	struct vb_ratio r[VB_NRATIOS];
+	struct vb_set s = { 0 };
+	unsigned int i;
+
+	CHECK(t, vb_min_paired() == 5, "%u runs needed", vb_min_paired());
+	cov = vb_median_interval(v, 4, &lo, &hi);
+	CHECK(t, cov == 0 && isnan(lo) && isnan(hi), "4 values: %f", cov);
+	cov = vb_median_interval(v, 5, &lo, &hi);
+	CHECK(t, fabs(cov - (1 - 2.0 / 32)) < 1e-12 && lo == 1 && hi == 9,
+	      "5 values: %f %f-%f", cov, lo, hi);
+	cov = vb_median_interval(v, 9, &lo, &hi);
+	/* k = 2: P(B(9, 1/2) < 2) = 10/512 */
+	CHECK(t, fabs(cov - (1 - 20.0 / 512)) < 1e-12 && lo == 2 && hi == 8,
+	      "9 values: %f %f-%f", cov, lo, hi);
+
+	for (i = 0; i < 7; i++) {
+		add_rep(&s, "host", "brd", 32, i + 1, host[i]);
+		add_rep(&s, "bio", "brd", 32, i + 1, host[i] * bio[i]);
+		add_rep(&s, "kiocb", "brd", 32, i + 1,
+			host[i] * bio[i] * kiocb[i]);
+	}
+	vb_set_cells(&s);
+	vb_ratios(&s, r);
+	CHECK(t, r[VB_BIO_VS_HOST].paired == 7 &&
+	      fabs(r[VB_BIO_VS_HOST].paired_median - 0.98) < 1e-9 &&
+	      fabs(r[VB_BIO_VS_HOST].lo - 0.96) < 1e-9 &&
+	      fabs(r[VB_BIO_VS_HOST].hi - 1.00) < 1e-9 &&
+	      r[VB_BIO_VS_HOST].decision == VB_DECIDED_MET,
+	      "bio/host: %u paired, median %f in %f-%f: %s",
+	      r[VB_BIO_VS_HOST].paired, r[VB_BIO_VS_HOST].paired_median,
+	      r[VB_BIO_VS_HOST].lo, r[VB_BIO_VS_HOST].hi,
+	      vb_decision_name(r[VB_BIO_VS_HOST].decision));
+	/* 0.86-0.93 holds 0.90 */
+	CHECK(t, r[VB_KIOCB_VS_BIO].decision == VB_UNDECIDED,
+	      "kiocb/bio %f-%f: %s", r[VB_KIOCB_VS_BIO].lo,
+	      r[VB_KIOCB_VS_BIO].hi,
+	      vb_decision_name(r[VB_KIOCB_VS_BIO].decision));
+	/* The unpaired medians scatter with the drift; the pairs do not. */
+	CHECK(t, fabs(r[VB_BIO_VS_HOST].value - 0.98) > 0.005,
+	      "bio/host by the medians %f", r[VB_BIO_VS_HOST].value);
+	vb_set_free(&s);
+
+	/* kiocb clearly short of bio; a repetition without its bio run
+	 * pairs with nothing. */
+	for (i = 0; i < 6; i++) {
+		add_rep(&s, "kiocb", "null_blk", 32, i + 1, 70000 + 1000 * i);
+		if (i != 2)
+			add_rep(&s, "bio", "null_blk", 32, i + 1, 100000);
+	}
+	vb_set_cells(&s);
+	vb_ratios(&s, r);
+	CHECK(t, r[VB_KIOCB_VS_BIO].paired == 5 &&
+	      r[VB_KIOCB_VS_BIO].decision == VB_DECIDED_MISSED &&
+	      fabs(r[VB_KIOCB_VS_BIO].hi - 0.75) < 1e-9,
+	      "kiocb/bio: %u paired, up to %f: %s", r[VB_KIOCB_VS_BIO].paired,
+	      r[VB_KIOCB_VS_BIO].hi,
+	      vb_decision_name(r[VB_KIOCB_VS_BIO].decision));
+	/* Two pairs of cells: each repetition's geometric mean. An upper
+	 * bound goal (latency): 0.5 and 0.8 make 0.632, above 0.6. */
+	for (i = 0; i < 5; i++) {
+		add_rep(&s, "bio", "brd", 1, i + 1, 10000);
+		add_rep(&s, "qsd", "brd", 1, i + 1, 5000);
+		add_rep(&s, "bio", "null_blk", 1, i + 1, 10000);
+		add_rep(&s, "qsd", "null_blk", 1, i + 1, 8000);
+	}
+	vb_set_cells(&s);
+	vb_ratios(&s, r);
+	CHECK(t, r[VB_VHOST_VS_QSD_LAT_QD1].paired == 5 &&
+	      fabs(r[VB_VHOST_VS_QSD_LAT_QD1].paired_median - sqrt(0.4)) < 1e-9 &&
+	      r[VB_VHOST_VS_QSD_LAT_QD1].decision == VB_DECIDED_MISSED,
+	      "latency %f: %s", r[VB_VHOST_VS_QSD_LAT_QD1].paired_median,
+	      vb_decision_name(r[VB_VHOST_VS_QSD_LAT_QD1].decision));
+	/* Nothing to pair: not measured, not too few. */
+	CHECK(t, r[VB_Q2_VS_Q1].decision == VB_UNMEASURED &&
+	      !r[VB_Q2_VS_Q1].paired, "q2/q1: %s",
+	      vb_decision_name(r[VB_Q2_VS_Q1].decision));
 	vb_set_free(&s);
 	return 0;
 }
@@ -387,6 +502,7 @@ const struct ut_case ut_bench_cases[] = {
 	{ "bench-run", t_run },
 	{ "bench-cells", t_cells },
 	{ "bench-quiet", t_quiet },
+	{ "bench-decide", t_decide },
 	{ "bench-records-json", t_records_and_json },
 	{ "bench-references", t_references },
 	{ NULL, NULL },
