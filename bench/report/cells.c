@@ -440,10 +440,6 @@ static void decide(const struct vb_set *s, const struct rule *u,
 			v[n++] = exp(logsum / npairs);
 	}
 	out->paired = n;
-	if (!n) {
-		out->decision = VB_TOO_FEW;
-		return;
-	}
 	out->coverage = vb_median_interval(v, n, &out->lo, &out->hi);
 	out->paired_median = vb_median(v, n);
 	if (isnan(u->target))
