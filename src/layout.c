@@ -65,6 +65,13 @@ struct vhost_blk_layout {
 
 #define VHOST_BLK_LAYOUT_WRITTEN	0	/* flags: data written, mtime not */
 #define VHOST_BLK_LAYOUT_MAX_EXTENTS	SZ_1M
+/*
+ * Giving the lease back wakes the task that broke it, which then checks
+ * for conflicting leases again but breaks none taken since (__break_lease
+ * breaks only before its first wait): a lease taken again before that task
+ * runs would leave it waiting, its break never sent to us. The delay
+ * before a map again is what keeps that window shut; keep it long.
+ */
 #define VHOST_BLK_LAYOUT_DELAY_MIN	HZ
 #define VHOST_BLK_LAYOUT_DELAY_MAX	(64 * HZ)
 
