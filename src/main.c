@@ -148,6 +148,8 @@ static void vhost_blk_detach(struct vhost_blk *blk)
 	vhost_dev_flush(&blk->dev);
 	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
 		wait_event(blk->drain_wq, vhost_blk_vq_idle(&blk->vqs[i]));
+	/* Completions still queueing their work after the last was reaped. */
+	synchronize_rcu();
 	vhost_dev_flush(&blk->dev);
 	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vhost_blk_vq *bvq = &blk->vqs[i];

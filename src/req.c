@@ -9,6 +9,7 @@
  * one batch and notifies the guest once.
  */
 #include <linux/mm.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
@@ -156,12 +157,18 @@ void vhost_blk_req_done(struct vhost_blk_req *req, u8 status)
 	struct vhost_blk_vq *bvq = req->bvq;
 
 	req->status = status;
+	/*
+	 * Once on done_list the request can be reaped and the device
+	 * detached and freed by others before we queue the work that reaps
+	 * it: the detach waits for this read-side section (synchronize_rcu).
+	 */
+	rcu_read_lock();
 	llist_add(&req->done_node, &bvq->done_list);
 	/* Completed inside the queue's kick loop, which reaps before it ends. */
-	if (in_task() && READ_ONCE(bvq->loop_task) == current)
-		return;
-	if (!vhost_vq_work_queue(&bvq->vq, &bvq->done_work))
+	if (!(in_task() && READ_ONCE(bvq->loop_task) == current) &&
+	    !vhost_vq_work_queue(&bvq->vq, &bvq->done_work))
 		queue_work(system_wq, &bvq->orphan_work);
+	rcu_read_unlock();
 }
 
 /*
