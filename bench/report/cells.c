@@ -454,31 +454,19 @@ static void decide(const struct vb_set *s, const struct rule *u,
 		out->decision = VB_UNDECIDED;
 }
 
-static void one_ratio(const struct vb_set *s, const struct rule *u,
-		      struct vb_ratio *out)
+/* The pairs of cells rule @u divides: @num[i] over @den[i] (each with room
+ * for s->ncell entries). Returns how many. */
+static size_t pair_cells(const struct vb_set *s, const struct rule *u,
+			 const struct vb_cell **num, const struct vb_cell **den)
 {
-	const struct vb_cell **num, **den;
-	double logsum = 0, qsum = 0;
-	size_t i;
+	size_t i, n = 0;
 
-	out->name = u->name;
-	out->what = u->what;
-	out->target = u->target;
-	out->at_most = u->at_most;
-	out->pairs = 0;
-	out->value = NAN;
-	out->worst = NAN;
-	out->quiet = NAN;
-	out->quiet_pairs = 0;
-	num = calloc(s->ncell + 1, sizeof(*num));
-	den = calloc(s->ncell + 1, sizeof(*den));
-	for (i = 0; num && den && i < s->ncell; i++) {
+	for (i = 0; i < s->ncell; i++) {
 		const struct vb_cell *a = &s->cell[i], *b;
 		const char *nt = strcmp(u->num, "vhost") ? u->num :
 				 vb_vhost_target(a->backend);
 		const char *dt = strcmp(u->den, "vhost") ? u->den :
 				 vb_vhost_target(a->backend);
-		double x, y, r;
 
 		if (strcmp(a->target, nt) || !listed(u->backends, a->backend) ||
 		    (u->qd && a->qd != u->qd) ||
@@ -486,32 +474,64 @@ static void one_ratio(const struct vb_set *s, const struct rule *u,
 			continue;
 		b = vb_find(s, dt, a->backend, a->rw, a->qd,
 			    u->den_queues ? u->den_queues : a->queues);
-		if (!b || b == a)
+		if (!b || b == a || !(metric(a, u->m, false) > 0) ||
+		    !(metric(b, u->m, false) > 0))
 			continue;
-		x = metric(a, u->m, false);
-		y = metric(b, u->m, false);
-		if (!(x > 0) || !(y > 0))
-			continue;
-		r = x / y;
+		num[n] = a;
+		den[n] = b;
+		n++;
+	}
+	return n;
+}
+
+/* Ratio @u over the @npairs pairs @num[i] / @den[i]. */
+static void ratio_of(const struct vb_set *s, const struct rule *u,
+		     const struct vb_cell **num, const struct vb_cell **den,
+		     size_t npairs, struct vb_ratio *out)
+{
+	double logsum = 0, qsum = 0;
+	size_t i;
+
+	out->name = u->name;
+	out->what = u->what;
+	out->target = u->target;
+	out->at_most = u->at_most;
+	out->pairs = npairs;
+	out->value = NAN;
+	out->worst = NAN;
+	out->quiet = NAN;
+	out->quiet_pairs = 0;
+	for (i = 0; i < npairs; i++) {
+		const struct vb_cell *a = num[i], *b = den[i];
+		double r = metric(a, u->m, false) / metric(b, u->m, false);
+
 		logsum += log(r);
 		if (metric(a, u->m, true) > 0 && metric(b, u->m, true) > 0) {
 			qsum += log(metric(a, u->m, true) / metric(b, u->m, true));
 			out->quiet_pairs++;
 		}
-		num[out->pairs] = a;
-		den[out->pairs] = b;
-		out->pairs++;
 		if (isnan(out->worst) ||
 		    (u->at_most ? r > out->worst : r < out->worst))
 			out->worst = r;
 	}
-	if (out->pairs == 1)
+	if (npairs == 1)
 		out->value = out->worst;	/* exactly, not through log/exp */
-	else if (out->pairs)
-		out->value = exp(logsum / out->pairs);
+	else if (npairs)
+		out->value = exp(logsum / npairs);
 	if (out->quiet_pairs)
 		out->quiet = exp(qsum / out->quiet_pairs);
-	decide(s, u, num, den, num && den ? out->pairs : 0, out);
+	decide(s, u, num, den, npairs, out);
+}
+
+static void one_ratio(const struct vb_set *s, const struct rule *u,
+		      struct vb_ratio *out)
+{
+	const struct vb_cell **num, **den;
+
+	num = calloc(s->ncell + 1, sizeof(*num));
+	den = calloc(s->ncell + 1, sizeof(*den));
+	ratio_of(s, u, num, den, num && den ? pair_cells(s, u, num, den) : 0,
+		 out);
 	free(num);
 	free(den);
 }
@@ -530,6 +550,48 @@ void vb_references(const struct vb_set *s, struct vb_ratio out[VB_NREFS])
 
 	for (i = 0; i < VB_NREFS; i++)
 		one_ratio(s, &refs[i], &out[i]);
+}
+
+struct vb_pair *vb_pairs(const struct vb_set *s, size_t *n)
+{
+	const struct vb_cell **num, **den;
+	struct vb_pair *p = NULL;
+	size_t cap = 0, i, k;
+	int id;
+
+	*n = 0;
+	num = calloc(s->ncell + 1, sizeof(*num));
+	den = calloc(s->ncell + 1, sizeof(*den));
+	for (id = 0; num && den && id < VB_NRATIOS; id++) {
+		k = pair_cells(s, &rules[id], num, den);
+		for (i = 0; i < k; i++) {
+			if (*n == cap) {
+				struct vb_pair *q;
+
+				cap = cap ? 2 * cap : 16;
+				q = realloc(p, cap * sizeof(*p));
+				if (!q)
+					goto fail;
+				p = q;
+			}
+			p[*n].id = id;
+			p[*n].num = num[i];
+			p[*n].den = den[i];
+			ratio_of(s, &rules[id], num + i, den + i, 1, &p[*n].r);
+			(*n)++;
+		}
+	}
+	if (num && den) {
+		free(num);
+		free(den);
+		return p ? p : calloc(1, sizeof(*p));
+	}
+fail:
+	free(num);
+	free(den);
+	free(p);
+	*n = 0;
+	return NULL;
 }
 
 bool vb_ratio_met(const struct vb_ratio *r)

@@ -139,6 +139,20 @@ enum vb_ref_id {
 /* All ratios from the cells of @s (vb_set_cells first). */
 void vb_ratios(const struct vb_set *s, struct vb_ratio out[VB_NRATIOS]);
 void vb_references(const struct vb_set *s, struct vb_ratio out[VB_NREFS]);
+/*
+ * Each pair of cells of each goal's ratio on its own, with its own paired
+ * runs and decision: a ratio pooled over backends and queue counts can
+ * meet its goal while a pair of it misses (one queue against two, say).
+ */
+struct vb_pair {
+	enum vb_ratio_id id;
+	const struct vb_cell *num, *den;	/* in the set */
+	struct vb_ratio r;	/* over this pair alone */
+};
+
+/* The pairs of every ratio of @s in the order of the ratios, then of the
+ * cells; *@n of them. NULL when out of memory; free() the array. */
+struct vb_pair *vb_pairs(const struct vb_set *s, size_t *n);
 /* The vhost-blk target of a backend: what the module's auto engine
  * picks (bio for block devices, kiocb for the image on XFS). */
 const char *vb_vhost_target(const char *backend);

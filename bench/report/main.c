@@ -170,6 +170,8 @@ static int report(int argc, char **argv)
 	const char *hostload = NULL;
 	double offset = 0, step = 2, quiet_pct = 10;
 	struct vb_ratio r[VB_NRATIOS], ref[VB_NREFS];
+	struct vb_pair *pairs;
+	size_t npairs;
 	struct vb_set s = { 0 };
 	char line[1024], err[256];
 	unsigned int lineno = 0;
@@ -238,6 +240,14 @@ static int report(int argc, char **argv)
 	vb_print_ratios(stdout, r);
 	printf("\nVerdict: by the medians. Decided: by the paired runs (repetitions with a run of each pair; a paired ratio is one repetition's numerator over the same repetition's denominator), whose median lies within the interval with the probability shown (sign test): met or MISSED when the interval lies wholly on one side of the goal (each claim wrong with a probability of at most %.0f%%), undecided when it holds the goal, too few runs under %u repetitions (BENCH_REPS).\n",
 	       100 * VB_ALPHA, vb_min_paired());
+	pairs = vb_pairs(&s, &npairs);
+	if (!pairs) {
+		fprintf(stderr, "vbench: out of memory\n");
+		return 1;
+	}
+	printf("\nEach pair of cells of the ratios above, decided alone (its own paired runs; a pooled ratio can meet its goal while one of its pairs misses):\n\n");
+	vb_print_pairs(stdout, pairs, npairs);
+	free(pairs);
 	vb_references(&s, ref);
 	printf("\nReferences (no goal, not in latest.json): what the goals are up against in this machine:\n\n");
 	vb_print_references(stdout, ref);

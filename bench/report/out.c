@@ -94,6 +94,50 @@ void vb_print_references(FILE *f, const struct vb_ratio r[VB_NREFS])
 	print_ratios(f, r, VB_NREFS, false);
 }
 
+void vb_print_pairs(FILE *f, const struct vb_pair *p, size_t n)
+{
+	unsigned int count[VB_NRATIOS][VB_UNDECIDED + 1] = { { 0 } };
+	const char *name[VB_NRATIOS] = { NULL };
+	size_t i;
+	int id;
+
+	fprintf(f, "| ratio | backend | rw | QD | queues | value | goal | paired runs | interval | decided |\n"
+		   "|---|---|---|---:|---:|---:|---:|---:|---|---|\n");
+	for (i = 0; i < n; i++) {
+		const struct vb_ratio *x = &p[i].r;
+
+		fprintf(f, "| %s | %s | %s | %u | ", x->name, p[i].num->backend,
+			p[i].num->rw, p[i].num->qd);
+		if (p[i].num->queues == p[i].den->queues)
+			fprintf(f, "%u | ", p[i].num->queues);
+		else
+			fprintf(f, "%u/%u | ", p[i].num->queues,
+				p[i].den->queues);
+		fprintf(f, "%.3f | %s %.2f | ", x->value,
+			x->at_most ? "<=" : ">=", x->target);
+		print_interval(f, x);
+		fprintf(f, "%s |\n", vb_decision_name(x->decision));
+		count[p[i].id][x->decision]++;
+		name[p[i].id] = x->name;
+	}
+	fputc('\n', f);
+	for (id = 0; id < VB_NRATIOS; id++) {
+		const unsigned int *c = count[id];
+		unsigned int all = c[VB_TOO_FEW] + c[VB_DECIDED_MET] +
+				   c[VB_DECIDED_MISSED] + c[VB_UNDECIDED];
+
+		if (!name[id])
+			continue;
+		fprintf(f, "- %s: %u pair%s, met %u, MISSED %u, undecided %u",
+			name[id], all,
+			all == 1 ? "" : "s", c[VB_DECIDED_MET],
+			c[VB_DECIDED_MISSED], c[VB_UNDECIDED]);
+		if (c[VB_TOO_FEW])
+			fprintf(f, ", too few runs %u", c[VB_TOO_FEW]);
+		fputc('\n', f);
+	}
+}
+
 /* A JSON string of printable ASCII (what a kernel release holds). */
 static void json_str(FILE *f, const char *s)
 {

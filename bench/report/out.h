@@ -13,6 +13,11 @@ void vb_print_table(FILE *f, const struct vb_set *s);
 void vb_print_ratios(FILE *f, const struct vb_ratio r[VB_NRATIOS]);
 /* The reference ratios, in a table of their own (no goal, no verdict). */
 void vb_print_references(FILE *f, const struct vb_ratio r[VB_NREFS]);
+/*
+ * Each pair of cells of the goals' ratios, decided alone, as a Markdown
+ * table, and how many of each ratio's pairs are met, MISSED, undecided.
+ */
+void vb_print_pairs(FILE *f, const struct vb_pair *p, size_t n);
 /* latest.json: {"kernel", "runs" (one per cell, medians), "ratios"}. */
 void vb_write_json(FILE *f, const char *kernel, const struct vb_set *s,
 		   const struct vb_ratio r[VB_NRATIOS]);

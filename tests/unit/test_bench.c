@@ -223,8 +223,9 @@ static int t_cells(struct ut *t)
 }
 
 /* One run of a cell in repetition @rep. */
-static void add_rep(struct vb_set *s, const char *t, const char *b,
-		    unsigned int qd, unsigned int rep, double iops)
+static void add_rep_q(struct vb_set *s, const char *t, const char *b,
+		      unsigned int qd, unsigned int queues, unsigned int rep,
+		      double iops)
 {
 	struct vb_record r;
 
@@ -233,13 +234,19 @@ static void add_rep(struct vb_set *s, const char *t, const char *b,
 	strcpy(r.backend, b);
 	strcpy(r.rw, "randread");
 	r.qd = qd;
-	r.queues = 1;
+	r.queues = queues;
 	r.rep = rep;
 	r.iops = iops;
 	r.lat_p50_us = 1e6 / iops;
 	r.cpu_us_per_io = 10;
 	r.ios = 1000;
 	vb_set_add(s, &r);
+}
+
+static void add_rep(struct vb_set *s, const char *t, const char *b,
+		    unsigned int qd, unsigned int rep, double iops)
+{
+	add_rep_q(s, t, b, qd, 1, rep, iops);
 }
 
 /* Decisions from the paired repetitions. */
@@ -328,6 +335,58 @@ static int t_decide(struct ut *t)
 	CHECK(t, r[VB_Q2_VS_Q1].decision == VB_UNMEASURED &&
 	      !r[VB_Q2_VS_Q1].paired, "q2/q1: %s",
 	      vb_decision_name(r[VB_Q2_VS_Q1].decision));
+	vb_set_free(&s);
+	return 0;
+}
+
+/* Each pair alone: a pooled ratio that meets its goal over a pair that
+ * misses it. */
+static int t_pairs(struct ut *t)
+{
+	struct vb_ratio r[VB_NRATIOS];
+	struct vb_set s = { 0 };
+	struct vb_pair *p;
+	char *buf = NULL;
+	size_t n, len = 0;
+	unsigned int i;
+	FILE *f;
+
+	for (i = 0; i < 5; i++) {
+		add_rep_q(&s, "host", "null_blk", 32, 1, i + 1, 60000 + 100 * i);
+		add_rep_q(&s, "bio", "null_blk", 32, 1, i + 1, 90000 + 200 * i);
+		add_rep_q(&s, "host", "null_blk", 32, 2, i + 1, 100000 + 100 * i);
+		add_rep_q(&s, "bio", "null_blk", 32, 2, i + 1, 80000 + 300 * i);
+	}
+	vb_set_cells(&s);
+	vb_ratios(&s, r);
+	CHECK(t, r[VB_BIO_VS_HOST].decision == VB_DECIDED_MET &&
+	      r[VB_BIO_VS_HOST].pairs == 2, "pooled bio/host %f: %s",
+	      r[VB_BIO_VS_HOST].value,
+	      vb_decision_name(r[VB_BIO_VS_HOST].decision));
+	p = vb_pairs(&s, &n);
+	/* bio/host at 1 and 2 queues; q2/q1 of bio; nothing else pairs */
+	CHECK(t, p && n == 3, "%zu pairs", n);
+	CHECK(t, p[0].id == VB_BIO_VS_HOST && p[0].num->queues == 1 &&
+	      p[0].r.decision == VB_DECIDED_MET &&
+	      fabs(p[0].r.value - 1.5) < 0.01 && p[0].r.paired == 5,
+	      "1 queue: %f %s", p[0].r.value,
+	      vb_decision_name(p[0].r.decision));
+	CHECK(t, p[1].id == VB_BIO_VS_HOST && p[1].num->queues == 2 &&
+	      p[1].r.decision == VB_DECIDED_MISSED &&
+	      fabs(p[1].r.value - 0.8) < 0.01, "2 queues: %f %s",
+	      p[1].r.value, vb_decision_name(p[1].r.decision));
+	CHECK(t, p[2].id == VB_Q2_VS_Q1 && p[2].num->queues == 2 &&
+	      p[2].den->queues == 1 && p[2].r.decision == VB_DECIDED_MISSED,
+	      "q2/q1: %s", vb_decision_name(p[2].r.decision));
+	f = open_memstream(&buf, &len);
+	vb_print_pairs(f, p, n);
+	fclose(f);
+	CHECK(t, strstr(buf, "| bio_vs_host | null_blk | randread | 32 | 2 | 0.") &&
+	      strstr(buf, "| q2_vs_q1 | null_blk | randread | 32 | 2/1 |") &&
+	      strstr(buf, "- bio_vs_host: 2 pairs, met 1, MISSED 1, undecided 0\n") &&
+	      !strstr(buf, "- kiocb_vs_bio"), "the table:\n%s", buf);
+	free(buf);
+	free(p);
 	vb_set_free(&s);
 	return 0;
 }
@@ -503,6 +562,7 @@ const struct ut_case ut_bench_cases[] = {
 	{ "bench-cells", t_cells },
 	{ "bench-quiet", t_quiet },
 	{ "bench-decide", t_decide },
+	{ "bench-pairs", t_pairs },
 	{ "bench-records-json", t_records_and_json },
 	{ "bench-references", t_references },
 	{ NULL, NULL },
