@@ -152,10 +152,34 @@ run() {
 	rm -rf "$dir"
 }
 
+# The VM's own state, a line a cell to $OUT/vmstate.tsv: what would make
+# later runs slower than earlier ones without any other load (the kernel
+# giving up the TSC for a slow clocksource, memory running short,
+# compaction, reclaim). vmstat's counters are since boot.
+CS=/sys/devices/system/clocksource/clocksource0/current_clocksource
+VMSTAT_KEYS=(pgscan_kswapd pgscan_direct compact_stall compact_migrate_scanned thp_fault_alloc thp_collapse_alloc thp_split_page pgmajfault)
+vmstate_head() {
+	printf 'time\trep\tcell\tclocksource\tMemFree_kB\tCached_kB\tSlab_kB\tAnonHugePages_kB'
+	printf '\t%s' "${VMSTAT_KEYS[@]}"
+	printf '\n'
+}
+vmstate() { # vmstate REP CELL
+	local m v k
+	m=$(awk '/^(MemFree|Cached|Slab|AnonHugePages):/ { v[$1] = $2 }
+		END { printf "\t%s\t%s\t%s\t%s", v["MemFree:"], v["Cached:"], v["Slab:"], v["AnonHugePages:"] }' /proc/meminfo)
+	v=
+	for k in "${VMSTAT_KEYS[@]}"; do
+		v+=$'\t'$(awk -v k="$k" '$1 == k { print $2; f = 1 } END { if (!f) print "-" }' /proc/vmstat)
+	done
+	printf '%s\t%s\t%s\t%s%s%s\n' "$(date +%s)" "$1" "$2" "$(cat "$CS")" "$m" "$v" >>"$OUT/vmstate.tsv"
+}
+CS0=$(cat "$CS")
+
 t0=$(date +%s)
 echo "bench: clock $(date +%s.%N)"
 say "$(uname -r), $(nproc) vCPUs; $(if [ "$QUICK" = 1 ]; then echo quick; else echo full; fi) matrix, ${RUNTIME}s a run, $REPS repetitions, ${SIZE_MB} MiB a backend, vhost workers poll ${POLL_US} us"
 say "$("$B/fio" --version), $(qemu-storage-daemon --version | head -n1)"
+say "kernel command line: $(cat /proc/cmdline)"
 modprobe vhost && insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko" ||
 	die "cannot load vhost_blk.ko (make module builds it)"
 say "filling the backends (null_blk, brd, XFS image)"
@@ -171,7 +195,9 @@ for c in "${CELLS[@]}"; do
 	set -- $c
 	total=$((total + ($# - 4) * REPS))
 done
-say "${#CELLS[@]} cells, $total runs"
+say "${#CELLS[@]} cells, $total runs; clocksource $CS0"
+vmstate_head >"$OUT/vmstate.tsv"
+vmstate 0 start
 
 # Repetitions outermost and the targets of a cell back to back, their order
 # rotated each repetition: drift and noise land on every target alike.
@@ -188,8 +214,9 @@ for rep in $(seq "$REPS"); do
 			n=$((n + 1))
 			run "$t" "$b" "$rw" "$qd" "$q" "$rep"
 		done
+		vmstate "$rep" "$b-$rw-qd$qd-q$q"
 	done
-	say "repetition $rep of $REPS done ($n of $total runs, $(( $(date +%s) - t0 ))s)"
+	say "repetition $rep of $REPS done ($n of $total runs, $(( $(date +%s) - t0 ))s; clocksource $(cat "$CS"))"
 done
 
 # profile NAME: turn perf.data into profile-NAME.txt: busy time by thread,
@@ -237,6 +264,10 @@ if [ "$PROFILE" = 1 ]; then
 fi
 
 say "matrix done in $(( $(date +%s) - t0 ))s; $FAILED runs failed"
+if [ "$(cat "$CS")" != "$CS0" ]; then
+	say "WARNING: the clocksource changed from $CS0 to $(cat "$CS") during the matrix: runs after it read a slower clock and do not compare with runs before it (vmstate.tsv says when); the kernel's log:"
+	dmesg | grep -iE 'clocksource|tsc' | tail -n 8 | sed 's/^/bench:     /'
+fi
 "$B/vbench" report --kernel "$(uname -r)" --json "$OUT/latest.json" \
 	--plot "$OUT" "$OUT/results.tsv" | tee "$OUT/report.md"
 teardown_all

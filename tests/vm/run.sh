@@ -11,6 +11,7 @@
 # log has a report, or 124 on time-out.
 # --kernel debug boots the debug kernel of mkkernel.sh (KASAN, lockdep,
 # kmemleak; built once, ~10 minutes) with its modules at /lib/modules.
+# VM_KARGS: more kernel parameters (an experiment's, e.g. idle=poll).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -48,6 +49,8 @@ debug)
 *) die "--kernel takes 'distro' or 'debug', not '$kernel'" ;;
 esac
 
+kargs+=${VM_KARGS:+ $VM_KARGS}
+
 if [ -z "$out" ]; then
 	out=$(mktemp -d /tmp/vbt-run.XXXXXX)
 fi
@@ -56,7 +59,7 @@ rm -f "$out/rc" "$out/log" "$out/dmesg" "$out/console.log"
 printf '%q ' "$@" >"$out/cmd"
 echo >>"$out/cmd"
 
-log "booting the test host ($krel, TCG, 2 vCPUs, ${mem} MiB, limit ${timeout}s)"
+log "booting the test host ($krel, TCG, 2 vCPUs, ${mem} MiB, limit ${timeout}s${VM_KARGS:+, kernel parameters: $VM_KARGS})"
 # Kernel reports, in the kernel log and on the console.
 pattern='BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|kernel BUG|blocked for more than|soft lockup|hard LOCKUP|possible circular locking|possible recursive locking|inconsistent lock state|unreferenced object|Kernel panic|detected stalls|Call Trace'
 
