@@ -81,6 +81,10 @@ other=$(awk '{ s += $2; n++; if ($2 > m) m = $2; if ($2 > 10) busy++ }
 	END { if (n) printf "other work used %.0f%% of this machine'"'"'s CPUs on average (peak %.0f%%; above 10%% in %d of %d 2-second samples)", s / n, m, busy, n }' \
 	"$out/hostload.tsv" 2>/dev/null || true)
 [ -z "$other" ] || printf '\nNoise: while the VM ran, %s.\n' "$other" >>"$out/report.md"
+# A clocksource that changed mid-matrix (bench.sh's warning) belongs with
+# the results it spoils.
+cs=$(grep -a 'WARNING: the clocksource' "$out/runner.log" | sed 's/^bench: [0-9:]* //' || true)
+[ -z "$cs" ] || printf '\n%s\n' "$cs" >>"$out/report.md"
 
 mkdir -p "$REPO/bench/results"
 cp "$out/latest.json" "$REPO/bench/results/latest.json"
