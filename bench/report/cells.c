@@ -554,24 +554,23 @@ void vb_references(const struct vb_set *s, struct vb_ratio out[VB_NREFS])
 
 struct vb_pair *vb_pairs(const struct vb_set *s, size_t *n)
 {
-	const struct vb_cell **num, **den;
-	struct vb_pair *p = NULL;
+	const struct vb_cell **num = calloc(s->ncell + 1, sizeof(*num));
+	const struct vb_cell **den = calloc(s->ncell + 1, sizeof(*den));
+	struct vb_pair *p = NULL, *q;
+	bool ok = num && den;
 	size_t cap = 0, i, k;
 	int id;
 
 	*n = 0;
-	num = calloc(s->ncell + 1, sizeof(*num));
-	den = calloc(s->ncell + 1, sizeof(*den));
-	for (id = 0; num && den && id < VB_NRATIOS; id++) {
+	for (id = 0; ok && id < VB_NRATIOS; id++) {
 		k = pair_cells(s, &rules[id], num, den);
-		for (i = 0; i < k; i++) {
+		for (i = 0; ok && i < k; i++) {
 			if (*n == cap) {
-				struct vb_pair *q;
-
 				cap = cap ? 2 * cap : 16;
 				q = realloc(p, cap * sizeof(*p));
+				ok = q;
 				if (!q)
-					goto fail;
+					break;
 				p = q;
 			}
 			p[*n].id = id;
@@ -581,17 +580,14 @@ struct vb_pair *vb_pairs(const struct vb_set *s, size_t *n)
 			(*n)++;
 		}
 	}
-	if (num && den) {
-		free(num);
-		free(den);
-		return p ? p : calloc(1, sizeof(*p));
-	}
-fail:
 	free(num);
 	free(den);
-	free(p);
-	*n = 0;
-	return NULL;
+	if (!ok) {
+		free(p);
+		*n = 0;
+		return NULL;
+	}
+	return p ? p : calloc(1, sizeof(*p));
 }
 
 bool vb_ratio_met(const struct vb_ratio *r)

@@ -164,13 +164,11 @@ vmstate_head() {
 	printf '\n'
 }
 vmstate() { # vmstate REP CELL
-	local m v k
+	local m v
 	m=$(awk '/^(MemFree|Cached|Slab|AnonHugePages):/ { v[$1] = $2 }
 		END { printf "\t%s\t%s\t%s\t%s", v["MemFree:"], v["Cached:"], v["Slab:"], v["AnonHugePages:"] }' /proc/meminfo)
-	v=
-	for k in "${VMSTAT_KEYS[@]}"; do
-		v+=$'\t'$(awk -v k="$k" '$1 == k { print $2; f = 1 } END { if (!f) print "-" }' /proc/vmstat)
-	done
+	v=$(awk -v keys="${VMSTAT_KEYS[*]}" '{ v[$1] = $2 }
+		END { n = split(keys, k, " "); for (i = 1; i <= n; i++) printf "\t%s", (k[i] in v) ? v[k[i]] : "-" }' /proc/vmstat)
 	printf '%s\t%s\t%s\t%s%s%s\n' "$(date +%s)" "$1" "$2" "$(cat "$CS")" "$m" "$v" >>"$OUT/vmstate.tsv"
 }
 CS0=$(cat "$CS")
