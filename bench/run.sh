@@ -5,9 +5,20 @@
 # bench/results/latest.json and latest.png, and the full output
 # (report.md, results.tsv, hostload.tsv, each run's fio JSON, profiles) in
 # build/bench/out-TIME. BENCH_RUNTIME, BENCH_REPS, BENCH_SIZE_MB,
-# BENCH_POLL_US and BENCH_CELLS override the matrix's defaults (docs/bench.md).
+# BENCH_POLL_US and BENCH_CELLS override the matrix's defaults, BENCH_IDLE
+# how the test host's idle vCPUs wait (docs/bench.md).
 set -euo pipefail
 . "$(dirname "$0")/../tests/vm/common.sh"
+
+# poll: idle vCPUs spin (idle=poll), as KVM's halt polling spares a KVM
+# guest the wake-up; halt: they sleep until an interrupt, and TCG makes
+# each wake-up one of a thread of this machine (docs/bench.md, "Idle vCPUs").
+idle=${BENCH_IDLE:-halt}
+case $idle in
+poll) export VM_KARGS="idle=poll${VM_KARGS:+ $VM_KARGS}" ;;
+halt) ;;
+*) die "BENCH_IDLE=$idle: say halt (the default) or poll" ;;
+esac
 
 t0=$(date +%s)
 "$VM_DIR/build.sh" module
@@ -20,7 +31,7 @@ out="$REPO/build/bench/out-$(date +%Y%m%d-%H%M%S)"
 rel=${out#"$REPO"/}
 mkdir -p "$out"
 if [ "${QUICK:-0}" = 1 ]; then limit=${VM_TIMEOUT:-1200}; else limit=${VM_TIMEOUT:-14400}; fi
-log "bench: $( [ "${QUICK:-0}" = 1 ] && echo "quick matrix" || echo "full matrix"); output in $rel"
+log "bench: $( [ "${QUICK:-0}" = 1 ] && echo "quick matrix" || echo "full matrix"), idle vCPUs $idle; output in $rel"
 
 # The machine's other load, sampled beside the VM: the VM's numbers move
 # with it (docs/bench.md, "Noise").
@@ -73,6 +84,7 @@ if [ -s "$out/hostload.tsv" ] && [ -s "$out/clock-offset" ]; then
 	noise=(--hostload "/repo/$rel/hostload.tsv" --clock-offset "$(cat "$out/clock-offset")" --step 2)
 fi
 in_testhost /repo/build/bench/vbench report --kernel "$(cat "$ROOTFS_DIR/kernel-release")" \
+	--cmdline "$(cat "$out/cmdline" 2>/dev/null || echo unknown)" \
 	--json "/repo/$rel/latest.json" --plot "/repo/$rel" "${noise[@]}" \
 	"/repo/$rel/results.tsv" >"$out/report.md"
 in_testhost gnuplot -e "dir='/repo/$rel'" /repo/bench/chart.gp 2>"$out/gnuplot.log" ||

@@ -13,8 +13,8 @@
  *       window takes in as little of the marking as can be. With THREADS,
  *       end also appends "tid name" of every thread to it (profiles: perf
  *       names a vhost worker after its owner; /proc knows it as vhost-PID).
- *   vbench report [--kernel RELEASE] [--json FILE] [--plot DIR]
- *                 [--hostload FILE --clock-offset S [--step S]
+ *   vbench report [--kernel RELEASE] [--cmdline ARGS] [--json FILE]
+ *                 [--plot DIR] [--hostload FILE --clock-offset S [--step S]
  *                  [--quiet-pct P]] RESULTS
  *       The medians of each cell, the ratios of issue #4 with their goals,
  *       and optionally latest.json and the chart's data. With the other
@@ -44,7 +44,7 @@ static void usage(void)
 		"usage: vbench mark begin|end DIR [THREADS]\n"
 		"       vbench record --target T --backend B --rw RW --qd N --queues N --rep N\n"
 		"                     --fio RUN.json --stat0 FILE --stat1 FILE\n"
-		"       vbench report [--kernel RELEASE] [--json FILE] [--plot DIR]\n"
+		"       vbench report [--kernel RELEASE] [--cmdline ARGS] [--json FILE] [--plot DIR]\n"
 		"                     [--hostload FILE --clock-offset S [--step S] [--quiet-pct P]] RESULTS\n");
 	exit(2);
 }
@@ -164,9 +164,11 @@ static int report(int argc, char **argv)
 		{ "kernel", 1, NULL, 'k' }, { "json", 1, NULL, 'j' },
 		{ "plot", 1, NULL, 'p' }, { "hostload", 1, NULL, 'h' },
 		{ "clock-offset", 1, NULL, 'o' }, { "step", 1, NULL, 's' },
-		{ "quiet-pct", 1, NULL, 'q' }, { NULL, 0, NULL, 0 },
+		{ "quiet-pct", 1, NULL, 'q' }, { "cmdline", 1, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *kernel = "unknown", *json = NULL, *plot = NULL;
+	const char *kernel = "unknown", *cmdline = "unknown";
+	const char *json = NULL, *plot = NULL;
 	const char *hostload = NULL;
 	double offset = 0, step = 2, quiet_pct = 10;
 	struct vb_ratio r[VB_NRATIOS], ref[VB_NREFS];
@@ -181,6 +183,7 @@ static int report(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': kernel = optarg; break;
+		case 'c': cmdline = optarg; break;
 		case 'j': json = optarg; break;
 		case 'p': plot = optarg; break;
 		case 'h': hostload = optarg; break;
@@ -230,8 +233,8 @@ static int report(int argc, char **argv)
 		return 1;
 	}
 	vb_ratios(&s, r);
-	printf("Medians of %zu runs in %zu cells (kernel %s):\n\n", s.nrec,
-	       s.ncell, kernel);
+	printf("Medians of %zu runs in %zu cells (kernel %s; command line: %s):\n\n",
+	       s.nrec, s.ncell, kernel, cmdline);
 	vb_print_table(stdout, &s);
 	if (hostload)
 		printf("\nOther load: the median share of this machine's CPUs that other work used during a cell's runs; quiet runs: those with at most %.0f%%.\n",
@@ -259,7 +262,7 @@ static int report(int argc, char **argv)
 				strerror(errno));
 			return 1;
 		}
-		vb_write_json(j, kernel, &s, r);
+		vb_write_json(j, kernel, cmdline, &s, r);
 		if (fclose(j)) {
 			fprintf(stderr, "vbench: writing %s failed\n", json);
 			return 1;

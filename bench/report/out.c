@@ -138,7 +138,7 @@ void vb_print_pairs(FILE *f, const struct vb_pair *p, size_t n)
 	}
 }
 
-/* A JSON string of printable ASCII (what a kernel release holds). */
+/* A JSON string of printable ASCII (what a kernel release or command line holds). */
 static void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -159,13 +159,15 @@ static void json_num(FILE *f, double v, int prec)
 		fprintf(f, "%.*f", prec, v);
 }
 
-void vb_write_json(FILE *f, const char *kernel, const struct vb_set *s,
-		   const struct vb_ratio r[VB_NRATIOS])
+void vb_write_json(FILE *f, const char *kernel, const char *cmdline,
+		   const struct vb_set *s, const struct vb_ratio r[VB_NRATIOS])
 {
 	size_t i;
 
 	fputs("{\n  \"kernel\": ", f);
 	json_str(f, kernel);
+	fputs(",\n  \"cmdline\": ", f);
+	json_str(f, cmdline);
 	fputs(",\n  \"runs\": [", f);
 	for (i = 0; i < s->ncell; i++) {
 		const struct vb_cell *c = &s->cell[i];

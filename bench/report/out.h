@@ -18,9 +18,12 @@ void vb_print_references(FILE *f, const struct vb_ratio r[VB_NREFS]);
  * table, and how many of each ratio's pairs are met, MISSED, undecided.
  */
 void vb_print_pairs(FILE *f, const struct vb_pair *p, size_t n);
-/* latest.json: {"kernel", "runs" (one per cell, medians), "ratios"}. */
-void vb_write_json(FILE *f, const char *kernel, const struct vb_set *s,
-		   const struct vb_ratio r[VB_NRATIOS]);
+/*
+ * latest.json: {"kernel", "cmdline" (the test host's kernel command line),
+ * "runs" (one per cell, medians), "ratios"}.
+ */
+void vb_write_json(FILE *f, const char *kernel, const char *cmdline,
+		   const struct vb_set *s, const struct vb_ratio r[VB_NRATIOS]);
 /*
  * Chart data in @dir: iops.dat (QD32, 1 queue), lat.dat (p50 at QD1,
  * 1 queue), cpu.dat (CPU per I/O at QD32, 1 queue); a header line, one row a

@@ -177,7 +177,8 @@ t0=$(date +%s)
 echo "bench: clock $(date +%s.%N)"
 say "$(uname -r), $(nproc) vCPUs; $(if [ "$QUICK" = 1 ]; then echo quick; else echo full; fi) matrix, ${RUNTIME}s a run, $REPS repetitions, ${SIZE_MB} MiB a backend, vhost workers poll ${POLL_US} us"
 say "$("$B/fio" --version), $(qemu-storage-daemon --version | head -n1)"
-say "kernel command line: $(cat /proc/cmdline)"
+cat /proc/cmdline >"$OUT/cmdline"	# for the report and latest.json
+say "kernel command line: $(cat "$OUT/cmdline")"
 modprobe vhost && insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko" ||
 	die "cannot load vhost_blk.ko (make module builds it)"
 say "filling the backends (null_blk, brd, XFS image)"
@@ -266,8 +267,8 @@ if [ "$(cat "$CS")" != "$CS0" ]; then
 	say "WARNING: the clocksource changed from $CS0 to $(cat "$CS") during the matrix: runs after it read a slower clock and do not compare with runs before it (vmstate.tsv says when); the kernel's log:"
 	dmesg | grep -iE 'clocksource|tsc' | tail -n 8 | sed 's/^/bench:     /'
 fi
-"$B/vbench" report --kernel "$(uname -r)" --json "$OUT/latest.json" \
-	--plot "$OUT" "$OUT/results.tsv" | tee "$OUT/report.md"
+"$B/vbench" report --kernel "$(uname -r)" --cmdline "$(cat "$OUT/cmdline")" \
+	--json "$OUT/latest.json" --plot "$OUT" "$OUT/results.tsv" | tee "$OUT/report.md"
 teardown_all
 rmmod vhost_blk
 [ "$FAILED" = 0 ]

@@ -485,12 +485,15 @@ static int t_records_and_json(struct ut *t)
 	vb_set_cells(&s);
 	vb_ratios(&s, r);
 	f = open_memstream(&buf, &len);
-	vb_write_json(f, "6.12.0-test", &s, r);
+	vb_write_json(f, "6.12.0-test", "BOOT_IMAGE=x idle=poll", &s, r);
 	fclose(f);
 	/* The schema of issue #4, read back. */
 	CHECK(t, !json_parse(&d, buf, len), "latest.json: %s\n%s", d.err, buf);
 	runs = json_get(&d, 0, "runs");
 	CHECK(t, d.n[json_get(&d, 0, "kernel")].str_len == 11 &&
+	      json_get(&d, 0, "cmdline") >= 0 &&
+	      d.n[json_get(&d, 0, "cmdline")].str_len == 22 &&
+	      !memcmp(d.n[json_get(&d, 0, "cmdline")].str, "BOOT_IMAGE=x idle=poll", 22) &&
 	      json_at(&d, runs, 1) < 0 &&
 	      json_num(&d, json_at(&d, runs, 0), "qd", 0) == 32 &&
 	      json_num(&d, json_at(&d, runs, 0), "queues", 0) == 2 &&
@@ -545,7 +548,7 @@ static int t_references(struct ut *t)
 	CHECK(t, fabs(r[VB_XFS_KIOCB_VS_BDEV_BIO].value - 0.54) < 1e-9,
 	      "xfs kiocb / bdev bio %f", r[VB_XFS_KIOCB_VS_BDEV_BIO].value);
 	f = open_memstream(&buf, &len);
-	vb_write_json(f, "6.12.0-test", &s, r);
+	vb_write_json(f, "6.12.0-test", "BOOT_IMAGE=x idle=poll", &s, r);
 	fclose(f);
 	CHECK(t, !strstr(buf, "xfs_host_vs_bdev_bio") &&
 	      !strstr(buf, "xfs_layout_vs_bdev_bio") &&
