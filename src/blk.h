@@ -69,6 +69,8 @@ struct vhost_blk_req {
 	struct bio_vec		*bounce;
 	unsigned int		nr_bounce;
 	bool			bounce_read;	/* bounce holds the data read */
+	/* The file system left the write's end to the reap (kiocb engine). */
+	bool			dio_deferred;
 	union {
 		struct bio_vec	inline_bvec[VHOST_BLK_INLINE_BVECS];
 		struct virtio_blk_discard_write_zeroes
@@ -118,6 +120,7 @@ extern struct workqueue_struct *vhost_blk_wq;
 void vhost_blk_submit_rw(struct vhost_blk_req *req);
 void vhost_blk_kiocb_submit(struct vhost_blk_req *req);
 void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait);
+bool vhost_blk_kiocb_finish(struct vhost_blk_req *req);
 void vhost_blk_punt(struct vhost_blk_req *req);
 int vhost_blk_sync_cache(struct address_space *mapping, loff_t pos,
 			 size_t len, bool drop);
@@ -152,6 +155,7 @@ struct vhost_blk_stats {
 	atomic_long_t	layout_bios;	/* requests sent to a file's blocks */
 	atomic_long_t	layout_recalls;	/* layouts given back on request */
 	atomic_long_t	layout_remaps;	/* layouts taken again after one */
+	atomic_long_t	dio_deferred;	/* direct writes ended in the reap */
 };
 
 extern struct vhost_blk_stats vhost_blk_stats;

@@ -19,10 +19,13 @@
 
 struct workqueue_struct *vhost_blk_wq;
 
-static void vhost_blk_rw_done(struct kiocb *iocb, long ret)
+/*
+ * The end of a read or write whose result is @ret: its status, or -EAGAIN
+ * when it went to the workqueue to be done again where it may block.
+ */
+static int vhost_blk_rw_status(struct vhost_blk_req *req, long ret)
 {
-	struct vhost_blk_req *req = container_of(iocb, struct vhost_blk_req,
-						 iocb);
+	struct kiocb *iocb = &req->iocb;
 
 	if (iocb->ki_flags & IOCB_WRITE)
 		kiocb_end_write(iocb);
@@ -31,10 +34,50 @@ static void vhost_blk_rw_done(struct kiocb *iocb, long ret)
 	    (ret == -EAGAIN || ret == -EOPNOTSUPP ||
 	     (ret >= 0 && ret < req->len))) {
 		vhost_blk_punt(req);
+		return -EAGAIN;
+	}
+	return ret == req->len ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+}
+
+static void vhost_blk_rw_done(struct kiocb *iocb, long ret)
+{
+	struct vhost_blk_req *req = container_of(iocb, struct vhost_blk_req,
+						 iocb);
+	int status;
+
+	/*
+	 * The file system left the end of a direct write to us, as it does
+	 * for io_uring (IOCB_DIO_CALLER_COMP): the reap finishes it in task
+	 * context, with no hop through the file system's workqueue. Its
+	 * status is known only then.
+	 */
+	if ((iocb->ki_flags & IOCB_DIO_CALLER_COMP) && iocb->dio_complete) {
+		req->dio_deferred = true;
+		atomic_long_inc(&vhost_blk_stats.dio_deferred);
+		vhost_blk_req_done(req, VIRTIO_BLK_S_OK);
 		return;
 	}
-	vhost_blk_req_done(req, ret == req->len ? VIRTIO_BLK_S_OK :
-						  VIRTIO_BLK_S_IOERR);
+	status = vhost_blk_rw_status(req, ret);
+	if (status >= 0)
+		vhost_blk_req_done(req, status);
+}
+
+/*
+ * Finish a write the file system left to us (req->dio_deferred), in task
+ * context, before its status goes out. False when it went to the workqueue
+ * to be done again.
+ */
+bool vhost_blk_kiocb_finish(struct vhost_blk_req *req)
+{
+	struct kiocb *iocb = &req->iocb;
+	int status;
+
+	req->dio_deferred = false;
+	status = vhost_blk_rw_status(req, iocb->dio_complete(iocb->private));
+	if (status < 0)
+		return false;
+	req->status = status;
+	return true;
 }
 
 void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait)
@@ -54,7 +97,7 @@ void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait)
 	if (req->to_guest) {
 		ret = file->f_op->read_iter(iocb, &iter);
 	} else {
-		iocb->ki_flags |= IOCB_WRITE;
+		iocb->ki_flags |= IOCB_WRITE | IOCB_DIO_CALLER_COMP;
 		kiocb_start_write(iocb);
 		ret = file->f_op->write_iter(iocb, &iter);
 	}

@@ -471,10 +471,11 @@ DEFINE_SHOW_ATTRIBUTE(vhost_blk_stats);
 
 static int vhost_blk_events_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "layout_bios %ld\nlayout_recalls %ld\nlayout_remaps %ld\n",
+	seq_printf(m, "layout_bios %ld\nlayout_recalls %ld\nlayout_remaps %ld\ndio_deferred %ld\n",
 		   atomic_long_read(&vhost_blk_stats.layout_bios),
 		   atomic_long_read(&vhost_blk_stats.layout_recalls),
-		   atomic_long_read(&vhost_blk_stats.layout_remaps));
+		   atomic_long_read(&vhost_blk_stats.layout_remaps),
+		   atomic_long_read(&vhost_blk_stats.dio_deferred));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vhost_blk_events);

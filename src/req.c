@@ -68,6 +68,7 @@ static struct vhost_blk_req *vhost_blk_get_req(struct vhost_blk_vq *bvq)
 	req->bounce = NULL;
 	req->nr_bounce = 0;
 	req->bounce_read = false;
+	req->dio_deferred = false;
 	req->nr_seg = 0;
 	req->len = 0;
 	req->used_len = 0;
@@ -186,6 +187,8 @@ static unsigned int vhost_blk_reap(struct vhost_blk_vq *bvq, bool to_guest)
 		return 0;
 	list = llist_reverse_order(llist_del_all(&bvq->done_list));
 	llist_for_each_entry_safe(req, tmp, list, done_node) {
+		if (req->dio_deferred && !vhost_blk_kiocb_finish(req))
+			continue;
 		vhost_blk_unpin(req);
 		if (to_guest) {
 			u32 len = req->status_ptr ? 1 : 0;

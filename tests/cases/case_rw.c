@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/major.h>
 #include <sched.h>
@@ -597,6 +598,96 @@ int case_rw_no_event_idx(struct vbt *t)
 		if (vbt_write_pat(t, &v.d.vq[i & 1], 8 * i, 8, i, NULL) ||
 		    vbt_verify_pat(t, &v.d.vq[(i + 1) & 1], 8 * i, 8, i, NULL))
 			return VBT_FAIL;
+	vblk_dev_close(&v.d);
+	return VBT_PASS;
+}
+
+/*
+ * One batch of @n 16 KiB writes of generation @gen at @sector, kicked and
+ * reaped: how many of them the worker ended for the file system (the
+ * module's dio_deferred event), or -1 with t->msg set.
+ */
+static long deferred_batch(struct vbt *t, struct vblk_vq *vq,
+			   struct vblk_req *r, struct vblk_seg *seg,
+			   unsigned int n, uint64_t sector, uint64_t gen)
+{
+	struct vblk_events e0, e1;
+	int ret = vblk_read_events(&e0);
+
+	if (ret)
+		return vbt_fail(t, "%s: %s", VBLK_EVENTS_PATH, strerror(-ret)), -1;
+	if (vbt_queue_batch(t, vq, r, seg, n, sector, true, gen, false))
+		return -1;
+	if (vblk_vq_kick(vq) < 0)
+		return vbt_fail(t, "%s", vq->err), -1;
+	if (vbt_reap_batch(t, vq, r, n, gen))
+		return -1;
+	ret = vblk_read_events(&e1);
+	if (ret)
+		return vbt_fail(t, "%s: %s", VBLK_EVENTS_PATH, strerror(-ret)), -1;
+	return e1.dio_deferred - e0.dio_deferred;
+}
+
+/*
+ * Direct writes over a file's written blocks: the file system leaves their
+ * end to the worker (IOCB_DIO_CALLER_COMP), which must finish every one
+ * before its status goes out. Writes into a hole still end in the file
+ * system's workqueue (the extent is converted there).
+ */
+int case_dio_deferred(struct vbt *t)
+{
+	static struct vblk_req r[32];
+	static struct vblk_seg seg[32];
+	const unsigned int n = 32;
+	struct vbt_dev v;
+	struct stat st;
+	long first, again;
+	uint64_t sector;
+	int fd;
+
+	if (!t->o->direct)
+		return vbt_skip(t, "needs --direct: buffered writes end in the page cache");
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	if (v.be.is_blk || vbt_expected_engine(t, false) != VHOST_BLK_ENGINE_KIOCB) {
+		vblk_dev_close(&v.d);
+		return vbt_skip(t, "needs the kiocb engine on a file");
+	}
+	if (stat(t->o->backend, &st) == 0 && major(st.st_dev) == RAMDISK_MAJOR) {
+		vblk_dev_close(&v.d);
+		return vbt_skip(t, "the file system is on brd, which ends every write inside its submission: none is left to end later");
+	}
+	/* Half-way in, on a 4 KiB boundary: whole blocks of the file. */
+	sector = v.cfg.capacity / 2 / 8 * 8;
+	if (v.cfg.capacity < 2 * 32 * n)
+		return vbt_fail(t, "the image is too small (%" PRIu64 " sectors)",
+				(uint64_t)v.cfg.capacity);
+	/* A hole first, so the first batch allocates. */
+	fd = open(t->o->backend, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)sector * VBLK_SECTOR,
+				(off_t)n * 16384) < 0)
+		return vbt_fail(t, "punching a hole into %s: %s", t->o->backend,
+				strerror(errno));
+	close(fd);
+	memset(seg, 0, sizeof(seg));
+	first = deferred_batch(t, &v.d.vq[0], r, seg, n, sector, 1);
+	if (first < 0)
+		return VBT_FAIL;
+	again = deferred_batch(t, &v.d.vq[0], r, seg, n, sector, 100);
+	if (again < 0)
+		return VBT_FAIL;
+	vbt_note(t, "writes the worker ended: %ld of %u into a hole, %ld of %u over them",
+		 first, n, again, n);
+	if (again < n)
+		return vbt_fail(t, "only %ld of %u overwrites were ended by the worker (dio_deferred): the file system's workqueue ended the rest",
+				again, n);
+	if (vbt_queue_batch(t, &v.d.vq[0], r, seg, n, sector, false, 0, false))
+		return VBT_FAIL;
+	if (vblk_vq_kick(&v.d.vq[0]) < 0)
+		return vbt_fail(t, "%s", v.d.vq[0].err);
+	if (vbt_reap_batch(t, &v.d.vq[0], r, n, 100))
+		return VBT_FAIL;
 	vblk_dev_close(&v.d);
 	return VBT_PASS;
 }

@@ -53,13 +53,14 @@ int vblk_read_stats(struct vblk_stats *s)
 int vblk_read_events(struct vblk_events *e)
 {
 	static const char *const keys[] = { "layout_bios", "layout_recalls",
-					    "layout_remaps" };
-	long v[3] = { 0 };
-	int ret = read_counters(VBLK_EVENTS_PATH, keys, v, 3);
+					    "layout_remaps", "dio_deferred" };
+	long v[4] = { 0 };
+	int ret = read_counters(VBLK_EVENTS_PATH, keys, v, 4);
 
 	e->layout_bios = v[0];
 	e->layout_recalls = v[1];
 	e->layout_remaps = v[2];
+	e->dio_deferred = v[3];
 	return ret;
 }
 

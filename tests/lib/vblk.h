@@ -504,6 +504,7 @@ struct vblk_events {
 	long layout_bios;	/* requests sent to a file's blocks (bio engine) */
 	long layout_recalls;	/* file layouts given back on request */
 	long layout_remaps;	/* file layouts taken again after a recall */
+	long dio_deferred;	/* direct writes to a file ended by the worker */
 };
 
 /* 0, -errno if the file cannot be read, -EINVAL if it lacks a counter. */

@@ -2,8 +2,11 @@
 # the path of a fresh backend (a raw image file or a block device) or fails.
 # shellcheck shell=bash
 
-# Three RAM disks of 1536 MiB: ram0 raw, ram1 XFS, ram2 ext4. The image
-# file on XFS or ext4 is 1 GiB, sparse, or all written with VBT_IMAGE=written.
+# Three RAM disks of 1536 MiB: ram0 raw, ram1 XFS, ram2 raw (the fuzzer's
+# second). ext4 is on a null_blk (nullb_dev), whose requests complete after
+# their submission, as a real disk's do, where brd completes each bio inside
+# submit_bio. The image file on XFS or ext4 is 1 GiB, sparse, or all written
+# with VBT_IMAGE=written.
 setup_brd() {
 	[ -b /dev/ram0 ] || modprobe brd rd_nr=3 rd_size=$((1536 * 1024)) || return 1
 	echo /dev/ram0
@@ -11,7 +14,6 @@ setup_brd() {
 
 setup_fs() {
 	local fs=$1 dev=$2 mnt=/mnt/$1
-	setup_brd >/dev/null || return 1
 	mkdir -p "$mnt"
 	if ! mountpoint -q "$mnt"; then
 		"mkfs.$fs" -q "$([ "$fs" = xfs ] && echo -f || echo -F)" "$dev" >/dev/null &&
@@ -26,20 +28,27 @@ setup_fs() {
 	fi
 	echo "$mnt/disk.raw"
 }
-setup_xfs() { setup_fs xfs /dev/ram1; }
-setup_ext4() { setup_fs ext4 /dev/ram2; }
+setup_xfs() { setup_brd >/dev/null && setup_fs xfs /dev/ram1; }
+setup_ext4() {
+	local dev
+	dev=$(nullb_dev vbtext4 1536) && setup_fs ext4 "$dev"
+}
 
-# null_blk with memory backing (a plain null_blk drops writes), via configfs.
-setup_null_blk() {
-	local d=/sys/kernel/config/nullb/vbtnull
+# nullb_dev NAME MIB: print /dev/NAME, a null_blk with memory backing (a
+# plain null_blk drops writes), made via configfs if it is not there. One
+# submit queue: the block layer completes its requests in a softirq.
+nullb_dev() {
+	local d=/sys/kernel/config/nullb/$1
 	if [ ! -d "$d" ]; then
 		modprobe null_blk nr_devices=0 || return 1
 		mkdir "$d" || return 1
-		echo 1024 >"$d/size" && echo 1 >"$d/memory_backed" &&
+		echo "$2" >"$d/size" && echo 1 >"$d/memory_backed" &&
 			echo 1 >"$d/discard" && echo 1 >"$d/power" || return 1
 	fi
-	wait_dev /dev/vbtnull
+	wait_dev "/dev/$1"
 }
+
+setup_null_blk() { nullb_dev vbtnull 1024; }
 
 # wait_dev PATH: print PATH once it is a block device (devtmpfs may lag).
 wait_dev() {
@@ -97,12 +106,16 @@ setup_nbd() {
 # teardown_KIND: give the memory back before the next kind (the VM has no
 # swap; all backends live in RAM).
 teardown_brd() {
-	umount /mnt/xfs /mnt/ext4 2>/dev/null
+	umount /mnt/xfs 2>/dev/null
 	rmmod brd 2>/dev/null
 	return 0
 }
 teardown_xfs() { teardown_brd; }
-teardown_ext4() { teardown_brd; }
+teardown_ext4() {
+	umount /mnt/ext4 2>/dev/null
+	rmdir /sys/kernel/config/nullb/vbtext4 2>/dev/null
+	return 0
+}
 
 teardown_null_blk() {
 	rmdir /sys/kernel/config/nullb/vbtnull 2>/dev/null
@@ -127,5 +140,6 @@ teardown_backends() {
 	teardown_nbd
 	teardown_dm_thin
 	teardown_null_blk
+	teardown_ext4
 	teardown_brd
 }

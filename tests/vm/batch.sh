@@ -72,7 +72,7 @@ for spec in "${specs[@]}"; do
 	shift
 	name=$kind$(printf '%s' "$*" | tr -d ' ' | sed 's/--engine/-/; s/--direct/-direct/')
 	case "$prev:$kind" in
-	xfs:ext4|ext4:brd|xfs:brd|"$kind:$kind"|:*) ;;
+	xfs:brd|"$kind:$kind"|:*) ;;
 	*) teardown_"$prev" ;;
 	esac
 	if [ "$prev" != "$kind" ]; then
