@@ -632,7 +632,10 @@ static long deferred_batch(struct vbt *t, struct vblk_vq *vq,
  * Direct writes over a file's written blocks: the file system leaves their
  * end to the worker (IOCB_DIO_CALLER_COMP), which must finish every one
  * before its status goes out. Writes into a hole still end in the file
- * system's workqueue (the extent is converted there).
+ * system's workqueue (the extent is converted there), and iomap ends a
+ * write itself when its bio completed before the submission returned
+ * (rare here: the worker submits under a plug), so the test asks for most
+ * of the overwrites, not all; without the flag none is left to the worker.
  */
 int case_dio_deferred(struct vbt *t)
 {
@@ -645,18 +648,18 @@ int case_dio_deferred(struct vbt *t)
 	uint64_t sector;
 	int fd;
 
+	if (stat(t->o->backend, &st) < 0)
+		return vbt_fail(t, "stat %s: %s", t->o->backend, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return vbt_skip(t, "needs an image file: a block device's writes have no file system to end them");
 	if (!t->o->direct)
 		return vbt_skip(t, "needs --direct: buffered writes end in the page cache");
+	if (vbt_expected_engine(t, false) != VHOST_BLK_ENGINE_KIOCB)
+		return vbt_skip(t, "needs the kiocb engine");
+	if (major(st.st_dev) == RAMDISK_MAJOR)
+		return vbt_skip(t, "the file system is on brd, which ends every write inside its submission: none is left to end later");
 	if (vbt_dev_up(t, &v, NULL, 0))
 		return VBT_FAIL;
-	if (v.be.is_blk || vbt_expected_engine(t, false) != VHOST_BLK_ENGINE_KIOCB) {
-		vblk_dev_close(&v.d);
-		return vbt_skip(t, "needs the kiocb engine on a file");
-	}
-	if (stat(t->o->backend, &st) == 0 && major(st.st_dev) == RAMDISK_MAJOR) {
-		vblk_dev_close(&v.d);
-		return vbt_skip(t, "the file system is on brd, which ends every write inside its submission: none is left to end later");
-	}
 	/* Half-way in, on a 4 KiB boundary: whole blocks of the file. */
 	sector = v.cfg.capacity / 2 / 8 * 8;
 	if (v.cfg.capacity < 2 * 32 * n)
@@ -679,8 +682,8 @@ int case_dio_deferred(struct vbt *t)
 		return VBT_FAIL;
 	vbt_note(t, "writes the worker ended: %ld of %u into a hole, %ld of %u over them",
 		 first, n, again, n);
-	if (again < n)
-		return vbt_fail(t, "only %ld of %u overwrites were ended by the worker (dio_deferred): the file system's workqueue ended the rest",
+	if (again < n / 2)
+		return vbt_fail(t, "only %ld of %u overwrites were ended by the worker (dio_deferred): the file system ended the rest",
 				again, n);
 	if (vbt_queue_batch(t, &v.d.vq[0], r, seg, n, sector, false, 0, false))
 		return VBT_FAIL;
