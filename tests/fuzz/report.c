@@ -159,6 +159,9 @@ void fz_summary(struct fz_run *run, double secs)
 		       ev.layout_bios - run->ev0.layout_bios,
 		       ev.layout_recalls - run->ev0.layout_recalls,
 		       ev.layout_remaps - run->ev0.layout_remaps);
+	if (run->o.direct && !run->is_blk && !vblk_read_events(&ev))
+		printf("deferred: %ld direct writes ended by the worker for the file system (the module's count)\n",
+		       ev.dio_deferred - run->ev0.dio_deferred);
 	printf("throughput: %.0f requests/s\n", secs > 0 ? (double)sent / secs : 0.0);
 	if (run->sh->failed)
 		printf("FAIL vfuzz: %s (seed %" PRIu64 "; %" PRIu64 " failures)\n",
