@@ -602,10 +602,22 @@ int case_rw_no_event_idx(struct vbt *t)
 	return VBT_PASS;
 }
 
+/* One batch of @n 16 KiB writes or reads at @sector, kicked and checked. */
+static int one_batch(struct vbt *t, struct vblk_vq *vq, struct vblk_req *r,
+		     struct vblk_seg *seg, unsigned int n, uint64_t sector,
+		     bool write, uint64_t gen)
+{
+	if (vbt_queue_batch(t, vq, r, seg, n, sector, write, gen, false))
+		return -1;
+	if (vblk_vq_kick(vq) < 0)
+		return vbt_fail(t, "%s", vq->err), -1;
+	return vbt_reap_batch(t, vq, r, n, gen);
+}
+
 /*
- * One batch of @n 16 KiB writes of generation @gen at @sector, kicked and
- * reaped: how many of them the worker ended for the file system (the
- * module's dio_deferred event), or -1 with t->msg set.
+ * One batch of @n 16 KiB writes of generation @gen at @sector: how many of
+ * them the worker ended for the file system (the module's dio_deferred
+ * event), or -1 with t->msg set.
  */
 static long deferred_batch(struct vbt *t, struct vblk_vq *vq,
 			   struct vblk_req *r, struct vblk_seg *seg,
@@ -616,11 +628,7 @@ static long deferred_batch(struct vbt *t, struct vblk_vq *vq,
 
 	if (ret)
 		return vbt_fail(t, "%s: %s", VBLK_EVENTS_PATH, strerror(-ret)), -1;
-	if (vbt_queue_batch(t, vq, r, seg, n, sector, true, gen, false))
-		return -1;
-	if (vblk_vq_kick(vq) < 0)
-		return vbt_fail(t, "%s", vq->err), -1;
-	if (vbt_reap_batch(t, vq, r, n, gen))
+	if (one_batch(t, vq, r, seg, n, sector, true, gen))
 		return -1;
 	ret = vblk_read_events(&e1);
 	if (ret)
@@ -685,11 +693,7 @@ int case_dio_deferred(struct vbt *t)
 	if (again < n / 2)
 		return vbt_fail(t, "only %ld of %u overwrites were ended by the worker (dio_deferred): the file system ended the rest",
 				again, n);
-	if (vbt_queue_batch(t, &v.d.vq[0], r, seg, n, sector, false, 0, false))
-		return VBT_FAIL;
-	if (vblk_vq_kick(&v.d.vq[0]) < 0)
-		return vbt_fail(t, "%s", v.d.vq[0].err);
-	if (vbt_reap_batch(t, &v.d.vq[0], r, n, 100))
+	if (one_batch(t, &v.d.vq[0], r, seg, n, sector, false, 100))
 		return VBT_FAIL;
 	vblk_dev_close(&v.d);
 	return VBT_PASS;
