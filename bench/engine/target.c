@@ -38,17 +38,6 @@ static void say(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *engine_name(uint32_t e)
-{
-	switch (e) {
-	case VHOST_BLK_ENGINE_KIOCB:
-		return "kiocb";
-	case VHOST_BLK_ENGINE_BIO:
-		return "bio";
-	}
-	return "auto";
-}
-
 static unsigned int ring_for(const struct vbe_opts *o)
 {
 	unsigned int want = 3 * (o->iodepth ? o->iodepth : 1), n = 64;
@@ -115,7 +104,7 @@ static int open_vhost(struct vbe_target *t, const struct vbe_opts *o,
 	snprintf(t->desc, sizeof(t->desc),
 		 "vhost-blk %s%s: %s engine, %u queue%s%s, polls %u us, ring %u",
 		 o->path, o->direct ? " (O_DIRECT)" : "",
-		 engine_name(t->dev.cfg.engine), o->queues,
+		 vblk_engine_name(t->dev.cfg.engine), o->queues,
 		 o->queues > 1 ? "s" : "",
 		 d.worker_per_queue ? ", a worker each" : ", one worker",
 		 o->poll_us, t->ring);

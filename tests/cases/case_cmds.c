@@ -11,18 +11,6 @@
 
 #include "vbt.h"
 
-#define SECTORS(bytes)	((uint32_t)((bytes) / VBLK_SECTOR))
-
-static uint32_t lbs_sectors(const struct vbt_dev *v)
-{
-	return v->cfg.logical_block_size / VBLK_SECTOR;
-}
-
-static uint64_t align_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) / a * a;
-}
-
 int case_flush(struct vbt *t)
 {
 	struct vbt_dev v;
@@ -258,12 +246,12 @@ int case_discard(struct vbt *t)
 	 * hole punch and reads back zeros. */
 	keep = v.be.is_blk;
 	align = v.cfg.discard_sector_alignment;
-	if (align < lbs_sectors(&v))
-		align = lbs_sectors(&v);
+	if (align < vbt_lbs_sectors(&v))
+		align = vbt_lbs_sectors(&v);
 	if (align < 8)
 		align = 8;
-	s = align_up(98304, align);
-	n = (uint32_t)align_up(256, align);
+	s = vblk_align_up(98304, align);
+	n = (uint32_t)vblk_align_up(256, align);
 	if (n > v.cfg.max_discard_sectors)
 		n = v.cfg.max_discard_sectors / align * align;
 	if (!n)
@@ -272,7 +260,7 @@ int case_discard(struct vbt *t)
 	if (zero_range(t, &v.d.vq[0], VIRTIO_BLK_T_DISCARD, s, n, 0, 1, keep))
 		return VBT_FAIL;
 	if (zero_segments(t, &v.d.vq[0], VIRTIO_BLK_T_DISCARD,
-			  s + align_up(2 * n, align), v.cfg.max_discard_seg,
+			  s + vblk_align_up(2 * n, align), v.cfg.max_discard_seg,
 			  (uint32_t)align, 0, 2, keep))
 		return VBT_FAIL;
 	/* UNMAP belongs to WRITE_ZEROES only. */
@@ -306,7 +294,7 @@ int case_write_zeroes(struct vbt *t)
 		return VBT_FAIL;
 	if (!v.cfg.max_write_zeroes_sectors)
 		return vbt_skip(t, "GET_CONFIG says max_write_zeroes_sectors is 0");
-	a = lbs_sectors(&v) < 8 ? 8 : lbs_sectors(&v);
+	a = vbt_lbs_sectors(&v) < 8 ? 8 : vbt_lbs_sectors(&v);
 	s = 114688;
 	n = 256 < v.cfg.max_write_zeroes_sectors ? 256 :
 	    v.cfg.max_write_zeroes_sectors / a * a;

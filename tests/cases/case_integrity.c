@@ -44,7 +44,7 @@ struct integ {
 
 static uint64_t rnd(struct integ *g, uint64_t n)
 {
-	return n ? vbt_rand(&g->rng) % n : 0;
+	return n ? vblk_rand(&g->rng) % n : 0;
 }
 
 /* Check @n blocks at @sector against the expected writes. */
@@ -106,7 +106,7 @@ static void random_layout(struct integ *g, struct vblk_pump *p,
 	uint32_t min = (len + g->seg_max - 1) / g->seg_max;
 	uint32_t seg;
 
-	min = (min + unit - 1) / unit * unit;
+	min = (uint32_t)vblk_align_up(min, unit);
 	seg = unit * (1 + (uint32_t)rnd(g, g->seg_size / unit));
 	if (seg < min)
 		seg = min;
@@ -234,14 +234,6 @@ static int uring_cb(void *arg, uint64_t sector, const uint8_t *buf,
 			    "read from the backend with O_DIRECT io_uring");
 }
 
-static double secs(const struct timespec *a)
-{
-	struct timespec b;
-
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (double)(b.tv_sec - a->tv_sec) + (b.tv_nsec - a->tv_nsec) / 1e9;
-}
-
 int case_integrity(struct vbt *t)
 {
 	struct integ g = { .t = t, .rng = t->seed ^ 0x1e5e1e5eULL };
@@ -258,7 +250,7 @@ int case_integrity(struct vbt *t)
 	o.mem_size = 64u << 20;
 	if (vbt_dev_up(t, &v, &o, 0))
 		return VBT_FAIL;
-	g.align = v.cfg.logical_block_size / VBLK_SECTOR;
+	g.align = vbt_lbs_sectors(&v);
 	g.seg_max = v.cfg.max_segments;
 	g.seg_size = v.cfg.max_segment_size / VBLK_SECTOR / g.align * g.align *
 		     VBLK_SECTOR;
@@ -299,7 +291,7 @@ int case_integrity(struct vbt *t)
 		return VBT_FAIL;
 	}
 	vbt_note(t, "wrote %" PRIu64 " MiB in %u writes, %" PRIu64 " reads checked on the way, %.1f s",
-		 g.written >> 20, g.nextgen, g.reads, secs(&t0));
+		 g.written >> 20, g.nextgen, g.reads, vblk_elapsed(&t0));
 
 	st = vblk_flush(&v.d.vq[0], &used);
 	if (vbt_expect(t, &v.d.vq[0], "FLUSH after the writes", st, used,
@@ -317,7 +309,7 @@ int case_integrity(struct vbt *t)
 		return VBT_FAIL;
 	}
 	vbt_note(t, "%" PRIu64 " sectors verified through vhost-blk in %.1f s",
-		 g.verified, secs(&t0));
+		 g.verified, vblk_elapsed(&t0));
 	vblk_dev_close(&v.d);
 
 	g.verified = 0;
@@ -325,7 +317,7 @@ int case_integrity(struct vbt *t)
 	if (vbt_uring_scan(t, t->o->backend, 0, g.area, uring_cb, &g))
 		return VBT_FAIL;
 	vbt_note(t, "%" PRIu64 " sectors verified on the backend in %.1f s",
-		 g.verified, secs(&t0));
+		 g.verified, vblk_elapsed(&t0));
 	free(g.gen);
 	return VBT_PASS;
 }

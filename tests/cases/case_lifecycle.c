@@ -13,27 +13,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vbt.h"
 
 #define FLOOD_SECTOR	16384
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int dev_up_nq(struct vbt *t, struct vbt_dev *v)
 {
@@ -125,7 +109,7 @@ int case_close_inflight(struct vbt *t)
 		if (dev_up_nq(t, &v) || flood(t, &v))
 			return VBT_FAIL;
 		if (round)
-			sleep_ms(round * 15);
+			vblk_sleep_us(round * 15000);
 		/* Close the file, then unmap the memory the requests use. */
 		vblk_dev_close(&v.d);
 	}
@@ -141,12 +125,12 @@ int case_reset_owner_inflight(struct vbt *t)
 
 	if (dev_up_nq(t, &v) || flood(t, &v))
 		return VBT_FAIL;
-	t0 = now_ms();
+	t0 = vblk_now_ms();
 	if (vblk_dev_reset_owner(&v.d))
 		return vbt_fail(t, "VHOST_RESET_OWNER with requests in flight: %s",
 				v.d.err);
 	vbt_note(t, "VHOST_RESET_OWNER took %lld ms",
-		 (long long)(now_ms() - t0));
+		 (long long)(vblk_now_ms() - t0));
 	/* Everything again, on the same file and memory. */
 	if (vblk_dev_setup(&v.d))
 		return vbt_fail(t, "setting up again after VHOST_RESET_OWNER: %s",
@@ -158,7 +142,7 @@ int case_reset_owner_inflight(struct vbt *t)
 		return vbt_fail(t, "attaching after VHOST_RESET_OWNER: %s",
 				v.d.err);
 	close(be.fd);
-	sleep_ms(200);
+	vblk_sleep_us(200000);
 	for (q = 0; q < v.d.nvq; q++)
 		if (vblk_vq_has_used(&v.d.vq[q]))
 			return vbt_fail(t, "queue %u: a used entry appeared after VHOST_RESET_OWNER and a new setup, before any request (left over from before the reset?)",
@@ -183,11 +167,11 @@ int case_reset_owner_inflight(struct vbt *t)
 static int reap_some(struct vbt *t, struct vblk_vq *vq, int ms)
 {
 	struct vblk_req *done[64];
-	int64_t end = now_ms() + ms;
+	int64_t end = vblk_now_ms() + ms;
 	int got = 0, k, n;
 
 	while (vq->inflight) {
-		int64_t left = end - now_ms();
+		int64_t left = end - vblk_now_ms();
 
 		n = vblk_reap(vq, left > 0 ? (int)left : 0, done, 64);
 		if (n == -ETIMEDOUT)
@@ -225,11 +209,11 @@ int case_detach_inflight(struct vbt *t)
 	}
 	for (q = 0; q < v.d.nvq; q++)
 		vblk_vq_kick(&v.d.vq[q]);
-	t0 = now_ms();
+	t0 = vblk_now_ms();
 	if (vblk_dev_detach(&v.d))
 		return vbt_fail(t, "detaching with requests in flight: %s",
 				v.d.err);
-	vbt_note(t, "detach took %lld ms", (long long)(now_ms() - t0));
+	vbt_note(t, "detach took %lld ms", (long long)(vblk_now_ms() - t0));
 	for (q = 0; q < v.d.nvq; q++) {
 		n = reap_some(t, &v.d.vq[q], q ? 0 : 1000);
 		if (n < 0)
@@ -279,13 +263,13 @@ struct owner {
 static int owner_prep(struct vblk_pump *p, struct vblk_pump_op *op)
 {
 	struct owner *o = p->arg;
-	bool rd = o->t->o->readonly || (vbt_rand(&o->rng) & 1);
+	bool rd = o->t->o->readonly || (vblk_rand(&o->rng) & 1);
 
 	op->req.type = rd ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
-	op->req.sector = FLOOD_SECTOR + 128 * (vbt_rand(&o->rng) % 512);
+	op->req.sector = FLOOD_SECTOR + 128 * (vblk_rand(&o->rng) % 512);
 	op->req.seg = op->seg;
 	op->req.nseg = vblk_split(op->seg, p->max_segs, op->buf, 65536, 16384);
-	op->req.indirect = vbt_rand(&o->rng) & 1;
+	op->req.indirect = vblk_rand(&o->rng) & 1;
 	return 1;
 }
 
@@ -360,7 +344,7 @@ int case_kill_owner(struct vbt *t)
 			return vbt_fail(t, "the owner process failed: %s",
 					n > 1 ? buf + 1 : "(no reason)");
 		}
-		sleep_ms(round * 20);
+		vblk_sleep_us(round * 20000);
 		kill(pid, SIGKILL);
 		if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status))
 			return vbt_fail(t, "the owner process did not die of SIGKILL");

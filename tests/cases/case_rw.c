@@ -17,18 +17,6 @@
 
 #include "vbt.h"
 
-#define SECTORS(bytes)	((uint32_t)((bytes) / VBLK_SECTOR))
-
-static uint32_t lbs_sectors(const struct vbt_dev *v)
-{
-	return v->cfg.logical_block_size / VBLK_SECTOR;
-}
-
-static uint64_t align_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) / a * a;
-}
-
 /*
  * Write a pattern from a buffer at page offset @off, read it back into
  * another, and check it, with layout @lo. 0, or -1 with t->msg set.
@@ -50,7 +38,7 @@ static int roundtrip(struct vbt *t, struct vblk_vq *vq, uint64_t sector,
 		 len, sector, off, lo ? lo->hdr_split : 0,
 		 lo && lo->seg_size ? lo->seg_size : vq->seg_size,
 		 lo && lo->indirect ? "indirect" : "direct");
-	vblk_pat_fill(w + off, sector, SECTORS(len), t->seed, gen);
+	vblk_pat_fill(w + off, sector, VBT_SECTORS(len), t->seed, gen);
 	st = vblk_rw(vq, VIRTIO_BLK_T_OUT, sector, w + off, len, lo, &used);
 	if (vbt_expect(t, vq, "write", st, used, VIRTIO_BLK_S_OK, 1))
 		goto fail;
@@ -58,7 +46,7 @@ static int roundtrip(struct vbt *t, struct vblk_vq *vq, uint64_t sector,
 	if (vbt_expect(t, vq, "read", st, used, VIRTIO_BLK_S_OK,
 		       (long)len + 1))
 		goto fail;
-	if (vblk_pat_verify(r + off, sector, SECTORS(len), t->seed, gen, msg,
+	if (vblk_pat_verify(r + off, sector, VBT_SECTORS(len), t->seed, gen, msg,
 			    sizeof(msg)) >= 0)
 		return vbt_fail(t, "%s: read back wrong data: %s", what, msg),
 		       -1;
@@ -99,11 +87,11 @@ int case_rw_sizes(struct vbt *t)
 		for (off = 0; off <= 512; off += 512) {
 			if (off && v.cfg.logical_block_size > 512)
 				break;
-			sector = align_up(sector, lbs_sectors(&v));
+			sector = vblk_align_up(sector, vbt_lbs_sectors(&v));
 			if (roundtrip(t, &v.d.vq[0], sector, len, off, &lo,
 				      i * 2 + off / 512))
 				return VBT_FAIL;
-			sector += SECTORS(len) + 8;
+			sector += VBT_SECTORS(len) + 8;
 		}
 	}
 	vblk_dev_close(&v.d);
@@ -153,7 +141,7 @@ static int scattered(struct vbt *t, struct vblk_vq *vq, uint64_t sector,
 	flat = malloc(total);
 	if (!ws || !rs || !flat)
 		return vbt_fail(t, "out of memory"), -1;
-	vblk_pat_fill(flat, sector, SECTORS(total), t->seed, nseg);
+	vblk_pat_fill(flat, sector, VBT_SECTORS(total), t->seed, nseg);
 	for (k = 0; k < nseg; k++) {
 		ws[k].buf = (uint8_t *)vblk_mem_alloc(vq->mem, sizes[k] + off, 4096) + off;
 		rs[k].buf = (uint8_t *)vblk_mem_alloc(vq->mem, sizes[k] + off, 4096) + off;
@@ -178,7 +166,7 @@ static int scattered(struct vbt *t, struct vblk_vq *vq, uint64_t sector,
 		memcpy(flat + pos, rs[k].buf, sizes[k]);
 		pos += sizes[k];
 	}
-	if (vblk_pat_verify(flat, sector, SECTORS(total), t->seed, nseg, msg,
+	if (vblk_pat_verify(flat, sector, VBT_SECTORS(total), t->seed, nseg, msg,
 			    sizeof(msg)) >= 0)
 		return vbt_fail(t, "%s: read back wrong data: %s", what, msg),
 		       -1;
@@ -286,7 +274,7 @@ int case_rw_any_layout(struct vbt *t)
 	w = vblk_mem_alloc(&v.d.mem, 512 + len + 512, 4096);
 	h.sector = htole64(sector);
 	memcpy(w + 512 - sizeof(h), &h, sizeof(h));
-	vblk_pat_fill(w + 512, sector, SECTORS(len), t->seed, 1);
+	vblk_pat_fill(w + 512, sector, VBT_SECTORS(len), t->seed, 1);
 	w[512 + len] = VBLK_STATUS_UNSET;
 	d[0] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, w + 512 - sizeof(h),
 					       sizeof(h) + len),
@@ -311,7 +299,7 @@ int case_rw_any_layout(struct vbt *t)
 	    vbt_expect(t, vq, "read with data and status in one descriptor",
 		       in[len], r.used_len, VIRTIO_BLK_S_OK, len + 1))
 		return VBT_FAIL;
-	if (vblk_pat_verify(in, sector, SECTORS(len), t->seed, 1, msg,
+	if (vblk_pat_verify(in, sector, VBT_SECTORS(len), t->seed, 1, msg,
 			    sizeof(msg)) >= 0)
 		return vbt_fail(t, "read with data and status in one descriptor: %s",
 				msg);
@@ -320,7 +308,7 @@ int case_rw_any_layout(struct vbt *t)
 	h.sector = htole64(sector + 8);
 	memcpy(w + 512 - 8, (uint8_t *)&h + 8, 8);
 	memcpy(hdr, &h, 8);
-	vblk_pat_fill(w + 512, sector + 8, SECTORS(len), t->seed, 2);
+	vblk_pat_fill(w + 512, sector + 8, VBT_SECTORS(len), t->seed, 2);
 	w[512 + len] = VBLK_STATUS_UNSET;
 	d[0] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, hdr, 8), 8, 0 };
 	d[1] = (struct vblk_raw_desc){ vbt_gpa(&v.d.mem, w + 504, 8 + len),
@@ -331,7 +319,7 @@ int case_rw_any_layout(struct vbt *t)
 			d, 3, true, &r) ||
 	    vbt_expect(t, vq, "write with the header split into the data descriptor",
 		       w[512 + len], r.used_len, VIRTIO_BLK_S_OK, 1) ||
-	    vbt_verify_pat(t, vq, sector + 8, SECTORS(len), 2, NULL))
+	    vbt_verify_pat(t, vq, sector + 8, VBT_SECTORS(len), 2, NULL))
 		return VBT_FAIL;
 	vblk_dev_close(&v.d);
 	return VBT_PASS;

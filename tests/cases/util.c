@@ -75,40 +75,6 @@ void vbt_note(struct vbt *t, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-const char *vbt_errno_name(int err)
-{
-	static const struct { int e; const char *n; } tab[] = {
-		{ 0, "success" }, { EPERM, "EPERM" }, { ENOENT, "ENOENT" },
-		{ EBADF, "EBADF" }, { EACCES, "EACCES" }, { EFAULT, "EFAULT" },
-		{ EBUSY, "EBUSY" }, { EINVAL, "EINVAL" }, { ENOTTY, "ENOTTY" },
-		{ ENOSPC, "ENOSPC" }, { EROFS, "EROFS" }, { ENOTBLK, "ENOTBLK" },
-		{ EOPNOTSUPP, "EOPNOTSUPP" }, { ENXIO, "ENXIO" },
-		{ ENODEV, "ENODEV" }, { ENOMEM, "ENOMEM" }, { EIO, "EIO" },
-		{ ETIMEDOUT, "ETIMEDOUT" }, { EPROTO, "EPROTO" },
-		{ ESPIPE, "ESPIPE" }, { EEXIST, "EEXIST" },
-	};
-	unsigned int i;
-
-	if (err < 0)
-		err = -err;
-	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (tab[i].e == err)
-			return tab[i].n;
-	return strerror(err);
-}
-
-uint64_t vbt_rand(uint64_t *s)
-{
-	/* xorshift64* */
-	uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ULL;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
 uint64_t vbt_fd_size(int fd, bool *is_blk)
 {
 	struct stat st;

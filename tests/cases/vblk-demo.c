@@ -155,8 +155,7 @@ static int parse(int argc, char **argv, struct demo_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
-	long v;
+	uint64_t v;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -164,9 +163,8 @@ static int parse(int argc, char **argv, struct demo_opts *o)
 		case 's':
 		case 'q':
 		case 'Q':
-			v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > (c == 's' ? 86400 : c == 'q' ? 4096 :
-						 VHOST_BLK_MAX_QUEUES)) {
+			if (vblk_parse_uint(optarg, c == 's' ? 86400 : c == 'q' ? 4096 :
+					    VHOST_BLK_MAX_QUEUES, &v) || !v) {
 				fprintf(stderr, "vblk-demo: bad number '%s'\n", optarg);
 				return -1;
 			}

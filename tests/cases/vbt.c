@@ -10,17 +10,14 @@
  * Exit status: 0 all passed or skipped, 1 a case failed, 2 usage error.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,137 +90,60 @@ static void usage(FILE *f)
 		"  --list                   print the case names\n");
 }
 
-static bool parse_uint(const char *s, unsigned long long max,
-		       unsigned long long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	return !errno && *s && !*end && *v <= max;
-}
-
-/* The verdict a case's child sends: one byte of result, then text. */
-struct verdict {
-	int res;
-	char msg[1024];
+struct job {
+	const struct vbt_case *c;
+	const struct vbt_opts *o;
 };
 
-static void run_child(const struct vbt_case *c, const struct vbt_opts *o,
-		      int wfd)
+/* In the case's own process (lib/runner.c). */
+static int run_child(void *arg, char *msg, size_t len)
 {
+	const struct job *j = arg;
 	struct vbt t;
-	char res;
+	int res;
 
 	memset(&t, 0, sizeof(t));
-	t.o = o;
-	t.name = c->name;
-	t.seed = o->seed;
-	setpgid(0, 0);
-	alarm(o->timeout_s);
-	res = (char)c->fn(&t);
+	t.o = j->o;
+	t.name = j->c->name;
+	t.seed = j->o->seed;
+	res = j->c->fn(&t);
 	if ((res == VBT_FAIL || res == VBT_SKIP) && !t.msg[0])
 		snprintf(t.msg, sizeof(t.msg), "(no reason given)");
-	if (write(wfd, &res, 1) != 1 ||
-	    write(wfd, t.msg, strlen(t.msg)) < 0)
-		_exit(3);
-	_exit(0);
-}
-
-static int pidfd_open_(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
-/* Wait for @pid up to @ms (< 0: forever): true if it ended. */
-static bool wait_child(pid_t pid, int pidfd, int ms, int *status)
-{
-	if (pidfd >= 0 && ms >= 0) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-		while (poll(&p, 1, ms) < 0 && errno == EINTR)
-			;
-		if (!(p.revents & POLLIN))
-			return false;
-	}
-	while (waitpid(pid, status, 0) < 0)
-		if (errno != EINTR)
-			return false;
-	return true;
+	snprintf(msg, len, "%s", t.msg);
+	return res;
 }
 
 /* Run one case: false if its process could not be ended. */
 static bool run_case(const struct vbt_case *c, const struct vbt_opts *o,
-		     struct verdict *v)
+		     struct vblk_verdict *v)
 {
-	int pfd[2], status = 0, pidfd;
-	ssize_t got = 0, r;
-	char res = VBT_FAIL;
-	pid_t pid;
+	struct job j = { c, o };
+	struct vblk_test_run r = {
+		.fn = run_child, .arg = &j,
+		.timeout_s = o->timeout_s, .grace_s = 10,
+	};
+	int status;
 
-	memset(v, 0, sizeof(*v));
-	v->res = VBT_FAIL;
 	if (o->readonly && (c->flags & VBT_WRITES)) {
+		memset(v, 0, sizeof(*v));
 		v->res = VBT_SKIP;
 		snprintf(v->msg, sizeof(v->msg),
 			 "writes to the backend, which --readonly forbids");
 		return true;
 	}
-	if (pipe2(pfd, O_CLOEXEC)) {
-		snprintf(v->msg, sizeof(v->msg), "pipe: %s", strerror(errno));
+	if (!vblk_test_run(&r, v)) {
+		v->res = VBT_FAIL;
+		snprintf(v->msg, sizeof(v->msg),
+			 "still running %u s after its time limit of %u s and unkillable (stuck in the kernel?)",
+			 2 * r.grace_s, o->timeout_s);
+		return false;
+	}
+	status = v->status;
+	if (v->res >= 0)
 		return true;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		snprintf(v->msg, sizeof(v->msg), "fork: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
+	v->res = VBT_FAIL;
+	if (v->setup_failed)
 		return true;
-	}
-	if (!pid) {
-		close(pfd[0]);
-		run_child(c, o, pfd[1]);
-	}
-	close(pfd[1]);
-	setpgid(pid, pid);
-	pidfd = pidfd_open_(pid);
-	if (!wait_child(pid, pidfd, (int)(o->timeout_s + 10) * 1000, &status)) {
-		/* Its alarm did not end it: stuck in the kernel? */
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		if (!wait_child(pid, pidfd, 10000, &status)) {
-			snprintf(v->msg, sizeof(v->msg),
-				 "still running %u s after its time limit of %u s and unkillable (stuck in the kernel?)",
-				 20, o->timeout_s);
-			close(pfd[0]);
-			return false;
-		}
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	/* Whatever the case started in its process group goes too. */
-	kill(-pid, SIGKILL);
-	if (read(pfd[0], &res, 1) == 1)
-		while (got < (ssize_t)sizeof(v->msg) - 1 &&
-		       (r = read(pfd[0], v->msg + got,
-				 sizeof(v->msg) - 1 - got)) > 0)
-			got += r;
-	else
-		res = -1;
-	close(pfd[0]);
-	v->msg[got] = 0;
-	if (res >= VBT_PASS && res <= VBT_SKIP) {
-		v->res = res;
-		return true;
-	}
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
 		snprintf(v->msg, sizeof(v->msg), "timed out after %u s",
 			 o->timeout_s);
@@ -276,7 +196,7 @@ static int parse_opts(int argc, char **argv, struct vbt_opts *o, bool *list)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long v;
+	uint64_t v;
 	int c, idx = 0;
 
 	while ((c = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
@@ -292,22 +212,22 @@ static int parse_opts(int argc, char **argv, struct vbt_opts *o, bool *list)
 			o->direct = true;
 			break;
 		case 'q':
-			if (!parse_uint(optarg, VHOST_BLK_MAX_QUEUES, &v) || !v)
+			if (vblk_parse_uint(optarg, VHOST_BLK_MAX_QUEUES, &v) || !v)
 				goto bad;
 			o->queues = (unsigned int)v;
 			break;
 		case 'i':
-			if (!parse_uint(optarg, 1u << 20, &v) || !v)
+			if (vblk_parse_uint(optarg, 1u << 20, &v) || !v)
 				goto bad;
 			o->integrity_mib = (unsigned int)v;
 			break;
 		case 's':
-			if (!parse_uint(optarg, UINT64_MAX, &v))
+			if (vblk_parse_uint(optarg, UINT64_MAX, &v))
 				goto bad;
 			o->seed = v;
 			break;
 		case 't':
-			if (!parse_uint(optarg, 86400, &v) || !v)
+			if (vblk_parse_uint(optarg, 86400, &v) || !v)
 				goto bad;
 			o->timeout_s = (unsigned int)v;
 			break;
@@ -396,7 +316,7 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < n; i++) {
 		static const char *const word[] = { "PASS", "FAIL", "SKIP" };
-		struct verdict v;
+		struct vblk_verdict v;
 		bool alive = run_case(run[i], &o, &v);
 
 		if (v.res == VBT_PASS)

@@ -11,9 +11,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runner.h"
 #include "vblk.h"
 
-enum vbt_result { VBT_PASS, VBT_FAIL, VBT_SKIP };
+/* A case's result: the runner's (lib/runner.h). */
+enum vbt_result {
+	VBT_PASS = VBLK_PASS,
+	VBT_FAIL = VBLK_FAIL,
+	VBT_SKIP = VBLK_SKIP,
+};
 
 struct vbt_opts {
 	const char *backend;
@@ -57,6 +63,14 @@ struct vbt_dev {
 	struct vbt_backend be;
 };
 
+#define VBT_SECTORS(bytes)	((uint32_t)((bytes) / VBLK_SECTOR))
+
+/* The device's logical block in sectors. */
+static inline uint32_t vbt_lbs_sectors(const struct vbt_dev *v)
+{
+	return v->cfg.logical_block_size / VBLK_SECTOR;
+}
+
 /* Verdicts: set t->msg (the first one wins) and return the result. */
 int vbt_fail(struct vbt *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -69,8 +83,10 @@ void vbt_prefix(struct vbt *t, const char *fmt, ...)
 void vbt_note(struct vbt *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-const char *vbt_errno_name(int err);
-uint64_t vbt_rand(uint64_t *state);
+static inline const char *vbt_errno_name(int err)
+{
+	return vblk_errno_name(err);
+}
 
 /* Open the backend: read-write unless @ro, O_DIRECT with --direct. 0, or
  * -1 with t->msg set. */

@@ -246,14 +246,12 @@ static void usage(FILE *out)
 		"  --timeout S          a request not completed in S seconds hangs (default 60)\n");
 }
 
-static int parse_uint(const char *s, unsigned int *v)
+/* A count from 1 to 2^20. */
+static int parse_count(const char *s, unsigned int *v)
 {
-	char *end;
-	unsigned long x;
+	uint64_t x;
 
-	errno = 0;
-	x = strtoul(s, &end, 0);
-	if (errno || !*s || *end || !x || x > 1u << 20)
+	if (vblk_parse_uint(s, 1u << 20, &x) || !x)
 		return -1;
 	*v = (unsigned int)x;
 	return 0;
@@ -279,13 +277,13 @@ static int parse(int argc, char **argv, struct fault_opts *o)
 	while ((c = getopt_long(argc, argv, "", lo, &idx)) != -1) {
 		switch (c) {
 		case 's':
-			bad_arg |= parse_uint(optarg, &o->secs);
+			bad_arg |= parse_count(optarg, &o->secs);
 			break;
 		case 'q':
-			bad_arg |= parse_uint(optarg, &o->qd);
+			bad_arg |= parse_count(optarg, &o->qd);
 			break;
 		case 'Q':
-			bad_arg |= parse_uint(optarg, &o->queues) ||
+			bad_arg |= parse_count(optarg, &o->queues) ||
 				   o->queues > VHOST_BLK_MAX_QUEUES;
 			break;
 		case 'e':
@@ -295,7 +293,7 @@ static int parse(int argc, char **argv, struct fault_opts *o)
 			o->direct = true;
 			break;
 		case 'a':
-			bad_arg |= parse_uint(optarg, &o->area_mib);
+			bad_arg |= parse_count(optarg, &o->area_mib);
 			break;
 		case 'r':
 			o->has_range = sscanf(optarg, "%" SCNu64 ":%" SCNu64,
@@ -307,7 +305,7 @@ static int parse(int argc, char **argv, struct fault_opts *o)
 			o->expect_errors = true;
 			break;
 		case 'T':
-			bad_arg |= parse_uint(optarg, &o->timeout);
+			bad_arg |= parse_count(optarg, &o->timeout);
 			break;
 		case 'h':
 			usage(stdout);

@@ -17,24 +17,6 @@
 
 #define MEM_SIZE	(64u << 20)
 
-static const char *err_name(int e)
-{
-	switch (e) {
-	case 0: return "success";
-	case EPERM: return "EPERM";
-	case EBADF: return "EBADF";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOBUFS: return "ENOBUFS";
-	case E2BIG: return "E2BIG";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case ENOMEM: return "ENOMEM";
-	}
-	return strerror(e);
-}
-
 uint32_t fz_pick_engine(struct fz_run *run)
 {
 	if (run->o.engine >= 0)
@@ -287,7 +269,7 @@ int fz_dev_set_table(struct fz_dev *dv, const struct vhost_memory *m,
 		e = errno;
 	if (e != want_errno)
 		return fz_fail(dv->run, "device #%u: VHOST_SET_MEM_TABLE with %s: %s, expected %s",
-			       dv->id, what, err_name(e), err_name(want_errno));
+			       dv->id, what, vblk_errno_name(e), vblk_errno_name(want_errno));
 	return 0;
 }
 
@@ -314,7 +296,7 @@ static int must_fail(struct fz_dev *dv, unsigned long req, void *arg,
 		e = errno;
 	if (e != want)
 		return fz_fail(dv->run, "device #%u: %s: %s, expected %s",
-			       dv->id, what, err_name(e), err_name(want));
+			       dv->id, what, vblk_errno_name(e), vblk_errno_name(want));
 	return 0;
 }
 

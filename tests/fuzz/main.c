@@ -51,15 +51,6 @@ static void usage(FILE *f)
 		"The backend's first and last 2 MiB and the middle window are overwritten.\n");
 }
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	return errno || !*s || *end ? -1 : 0;
-}
-
 static int parse(int argc, char **argv, struct fz_opts *o)
 {
 	static const struct option lo[] = {
@@ -95,19 +86,19 @@ static int parse(int argc, char **argv, struct fz_opts *o)
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (parse_u64(optarg, &o->seed))
+			if (vblk_parse_uint(optarg, UINT64_MAX, &o->seed))
 				goto bad;
 			seeded = true;
 			break;
 		case 'n':
-			if (parse_u64(optarg, &o->requests))
+			if (vblk_parse_uint(optarg, UINT64_MAX, &o->requests))
 				goto bad;
 			break;
 		case 't':
 		case 'T':
 		case 'a':
 		case 'r':
-			if (parse_u64(optarg, &v) || v > UINT32_MAX)
+			if (vblk_parse_uint(optarg, UINT32_MAX, &v))
 				goto bad;
 			if (c == 't')
 				o->seconds = (unsigned int)v;
@@ -171,7 +162,7 @@ static int parse(int argc, char **argv, struct fz_opts *o)
 	if (!o->requests && !o->seconds)
 		o->seconds = 60;
 	if (!seeded && getrandom(&o->seed, sizeof(o->seed), 0) != sizeof(o->seed))
-		o->seed = (uint64_t)fz_now_ms() * 0x9e3779b97f4a7c15ULL;
+		o->seed = (uint64_t)vblk_now_ms() * 0x9e3779b97f4a7c15ULL;
 	return 0;
 bad:
 	usage(stderr);
@@ -269,11 +260,11 @@ int main(int argc, char **argv)
 	memset(run.sh, 0, sizeof(*run.sh));
 	fz_rng_seed(&run.rng, run.o.seed);
 	run.bfd = -1;
-	run.t0_ms = fz_now_ms();
+	run.t0_ms = vblk_now_ms();
 	if (open_backend(&run) || probe(&run) || fz_shadow_init(&run) ||
 	    fz_shadow_fill(&run))
 		goto out;
-	run.t0_ms = fz_now_ms();
+	run.t0_ms = vblk_now_ms();
 	run.last_report_ms = (uint64_t)run.t0_ms;
 	vblk_read_events(&run.ev0);
 	if (run.o.seconds)
@@ -285,7 +276,7 @@ int main(int argc, char **argv)
 			fz_session(&run, 0);
 	}
 out:
-	t1 = fz_now_ms();
+	t1 = vblk_now_ms();
 	secs = (double)(t1 - run.t0_ms) / 1000.0;
 	fz_progress(&run, true);
 	if (run.bfd >= 0 && run.base.capacity &&

@@ -21,13 +21,6 @@
 
 #define EXIT_WAIT_MS	60000
 
-static void pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static void child(struct fz_run *run, uint64_t seed, uint64_t rounds)
 {
 	uint64_t end = run->sh->progress + rounds;
@@ -59,20 +52,20 @@ int fz_owner_episode(struct fz_run *run)
 		return fz_fail(run, "fork: %s", strerror(errno));
 	if (!pid)
 		child(run, seed, after + 40);
-	t0 = fz_now_ms();
+	t0 = vblk_now_ms();
 	while (run->sh->progress < p0 + after &&
 	       (w = waitpid(pid, &status, WNOHANG)) == 0 &&
-	       fz_now_ms() - t0 < EXIT_WAIT_MS)
-		pause_ms(1);
+	       vblk_now_ms() - t0 < EXIT_WAIT_MS)
+		vblk_sleep_us(1000);
 	if (!w) {
 		struct timespec ts = { 0, (long)delay_us * 1000 };
 
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
-		t0 = fz_now_ms();
+		t0 = vblk_now_ms();
 		while ((w = waitpid(pid, &status, WNOHANG)) == 0 &&
-		       fz_now_ms() - t0 < EXIT_WAIT_MS)
-			pause_ms(5);
+		       vblk_now_ms() - t0 < EXIT_WAIT_MS)
+			vblk_sleep_us(5000);
 		if (!w)
 			return fz_fail(run, "the owner (pid %d) was SIGKILLed but has not exited after %d s: does releasing its devices hang?",
 				       (int)pid, EXIT_WAIT_MS / 1000);

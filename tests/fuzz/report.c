@@ -8,18 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vfuzz.h"
 
-
-int64_t fz_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int fz_fail(struct fz_run *run, const char *fmt, ...)
 {
@@ -70,12 +61,12 @@ bool fz_stop(struct fz_run *run)
 		return true;
 	if (run->o.requests && fz_sent(run) >= run->o.requests)
 		return true;
-	return run->deadline_ms && fz_now_ms() >= run->deadline_ms;
+	return run->deadline_ms && vblk_now_ms() >= run->deadline_ms;
 }
 
 void fz_progress(struct fz_run *run, bool force)
 {
-	int64_t now = fz_now_ms();
+	int64_t now = vblk_now_ms();
 	struct fz_counters *c = &run->sh->c;
 	double secs = (double)(now - run->t0_ms) / 1000.0;
 

@@ -8,15 +8,6 @@
 
 #include "vfuzz.h"
 
-static uint64_t splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static uint64_t rotl(uint64_t x, int k)
 {
 	return (x << k) | (x >> (64 - k));
@@ -27,7 +18,7 @@ void fz_rng_seed(struct fz_rng *r, uint64_t seed)
 	unsigned int i;
 
 	for (i = 0; i < 4; i++)
-		r->s[i] = splitmix(&seed);
+		r->s[i] = vblk_splitmix(&seed);
 }
 
 uint64_t fz_next(struct fz_rng *r)

@@ -22,17 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vfuzz.h"
-
-static void pause_us(unsigned long us)
-{
-	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static const char *pos_name(int kind)
 {
@@ -484,7 +476,7 @@ static int mem_shrink(struct fz_dev *dv)
 		return -1;
 	if (fz_pm(rng, 500) && drain_some(dv, fz_range(rng, 1, 16)))
 		return -1;
-	pause_us(fz_below(rng, 2000));
+	vblk_sleep_us(fz_below(rng, 2000));
 	fz_dev_full_table(dv, m);
 	if (fz_dev_set_table(dv, m, sizeof(raw), 0, "the full table again"))
 		return -1;
@@ -556,7 +548,7 @@ static int detach(struct fz_dev *dv, unsigned int *split)
 	}
 	if (kick_all(dv, true))
 		return -1;
-	pause_us(fz_below(rng, 1000));
+	vblk_sleep_us(fz_below(rng, 1000));
 	if (fz_dev_attach(dv, dv->flags, dv->engine))
 		return -1;
 	return kick_all(dv, true);
@@ -764,7 +756,7 @@ int fz_round(struct fz_dev *dv)
 		if (fz_pm(rng, 500) && drain_some(dv, fz_below(rng, 32)))
 			return -1;
 		else if (fz_pm(rng, 300))
-			pause_us(fz_below(rng, 3000));
+			vblk_sleep_us(fz_below(rng, 3000));
 	}
 	switch (ev) {
 	case FZ_EV_MEM_SAME: {

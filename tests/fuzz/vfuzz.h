@@ -293,7 +293,6 @@ struct fz_run {
 	unsigned int printed_fails;
 };
 
-int64_t fz_now_ms(void);
 /* Record a failure (the first one is the verdict) and print it. -1. */
 int fz_fail(struct fz_run *run, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

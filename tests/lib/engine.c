@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The names of the engines (uapi VHOST_BLK_ENGINE_*), for options and reports. */
+/* Names for options and messages: the engines (uapi VHOST_BLK_ENGINE_*), errnos. */
+#include <errno.h>
 #include <string.h>
 
 #include "vblk.h"
@@ -28,4 +29,27 @@ const char *vblk_engine_name(uint32_t engine)
 		return "bio";
 	}
 	return "unknown";
+}
+
+const char *vblk_errno_name(int err)
+{
+	static const struct { int e; const char *n; } tab[] = {
+		{ 0, "success" }, { EPERM, "EPERM" }, { ENOENT, "ENOENT" },
+		{ EBADF, "EBADF" }, { EACCES, "EACCES" }, { EFAULT, "EFAULT" },
+		{ EBUSY, "EBUSY" }, { EINVAL, "EINVAL" }, { ENOTTY, "ENOTTY" },
+		{ ENOSPC, "ENOSPC" }, { EROFS, "EROFS" }, { ENOTBLK, "ENOTBLK" },
+		{ EOPNOTSUPP, "EOPNOTSUPP" }, { ENXIO, "ENXIO" },
+		{ ENODEV, "ENODEV" }, { ENOMEM, "ENOMEM" }, { EIO, "EIO" },
+		{ ETIMEDOUT, "ETIMEDOUT" }, { EPROTO, "EPROTO" },
+		{ ESPIPE, "ESPIPE" }, { EEXIST, "EEXIST" }, { ENOBUFS, "ENOBUFS" },
+		{ E2BIG, "E2BIG" },
+	};
+	unsigned int i;
+
+	if (err < 0)
+		err = -err;
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i].e == err)
+			return tab[i].n;
+	return strerror(err);
 }

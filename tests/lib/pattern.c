@@ -38,16 +38,6 @@ static void put64(uint8_t *b, unsigned int w, uint64_t v)
 	memcpy(b + 8 * w, &v, 8);
 }
 
-/* splitmix64 (Steele, Lea, Flood), a fine stream for the payload. */
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static uint64_t csum_step(uint64_t h, uint64_t w)
 {
 	h ^= w;
@@ -81,7 +71,7 @@ void vblk_pat_fill(void *buf, uint64_t sector, unsigned int nblocks,
 		put64(b, W_SEED, seed);
 		put64(b, W_GEN, gen);
 		for (w = W_PAYLOAD; w < WORDS; w++)
-			put64(b, w, splitmix(&s));
+			put64(b, w, vblk_splitmix(&s));
 		put64(b, W_CSUM, block_csum(b));
 	}
 }

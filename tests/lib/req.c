@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vblk.h"
 
@@ -138,14 +137,6 @@ int vblk_raw_submit(struct vblk_vq *vq, struct vblk_req *r,
 	return head < 0 ? head : 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void timeout_msg(struct vblk_vq *vq, const char *what, int ms)
 {
 	snprintf(vq->err, sizeof(vq->err),
@@ -201,11 +192,11 @@ int vblk_reap(struct vblk_vq *vq, int timeout_ms, struct vblk_req **done,
 
 int vblk_req_wait(struct vblk_vq *vq, struct vblk_req *r, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = vblk_now_ms() + timeout_ms;
 	struct vblk_req *done[16];
 
 	while (!r->done) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - vblk_now_ms();
 		int ret;
 
 		ret = vblk_reap(vq, left > 0 ? (int)left : 0, done, 16);

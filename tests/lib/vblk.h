@@ -525,11 +525,29 @@ enum vblk_clean vblk_wait_clean(int timeout_s, char *msg, size_t len);
 struct timespec;
 /* Seconds since @since (CLOCK_MONOTONIC). */
 double vblk_elapsed(const struct timespec *since);
-/* xorshift64*: a fast stream for workloads; *state must not be 0. */
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t vblk_now_ms(void);
+void vblk_sleep_us(unsigned long us);
+/* xorshift64*: a fast stream for workloads (a 0 *state starts it anew). */
 uint64_t vblk_rand(uint64_t *state);
+/* splitmix64 (Steele, Lea, Flood): any state, e.g. to seed other streams. */
+uint64_t vblk_splitmix(uint64_t *state);
+
+/*
+ * A whole number (decimal, 0x hex or 0 octal) of at most @max: 0 and *v
+ * set, or -1 (and *v untouched).
+ */
+int vblk_parse_uint(const char *s, uint64_t max, uint64_t *v);
+
+static inline uint64_t vblk_align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) / a * a;
+}
 
 /* "auto", "kiocb", "bio" to VHOST_BLK_ENGINE_*: 0, or -1 for another name. */
 int vblk_engine_parse(const char *name, uint32_t *engine);
 const char *vblk_engine_name(uint32_t engine);
+/* "EINVAL" and the like for @err (or -@err); strerror() for the rarer ones. */
+const char *vblk_errno_name(int err);
 
 #endif /* VBLK_H */

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vblk.h"
@@ -53,14 +52,6 @@ static uint16_t load16(const uint16_t *p)
 static void mb(void)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Read an eventfd without blocking: its count, 0 if none. */
@@ -451,14 +442,14 @@ static bool arm(struct vblk_vq *vq)
 int vblk_vq_wait_any(struct vblk_vq *const *vqs, unsigned int n,
 		     int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = vblk_now_ms() + timeout_ms;
 	struct pollfd pfd[VHOST_BLK_MAX_QUEUES];
 	unsigned int i;
 
 	if (n > VHOST_BLK_MAX_QUEUES)
 		return -EINVAL;
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - vblk_now_ms();
 		bool ready = false;
 		int r;
 
@@ -507,11 +498,11 @@ uint64_t vblk_vq_errors(struct vblk_vq *vq)
 
 int vblk_vq_wait_error(struct vblk_vq *vq, uint64_t above, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = vblk_now_ms() + timeout_ms;
 
 	while (vblk_vq_errors(vq) <= above) {
 		struct pollfd pfd = { .fd = vq->err_fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - vblk_now_ms();
 
 		if (left <= 0)
 			return -ETIMEDOUT;

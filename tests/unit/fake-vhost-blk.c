@@ -13,6 +13,11 @@
  * everything synchronously, so lifecycle cases only check that vbt runs.
  * Being an LD_PRELOAD shim, it keeps its devices in a global table.
  *
+ * Its chain walk and request serving are its own, not fuzz/model.c's: it is
+ * a standalone .so (no libvblk, no vfuzz), does the I/O, and plants the bugs
+ * below between the checks; the model only predicts. The sector and
+ * DISCARD / WRITE_ZEROES segment checks are the shared lib/blk-rules.h.
+ *
  * FAKE_VHOST_BLK_BUG=name plants one bug, to check that vbt notices:
  *   short-used       successful reads return used len without the status
  *   drop-writes      every 7th write is not written, yet OK
@@ -44,6 +49,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "blk-rules.h"
 #include "vblk.h"
 
 #define NODE		"/dev/vhost-blk"
@@ -303,10 +309,7 @@ static unsigned int iov_slice(const struct iovec *iov, unsigned int n,
 
 static bool range_ok(struct fdev *d, uint64_t sector, uint64_t bytes)
 {
-	uint64_t n = bytes / VBLK_SECTOR;
-
-	return sector <= d->cap && n <= d->cap - sector &&
-	       !((sector * VBLK_SECTOR) % d->lbs) && !(bytes % d->lbs);
+	return vblk_extent_ok(d->cap, d->lbs, sector, bytes);
 }
 
 static uint8_t do_rw(struct fdev *d, struct fvq *vq, bool rd, uint64_t sector,
@@ -379,15 +382,11 @@ static uint8_t do_dwz(struct fdev *d, struct fvq *vq, bool discard,
 	iov_copy(iov, out, sizeof(struct virtio_blk_outhdr), seg, bytes, false);
 	n = bytes / sizeof(seg[0]);
 	for (k = 0; k < n; k++) {
-		uint64_t s = le64toh(seg[k].sector);
-		uint32_t nr = le32toh(seg[k].num_sectors);
-		uint32_t fl = le32toh(seg[k].flags);
+		uint8_t st = vblk_dwz_seg_status(discard, DWZ_SECTORS, d->cap,
+						 d->lbs, &seg[k]);
 
-		if (fl & ~(discard ? 0u : VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
-			return VIRTIO_BLK_S_UNSUPP;
-		if (!nr || nr > DWZ_SECTORS || s > UINT64_MAX / VBLK_SECTOR ||
-		    !range_ok(d, s, (uint64_t)nr * VBLK_SECTOR))
-			return VIRTIO_BLK_S_IOERR;
+		if (st != VIRTIO_BLK_S_OK)
+			return st;
 	}
 	for (k = 0; k < n; k++) {
 		int r = zero_out(d, discard, le64toh(seg[k].sector),
@@ -472,11 +471,6 @@ static uint32_t serve(struct fdev *d, struct fvq *vq, unsigned int out,
 	return st == VIRTIO_BLK_S_OK ? used : 1;
 }
 
-static bool crossed(uint16_t event, uint16_t new_idx, uint16_t old)
-{
-	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
-}
-
 static void handle_vq(struct fdev *d, struct fvq *vq)
 {
 	bool event_idx = d->features & VBLK_F(VIRTIO_RING_F_EVENT_IDX);
@@ -521,9 +515,9 @@ static void handle_vq(struct fdev *d, struct fvq *vq)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vq->last_used == old)
 		return;
-	if (event_idx ? crossed(le16toh(vq->avail->ring[vq->num]) +
-				(has_bug("event-idx") ? 1 : 0),
-				vq->last_used, old) :
+	if (event_idx ? vring_need_event(le16toh(vq->avail->ring[vq->num]) +
+					 (has_bug("event-idx") ? 1 : 0),
+					 vq->last_used, old) :
 			!(le16toh(vq->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT))
 		notify(vq->call);
 }

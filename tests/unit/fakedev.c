@@ -2,6 +2,11 @@
 /*
  * The fake device. Errors in a chain break the ring the way vhost does: the
  * error eventfd is signalled and nothing more is served.
+ *
+ * Its chain walk is its own, not fuzz/model.c's: it keeps every descriptor,
+ * empty ones too, for struct fake_obs, which the tests check and the model
+ * drops; and it is written apart from the library it checks. The sector
+ * checks are the shared ones (lib/blk-rules.h), on a disk of 512-byte blocks.
  */
 #include <endian.h>
 #include <poll.h>
@@ -11,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "blk-rules.h"
 #include "fakedev.h"
 
 void fakedev_init(struct fakedev *f, const struct vblk_mem *mem,
@@ -198,10 +204,10 @@ static unsigned int iov_count(const struct fake_iov *iov, unsigned int n,
 	return count;
 }
 
+/* A disk of 512-byte blocks. */
 static bool range_ok(struct fakedev *f, uint64_t sector, uint64_t bytes)
 {
-	return !(bytes % VBLK_SECTOR) && sector <= f->sectors &&
-	       bytes / VBLK_SECTOR <= f->sectors - sector;
+	return vblk_extent_ok(f->sectors, VBLK_SECTOR, sector, bytes);
 }
 
 static uint8_t discard(struct fakedev *f, struct fake_iov *iov, unsigned int n,

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
+#include "runner.h"
 #include "unit.h"
 
 #define UT_TIMEOUT_S	30
@@ -34,55 +34,52 @@ static const struct ut_case *const tables[] = {
 	ut_vu_cases, ut_bench_cases,
 };
 
-/* Run @c in a child; its verdict line goes to stdout. */
-static bool run(const struct ut_case *c)
+/* In the test's own process (lib/runner.c). */
+static int run_child(void *arg, char *msg, size_t len)
 {
+	const struct ut_case *c = arg;
 	struct ut t = { "" };
-	int pfd[2], status;
-	ssize_t got = 0, r;
-	pid_t pid;
 
-	if (pipe(pfd)) {
-		perror("pipe");
+	if (!c->fn(&t))
+		return VBLK_PASS;
+	snprintf(msg, len, "%s", t.why[0] ? t.why : "failed without saying why");
+	return VBLK_FAIL;
+}
+
+/*
+ * Run @c in a child; its verdict line goes to stdout. *stuck if its
+ * process could not be ended.
+ */
+static bool run(const struct ut_case *c, bool *stuck)
+{
+	struct vblk_test_run r = {
+		.fn = run_child, .arg = (void *)c,
+		.timeout_s = UT_TIMEOUT_S, .grace_s = 10,
+	};
+	struct vblk_verdict v;
+	int status;
+
+	*stuck = !vblk_test_run(&r, &v);
+	if (v.setup_failed) {
+		fprintf(stderr, "%s\n", v.msg);
 		exit(2);
 	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	if (!pid) {
-		int fail;
-
-		close(pfd[0]);
-		alarm(UT_TIMEOUT_S);
-		fail = c->fn(&t);
-		if (!fail)
-			t.why[0] = 0;
-		else if (!t.why[0])
-			strcpy(t.why, "failed without saying why");
-		if (write(pfd[1], t.why, strlen(t.why) + 1) < 0)
-			_exit(3);
-		_exit(fail ? 1 : 0);
-	}
-	close(pfd[1]);
-	while (got < (ssize_t)sizeof(t.why) - 1 &&
-	       (r = read(pfd[0], t.why + got, sizeof(t.why) - 1 - got)) > 0)
-		got += r;
-	t.why[got] = 0;
-	close(pfd[0]);
-	waitpid(pid, &status, 0);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+	status = v.status;
+	if (v.res == VBLK_PASS ||
+	    (v.res < 0 && !v.stuck && WIFEXITED(status) &&
+	     WEXITSTATUS(status) == 0)) {
 		printf("PASS %s\n", c->name);
 		return true;
 	}
-	if (WIFSIGNALED(status))
+	if (v.stuck)
+		printf("FAIL %s: still running %u s after its time limit of %u s and unkillable\n",
+		       c->name, 2 * r.grace_s, UT_TIMEOUT_S);
+	else if (v.res < 0 && WIFSIGNALED(status))
 		printf("FAIL %s: killed by signal %d (%s)%s\n", c->name,
 		       WTERMSIG(status), strsignal(WTERMSIG(status)),
 		       WTERMSIG(status) == SIGALRM ? ": timed out" : "");
 	else
-		printf("FAIL %s: %s\n", c->name, got ? t.why : "no verdict");
+		printf("FAIL %s: %s\n", c->name, v.res < 0 ? "no verdict" : v.msg);
 	return false;
 }
 
@@ -102,13 +99,16 @@ int main(int argc, char **argv)
 {
 	unsigned int i, failed = 0, ran = 0;
 	const struct ut_case *c;
+	bool stuck;
 
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		for (c = tables[i]; c->name; c++) {
 			if (!wanted(c->name, argc, argv))
 				continue;
 			ran++;
-			failed += !run(c);
+			failed += !run(c, &stuck);
+			if (stuck)
+				return 1;
 		}
 	if (!ran) {
 		fprintf(stderr, "vblk-unit: no test matches\n");
