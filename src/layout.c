@@ -30,6 +30,7 @@
 #include <linux/slab.h>
 
 #include "blk.h"
+#include "trace.h"
 
 struct vhost_blk_extent {
 	u64	pos;		/* in the file, bytes */
@@ -104,7 +105,8 @@ static void vhost_blk_layout_recall_work(struct work_struct *work)
 
 	wait_event(lo->idle, !READ_ONCE(lo->inflight));
 	kernel_setlease(lo->file, F_UNLCK, NULL, (void **)&lo);
-	atomic_long_inc(&vhost_blk_stats.layout_recalls);
+	vhost_blk_stat_add(VHOST_BLK_STAT_LAYOUT_RECALLS, 1);
+	trace_vhost_blk_layout(lo->file, "recall", lo->map.nr, 0);
 	vhost_blk_layout_later(lo);
 }
 
@@ -129,7 +131,12 @@ static const struct lease_manager_operations vhost_blk_layout_lm_ops = {
 	.lm_change	= lease_modify,
 };
 
-static int vhost_blk_layout_lease(struct vhost_blk_layout *lo)
+/*
+ * Take the layout lease. @as_caller: with the checks a lease of the caller's
+ * own would get (vfs_setlease(): the file's owner or CAP_LEASE, and the
+ * LSM's word), at attach; the leases taken again later are the same one's.
+ */
+static int vhost_blk_layout_lease(struct vhost_blk_layout *lo, bool as_caller)
 {
 	struct file_lease *fl;
 	int ret;
@@ -143,7 +150,10 @@ static int vhost_blk_layout_lease(struct vhost_blk_layout *lo)
 	fl->c.flc_owner = lo;
 	fl->c.flc_pid = current->tgid;
 	fl->c.flc_file = lo->file;
-	ret = kernel_setlease(lo->file, F_RDLCK, &fl, NULL);
+	if (as_caller)
+		ret = vfs_setlease(lo->file, F_RDLCK, &fl, NULL);
+	else
+		ret = kernel_setlease(lo->file, F_RDLCK, &fl, NULL);
 	if (fl)
 		locks_free_lease(fl);
 	return ret;
@@ -238,11 +248,27 @@ static int vhost_blk_layout_map(struct vhost_blk_layout *lo,
 }
 
 /*
- * Take a lease and map the file; use the map unless the lease was broken
- * meanwhile (its recall gives the lease back) or the layout is going away.
- * Returns 0 when the map is in use.
+ * May the bios write to @file's blocks? Not when the file is a swap file
+ * (swapon: the swap code writes those blocks itself) or immutable. At
+ * attach, at each map, and before each write (swapon recalls no lease).
  */
-static int vhost_blk_layout_take(struct vhost_blk_layout *lo)
+int vhost_blk_layout_check(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	if (IS_SWAPFILE(inode))
+		return -ETXTBSY;
+	if (IS_IMMUTABLE(inode))
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * Take a lease (@as_caller: see vhost_blk_layout_lease()) and map the file;
+ * use the map unless the lease was broken meanwhile (its recall gives the
+ * lease back) or the layout is going away. Returns 0 when the map is in use.
+ */
+static int vhost_blk_layout_take(struct vhost_blk_layout *lo, bool as_caller)
 {
 	struct vhost_blk_map m = {};
 	unsigned int breaks;
@@ -255,12 +281,19 @@ static int vhost_blk_layout_take(struct vhost_blk_layout *lo)
 	spin_unlock_irq(&lo->lock);
 	if (ret)
 		return ret;
-	ret = vhost_blk_layout_lease(lo);
-	/* Another layout of the file is being recalled: no lease until then. */
-	if (ret == -EAGAIN)
+	ret = vhost_blk_layout_check(lo->file);
+	if (!ret)
+		ret = vhost_blk_layout_lease(lo, as_caller);
+	/*
+	 * Another layout of the file is being recalled, or the file may not
+	 * be written now: no map until later.
+	 */
+	if (ret == -EAGAIN || (ret && !as_caller))
 		vhost_blk_layout_later(lo);
-	if (ret)
+	if (ret) {
+		trace_vhost_blk_layout(lo->file, "map", 0, ret);
 		return ret;
+	}
 	ret = vhost_blk_layout_map(lo, &m, breaks);
 	spin_lock_irq(&lo->lock);
 	if (!ret && lo->breaks == breaks && !lo->closing) {
@@ -272,6 +305,8 @@ static int vhost_blk_layout_take(struct vhost_blk_layout *lo)
 	}
 	spin_unlock_irq(&lo->lock);
 	kvfree(m.ext);
+	trace_vhost_blk_layout(lo->file, "map", used ? lo->map.nr : 0,
+			       used ? 0 : ret ?: -EAGAIN);
 	if (used)
 		return 0;
 	/* Not broken: the lease is ours to give back. */
@@ -286,8 +321,8 @@ static void vhost_blk_layout_remap_work(struct work_struct *work)
 						   struct vhost_blk_layout,
 						   remap_work);
 
-	if (!vhost_blk_layout_take(lo))
-		atomic_long_inc(&vhost_blk_stats.layout_remaps);
+	if (!vhost_blk_layout_take(lo, false))
+		vhost_blk_stat_add(VHOST_BLK_STAT_LAYOUT_REMAPS, 1);
 }
 
 /* Give the lease back if held, stop the works, free. No holder left. */
@@ -331,7 +366,7 @@ int vhost_blk_layout_get(struct vhost_blk_backend_state *be)
 	INIT_WORK(&lo->recall_work, vhost_blk_layout_recall_work);
 	INIT_DELAYED_WORK(&lo->remap_work, vhost_blk_layout_remap_work);
 
-	ret = vhost_blk_layout_take(lo);
+	ret = vhost_blk_layout_take(lo, true);
 	/* Recalled, or no lease to be had yet: it is mapped again later. */
 	if (ret && ret != -EAGAIN) {
 		vhost_blk_layout_free(lo);
@@ -414,7 +449,8 @@ static bool vhost_blk_layout_covers(const struct vhost_blk_layout *lo, u64 pos,
 
 /*
  * Hold the layout for I/O to file bytes [@pos, @pos + @len): 0, -EAGAIN if
- * that would block on a freezing file system and @nowait, -ENOENT when the
+ * that would block on a freezing file system and @nowait, -ETXTBSY for a
+ * write to a file that became a swap file, -ENOENT when the
  * kiocb engine must serve it (the layout was recalled, or the range is not
  * all mapped). vhost_blk_layout_end() lets go.
  */
@@ -426,6 +462,8 @@ static int vhost_blk_layout_hold(struct vhost_blk_layout *lo, u64 pos,
 	bool ok;
 
 	if (write) {
+		if (IS_SWAPFILE(file_inode(lo->file)))
+			return -ETXTBSY;
 		if (!nowait)
 			sb_start_write(sb);
 		else if (!sb_start_write_trylock(sb))
@@ -490,7 +528,7 @@ void vhost_blk_layout_submit(struct vhost_blk_layout *lo, struct bio *bio,
 {
 	const struct vhost_blk_extent *e = vhost_blk_layout_find(lo, pos);
 
-	atomic_long_inc(&vhost_blk_stats.layout_bios);
+	vhost_blk_stat_add(VHOST_BLK_STAT_LAYOUT_BIOS, 1);
 	for (;;) {
 		u64 off = pos - e->pos;
 		u64 left = e->len - off;

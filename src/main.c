@@ -18,6 +18,8 @@
 #include <linux/stat.h>
 
 #include "blk.h"
+#define CREATE_TRACE_POINTS
+#include "trace.h"
 
 enum {
 	VHOST_BLK_FEATURES = (VHOST_FEATURES & ~(1ULL << VHOST_F_LOG_ALL)) |
@@ -32,7 +34,7 @@ enum {
 			     (1ULL << VIRTIO_BLK_F_WRITE_ZEROES),
 };
 
-struct vhost_blk_stats vhost_blk_stats;
+DEFINE_PER_CPU(struct vhost_blk_stats, vhost_blk_stats);
 static atomic_t vhost_blk_ids = ATOMIC_INIT(0);
 static struct dentry *vhost_blk_debugfs;
 
@@ -112,6 +114,8 @@ vhost_blk_backend_open(const struct vhost_blk_backend *arg)
 	if (be->engine == VHOST_BLK_ENGINE_AUTO)
 		be->engine = be->bdev ? VHOST_BLK_ENGINE_BIO :
 					VHOST_BLK_ENGINE_KIOCB;
+	be->ops = be->engine == VHOST_BLK_ENGINE_BIO ? &vhost_blk_bio_ops :
+						       &vhost_blk_kiocb_ops;
 	if (be->engine == VHOST_BLK_ENGINE_BIO && !be->bdev) {
 		/* The file's blocks, as long as its file system lets us. */
 		ret = vhost_blk_layout_get(be);
@@ -159,6 +163,7 @@ static void vhost_blk_detach(struct vhost_blk *blk)
 		vhost_blk_vq_free_reqs(bvq);
 		mutex_unlock(&bvq->vq.mutex);
 	}
+	trace_vhost_blk_backend(blk, "detach", be);
 	vhost_blk_layout_put(be);
 	blk->be = NULL;
 	fput(be->file);
@@ -196,6 +201,7 @@ static long vhost_blk_attach(struct vhost_blk *blk,
 	if (!attached)
 		goto err;
 
+	trace_vhost_blk_backend(blk, "attach", be);
 	/* Serve what the guest queued before the backend came. */
 	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
 		if (blk->vqs[i].reqs)
@@ -412,6 +418,7 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 		struct vhost_blk_vq *bvq = &blk->vqs[i];
 
 		bvq->blk = blk;
+		bvq->index = i;
 		vqs[i] = &bvq->vq;
 		bvq->vq.handle_kick = vhost_blk_handle_kick;
 		init_llist_head(&bvq->done_list);
@@ -420,12 +427,13 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 	}
 	init_waitqueue_head(&blk->drain_wq);
 	spin_lock_init(&blk->serial_lock);
+	blk->id = atomic_inc_return(&vhost_blk_ids);
 	snprintf((char *)blk->serial, sizeof(blk->serial), "vhost-blk-%08x",
-		 atomic_inc_return(&vhost_blk_ids));
+		 blk->id);
 	vhost_dev_init(&blk->dev, vqs, VHOST_BLK_MAX_QUEUES, UIO_MAXIOV,
 		       VHOST_BLK_WEIGHT, 0, true, NULL);
 	f->private_data = blk;
-	atomic_long_inc(&vhost_blk_stats.devices);
+	vhost_blk_stat_add(VHOST_BLK_STAT_DEVICES, 1);
 	return 0;
 }
 
@@ -440,7 +448,7 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 	vhost_dev_cleanup(&blk->dev);
 	kfree(blk->dev.vqs);
 	kvfree(blk);
-	atomic_long_dec(&vhost_blk_stats.devices);
+	vhost_blk_stat_add(VHOST_BLK_STAT_DEVICES, -1);
 	return 0;
 }
 
@@ -459,23 +467,44 @@ static struct miscdevice vhost_blk_misc = {
 	.fops	= &vhost_blk_fops,
 };
 
+static const char *const vhost_blk_stat_names[VHOST_BLK_NR_STATS] = {
+	[VHOST_BLK_STAT_DEVICES]	= "devices",
+	[VHOST_BLK_STAT_REQUESTS]	= "requests",
+	[VHOST_BLK_STAT_PINNED_PAGES]	= "pinned_pages",
+	[VHOST_BLK_STAT_LAYOUT_BIOS]	= "layout_bios",
+	[VHOST_BLK_STAT_LAYOUT_RECALLS]	= "layout_recalls",
+	[VHOST_BLK_STAT_LAYOUT_REMAPS]	= "layout_remaps",
+	[VHOST_BLK_STAT_DIO_DEFERRED]	= "dio_deferred",
+};
+
+/* Counters [first, last], each summed over the CPUs. */
+static void vhost_blk_stats_print(struct seq_file *m, enum vhost_blk_stat first,
+				  enum vhost_blk_stat last)
+{
+	enum vhost_blk_stat s;
+	int cpu;
+
+	for (s = first; s <= last; s++) {
+		long sum = 0;
+
+		for_each_possible_cpu(cpu)
+			sum += per_cpu(vhost_blk_stats, cpu).v[s];
+		seq_printf(m, "%s %ld\n", vhost_blk_stat_names[s], sum);
+	}
+}
+
 static int vhost_blk_stats_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "devices %ld\nrequests %ld\npinned_pages %ld\n",
-		   atomic_long_read(&vhost_blk_stats.devices),
-		   atomic_long_read(&vhost_blk_stats.requests),
-		   atomic_long_read(&vhost_blk_stats.pinned_pages));
+	vhost_blk_stats_print(m, VHOST_BLK_STAT_DEVICES,
+			      VHOST_BLK_STAT_PINNED_PAGES);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vhost_blk_stats);
 
 static int vhost_blk_events_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "layout_bios %ld\nlayout_recalls %ld\nlayout_remaps %ld\ndio_deferred %ld\n",
-		   atomic_long_read(&vhost_blk_stats.layout_bios),
-		   atomic_long_read(&vhost_blk_stats.layout_recalls),
-		   atomic_long_read(&vhost_blk_stats.layout_remaps),
-		   atomic_long_read(&vhost_blk_stats.dio_deferred));
+	vhost_blk_stats_print(m, VHOST_BLK_STAT_LAYOUT_BIOS,
+			      VHOST_BLK_STAT_DIO_DEFERRED);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vhost_blk_events);
@@ -484,12 +513,12 @@ static int __init vhost_blk_init(void)
 {
 	int ret;
 
-	vhost_blk_wq = alloc_workqueue("vhost-blk", WQ_UNBOUND, 0);
-	if (!vhost_blk_wq)
-		return -ENOMEM;
+	ret = vhost_blk_io_init();
+	if (ret)
+		return ret;
 	ret = misc_register(&vhost_blk_misc);
 	if (ret) {
-		destroy_workqueue(vhost_blk_wq);
+		vhost_blk_io_exit();
 		return ret;
 	}
 	vhost_blk_debugfs = debugfs_create_dir("vhost_blk", NULL);
@@ -504,7 +533,7 @@ static void __exit vhost_blk_exit(void)
 {
 	debugfs_remove(vhost_blk_debugfs);
 	misc_deregister(&vhost_blk_misc);
-	destroy_workqueue(vhost_blk_wq);
+	vhost_blk_io_exit();
 }
 
 module_init(vhost_blk_init);

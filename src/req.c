@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vhost-blk requests: descriptor chains in, used ring entries out.
+ * The request model: descriptor chains in, used ring entries out.
  *
  * The kick handler runs in the virtqueue's vhost worker, which has the
- * owner's mm. It parses each chain, pins the guest pages of the data and
- * hands the request to the engine. Engines complete from any context into a
- * lock-free list; the worker writes the status bytes, returns the heads in
- * one batch and notifies the guest once.
+ * owner's mm. It parses and checks each chain, pins the guest pages of the
+ * data and hands the request to the backend's engine, only through its
+ * operations (struct vhost_blk_engine_ops). Engines complete from any
+ * context into a lock-free list; the worker lets the engine end each
+ * request, writes the status bytes, returns the heads in one batch and
+ * notifies the guest once.
  */
 #include <linux/mm.h>
 #include <linux/rcupdate.h>
@@ -14,9 +16,11 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <linux/uio.h>
 
 #include "blk.h"
+#include "trace.h"
 
 int vhost_blk_vq_alloc_reqs(struct vhost_blk_vq *bvq)
 {
@@ -29,13 +33,14 @@ int vhost_blk_vq_alloc_reqs(struct vhost_blk_vq *bvq)
 	bvq->free = NULL;
 	for (i = n; i-- > 0;) {
 		bvq->reqs[i].bvq = bvq;
+		vhost_blk_work_init(&bvq->reqs[i]);
 		bvq->reqs[i].next_free = bvq->free;
 		bvq->free = &bvq->reqs[i];
 	}
 	bvq->inflight = 0;
 	bvq->starved = false;
 	bvq->repoll = false;
-	atomic_long_add(n, &vhost_blk_stats.requests);
+	vhost_blk_stat_add(VHOST_BLK_STAT_REQUESTS, n);
 	return 0;
 }
 
@@ -44,7 +49,7 @@ void vhost_blk_vq_free_reqs(struct vhost_blk_vq *bvq)
 	if (!bvq->reqs)
 		return;
 	WARN_ON(bvq->inflight);
-	atomic_long_sub(bvq->nr_reqs, &vhost_blk_stats.requests);
+	vhost_blk_stat_add(VHOST_BLK_STAT_REQUESTS, -(long)bvq->nr_reqs);
 	kvfree(bvq->reqs);
 	bvq->reqs = NULL;
 	bvq->nr_reqs = 0;
@@ -70,6 +75,7 @@ static struct vhost_blk_req *vhost_blk_get_req(struct vhost_blk_vq *bvq)
 	req->bounce_read = false;
 	req->dio_deferred = false;
 	req->nr_seg = 0;
+	req->start_ns = 0;
 	req->len = 0;
 	req->used_len = 0;
 	req->to_guest = false;
@@ -97,7 +103,8 @@ static int vhost_blk_pin(struct vhost_blk_req *req, struct iov_iter *iter)
 	struct page *chunk[16];
 
 	if (max > VHOST_BLK_INLINE_BVECS) {
-		req->bvec = kvmalloc_array(max, sizeof(*req->bvec), GFP_KERNEL);
+		req->bvec = kvmalloc_array(max, sizeof(*req->bvec),
+					   GFP_KERNEL_ACCOUNT);
 		if (!req->bvec)
 			return -ENOMEM;
 	} else {
@@ -127,7 +134,7 @@ static int vhost_blk_pin(struct vhost_blk_req *req, struct iov_iter *iter)
 			got -= len;
 			off = 0;
 		}
-		atomic_long_add(n, &vhost_blk_stats.pinned_pages);
+		vhost_blk_stat_add(VHOST_BLK_STAT_PINNED_PAGES, n);
 	}
 	return 0;
 }
@@ -136,12 +143,10 @@ static void vhost_blk_unpin(struct vhost_blk_req *req)
 {
 	unsigned int i;
 
-	if (req->bounce)
-		vhost_blk_bounce_free(req);
 	for (i = 0; i < req->nr_bvec; i++)
 		unpin_user_page_range_dirty_lock(req->bvec[i].bv_page, 1,
 						 req->to_guest);
-	atomic_long_sub(req->nr_bvec, &vhost_blk_stats.pinned_pages);
+	vhost_blk_stat_add(VHOST_BLK_STAT_PINNED_PAGES, -(long)req->nr_bvec);
 	req->nr_bvec = 0;
 	if (req->bvec != req->inline_bvec)
 		kvfree(req->bvec);
@@ -172,12 +177,29 @@ void vhost_blk_req_done(struct vhost_blk_req *req, u8 status)
 	rcu_read_unlock();
 }
 
+/* Write @req's status and fill in its used entry @used. */
+static void vhost_blk_req_status(struct vhost_blk_req *req,
+				 struct vring_used_elem *used)
+{
+	struct vhost_virtqueue *vq = &req->bvq->vq;
+	u32 len = req->status_ptr ? 1 : 0;
+
+	if (req->status == VIRTIO_BLK_S_OK)
+		len = req->used_len;
+	if (req->status_ptr && put_user(req->status, req->status_ptr))
+		vq_err(vq, "vhost-blk: cannot write the status of request %u\n",
+		       req->head);
+	used->id = cpu_to_vhost32(vq, req->head);
+	used->len = cpu_to_vhost32(vq, len);
+}
+
 /*
  * Return the completed requests to the guest (@to_guest) or just release
  * them. Under vq->mutex. Returns how many there were.
  */
 static unsigned int vhost_blk_reap(struct vhost_blk_vq *bvq, bool to_guest)
 {
+	const struct vhost_blk_engine_ops *ops;
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct vhost_blk_req *req, *tmp;
 	struct llist_node *list;
@@ -185,22 +207,17 @@ static unsigned int vhost_blk_reap(struct vhost_blk_vq *bvq, bool to_guest)
 
 	if (llist_empty(&bvq->done_list))
 		return 0;
+	/* Attached: no request lives without a backend. */
+	ops = bvq->blk->be->ops;
 	list = llist_reverse_order(llist_del_all(&bvq->done_list));
 	llist_for_each_entry_safe(req, tmp, list, done_node) {
-		if (req->dio_deferred && !vhost_blk_kiocb_finish(req))
-			continue;
+		if (!ops->end(req))
+			continue;	/* issued again */
 		vhost_blk_unpin(req);
+		trace_vhost_blk_req_end(req, req->start_ns ?
+					ktime_get_ns() - req->start_ns : 0);
 		if (to_guest) {
-			u32 len = req->status_ptr ? 1 : 0;
-
-			if (req->status == VIRTIO_BLK_S_OK)
-				len = req->used_len;
-			if (req->status_ptr &&
-			    put_user(req->status, req->status_ptr))
-				vq_err(vq, "vhost-blk: cannot write the status of request %u\n",
-				       req->head);
-			vq->heads[n].id = cpu_to_vhost32(vq, req->head);
-			vq->heads[n].len = cpu_to_vhost32(vq, len);
+			vhost_blk_req_status(req, &vq->heads[n]);
 			if (++n == UIO_MAXIOV) {
 				if (vhost_blk_add_used_n(vq, vq->heads, n))
 					vq_err(vq, "vhost-blk: cannot update the used ring\n");
@@ -274,7 +291,17 @@ static bool vhost_blk_range_ok(const struct vhost_blk_backend_state *be,
 	return sector <= be->capacity && nr_sectors <= be->capacity - sector;
 }
 
-/* IN and OUT: check, pin, submit. Returns the status if it failed early. */
+/*
+ * May the guest change the backend? Not when attached read-only, nor on a
+ * block device made read-only since (BLKROSET): the block layer only warns
+ * about such a write, and lets it through.
+ */
+static bool vhost_blk_may_write(const struct vhost_blk_backend_state *be)
+{
+	return !be->read_only && !(be->bdev && bdev_read_only(be->bdev));
+}
+
+/* IN and OUT: check and pin. */
 static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
 			     unsigned int nr_segs)
 {
@@ -287,7 +314,7 @@ static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
 		vq_err(vq, "vhost-blk: request %u has no data\n", req->head);
 		return VIRTIO_BLK_S_IOERR;
 	}
-	if (!req->to_guest && be->read_only)
+	if (!req->to_guest && !vhost_blk_may_write(be))
 		return VIRTIO_BLK_S_IOERR;
 	if (req->len > VHOST_BLK_MAX_BYTES || nr_segs > VHOST_BLK_SEG_MAX) {
 		vq_err(vq, "vhost-blk: request %u is too large (%zu bytes, %u segments)\n",
@@ -302,12 +329,10 @@ static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
 		return VIRTIO_BLK_S_IOERR;
 	if (req->to_guest)
 		req->used_len = req->len + 1;
-	vhost_blk_submit_rw(req);
 	return VIRTIO_BLK_S_OK;
 }
 
-static u8 vhost_blk_setup_get_id(struct vhost_blk_req *req,
-				 struct iov_iter *to)
+static u8 vhost_blk_get_id(struct vhost_blk_req *req, struct iov_iter *to)
 {
 	struct vhost_blk *blk = req->bvq->blk;
 	u8 id[VHOST_BLK_SERIAL_LEN];
@@ -322,8 +347,9 @@ static u8 vhost_blk_setup_get_id(struct vhost_blk_req *req,
 	return VIRTIO_BLK_S_OK;
 }
 
-static u8 vhost_blk_setup_discard(struct vhost_blk_req *req,
-				  struct iov_iter *from)
+/* DISCARD and WRITE_ZEROES: copy the segments in and check them. */
+static u8 vhost_blk_setup_segs(struct vhost_blk_req *req,
+			       struct iov_iter *from)
 {
 	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
 	struct vhost_virtqueue *vq = &req->bvq->vq;
@@ -334,7 +360,7 @@ static u8 vhost_blk_setup_discard(struct vhost_blk_req *req,
 
 	if (!max)
 		return VIRTIO_BLK_S_UNSUPP;
-	if (be->read_only)
+	if (!vhost_blk_may_write(be))
 		return VIRTIO_BLK_S_IOERR;
 	if (!bytes || bytes % sizeof(req->segs[0]) ||
 	    bytes > sizeof(req->segs)) {
@@ -359,17 +385,68 @@ static u8 vhost_blk_setup_discard(struct vhost_blk_req *req,
 		    !IS_ALIGNED((u64)nr << SECTOR_SHIFT, be->lbs))
 			return VIRTIO_BLK_S_IOERR;
 	}
-	vhost_blk_punt(req);
 	return VIRTIO_BLK_S_OK;
 }
 
+/* The segments of a DISCARD or WRITE_ZEROES, one after the other. */
+static u8 vhost_blk_exec_segs(struct vhost_blk_req *req)
+{
+	struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < req->nr_seg; i++) {
+		const struct virtio_blk_discard_write_zeroes *seg = &req->segs[i];
+		u64 sector = le64_to_cpu(seg->sector);
+		u32 nr = le32_to_cpu(seg->num_sectors);
+		u32 flags = le32_to_cpu(seg->flags);
+
+		if (req->type == VIRTIO_BLK_T_DISCARD)
+			ret = be->ops->discard(be, sector, nr);
+		else
+			ret = be->ops->write_zeroes(be, sector, nr,
+				flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+		if (ret == -EOPNOTSUPP)
+			return VIRTIO_BLK_S_UNSUPP;
+		if (ret)
+			return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* On the workqueue: issue @req where it may block. */
+static void vhost_blk_exec(struct vhost_blk_req *req)
+{
+	struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
+
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		be->ops->rw(req, false);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		vhost_blk_req_done(req, be->ops->flush(be) ? VIRTIO_BLK_S_IOERR :
+							     VIRTIO_BLK_S_OK);
+		break;
+	default:
+		vhost_blk_req_done(req, vhost_blk_exec_segs(req));
+		break;
+	}
+}
+
+/* Issue @req from the workqueue, where it may block. Any context. */
+void vhost_blk_punt(struct vhost_blk_req *req, enum vhost_blk_why why)
+{
+	trace_vhost_blk_req_punt(req, why);
+	vhost_blk_queue_work(req, vhost_blk_exec);
+}
+
 /*
- * Turn the chain at @head into a request and start it; requests that fail
- * here complete at once. Returns the bytes the request moves, for the
- * worker's weight.
+ * Parse the chain of @req (vq->iov: @out readable, then @in writable
+ * iovecs) and check it: VIRTIO_BLK_S_OK when it is ready for its engine.
  */
-static size_t vhost_blk_setup_req(struct vhost_blk_req *req, unsigned int out,
-				  unsigned int in)
+static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
+			      unsigned int in)
 {
 	struct vhost_virtqueue *vq = &req->bvq->vq;
 	struct virtio_blk_outhdr hdr;
@@ -378,7 +455,6 @@ static size_t vhost_blk_setup_req(struct vhost_blk_req *req, unsigned int out,
 	size_t out_len = iov_length(iov, out);
 	size_t in_len = iov_length(iov + out, in);
 	unsigned int segs, last = out + in;
-	u8 status;
 
 	/* The status is the last writable byte. */
 	while (last > out && !iov[last - 1].iov_len)
@@ -386,8 +462,7 @@ static size_t vhost_blk_setup_req(struct vhost_blk_req *req, unsigned int out,
 	if (last == out) {
 		vq_err(vq, "vhost-blk: request %u has no status byte\n",
 		       req->head);
-		vhost_blk_req_done(req, VIRTIO_BLK_S_IOERR);
-		return 0;
+		return VIRTIO_BLK_S_IOERR;
 	}
 	req->status_ptr = (u8 __user *)iov[last - 1].iov_base +
 			  iov[last - 1].iov_len - 1;
@@ -399,8 +474,7 @@ static size_t vhost_blk_setup_req(struct vhost_blk_req *req, unsigned int out,
 							  &from)) {
 		vq_err(vq, "vhost-blk: request %u has a short or unreadable header\n",
 		       req->head);
-		vhost_blk_req_done(req, VIRTIO_BLK_S_IOERR);
-		return 0;
+		return VIRTIO_BLK_S_IOERR;
 	}
 	req->type = vhost32_to_cpu(vq, hdr.type);
 	req->sector = vhost64_to_cpu(vq, hdr.sector);
@@ -409,31 +483,48 @@ static size_t vhost_blk_setup_req(struct vhost_blk_req *req, unsigned int out,
 	case VIRTIO_BLK_T_IN:
 		req->to_guest = true;
 		segs = vhost_blk_count_segs(iov + out, in, 0, in_len - 1);
-		status = vhost_blk_setup_rw(req, &to, segs);
-		break;
+		return vhost_blk_setup_rw(req, &to, segs);
 	case VIRTIO_BLK_T_OUT:
 		segs = vhost_blk_count_segs(iov, out, sizeof(hdr),
 					    out_len - sizeof(hdr));
-		status = vhost_blk_setup_rw(req, &from, segs);
-		break;
+		return vhost_blk_setup_rw(req, &from, segs);
 	case VIRTIO_BLK_T_FLUSH:
-		vhost_blk_punt(req);
-		return 0;
+		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_GET_ID:
-		vhost_blk_req_done(req, vhost_blk_setup_get_id(req, &to));
-		return 0;
+		return vhost_blk_get_id(req, &to);
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		status = vhost_blk_setup_discard(req, &from);
-		break;
+		return vhost_blk_setup_segs(req, &from);
 	default:
-		status = VIRTIO_BLK_S_UNSUPP;
-		break;
+		return VIRTIO_BLK_S_UNSUPP;
 	}
-	if (status != VIRTIO_BLK_S_OK) {
+}
+
+/*
+ * Take the chain at @head as a request and start it; requests that fail
+ * here, and GET_ID, complete at once. Returns the bytes the request moves,
+ * for the worker's weight.
+ */
+static size_t vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
+				  unsigned int out, unsigned int in)
+{
+	const struct vhost_blk_backend_state *be = bvq->blk->be;
+	struct vhost_blk_req *req = vhost_blk_get_req(bvq);
+	u8 status;
+
+	req->head = head;
+	status = vhost_blk_parse_req(req, out, in);
+	if (status != VIRTIO_BLK_S_OK || req->type == VIRTIO_BLK_T_GET_ID) {
 		vhost_blk_req_done(req, status);
 		return 0;
 	}
+	if (trace_vhost_blk_req_end_enabled())
+		req->start_ns = ktime_get_ns();
+	trace_vhost_blk_req_start(req, be->engine);
+	if (req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_OUT)
+		be->ops->rw(req, true);
+	else
+		vhost_blk_punt(req, VHOST_BLK_WHY_CMD);
 	return req->len;
 }
 
@@ -474,7 +565,37 @@ static bool vhost_blk_busy_poll(struct vhost_blk_vq *bvq)
 	return found;
 }
 
-/* Submit the plugged requests, then return what has completed. */
+/*
+ * The ring is empty: true to look again (requests came while polling, or
+ * just before notifications were turned on), false to stop the loop.
+ */
+static bool vhost_blk_ring_empty(struct vhost_blk_vq *bvq)
+{
+	struct vhost_virtqueue *vq = &bvq->vq;
+
+	if (vq->busyloop_timeout) {
+		if (vhost_blk_busy_poll(bvq))
+			return true;
+		/*
+		 * Completions came from elsewhere: their done_work queues this
+		 * handler again, so notifications may stay off.
+		 */
+		if (!llist_empty(&bvq->done_list)) {
+			bvq->repoll = true;
+			return false;
+		}
+	}
+	if (unlikely(vhost_enable_notify(vq->dev, vq))) {
+		vhost_disable_notify(vq->dev, vq);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Submit the plugged requests, then return what has completed, so the
+ * guest can reap and queue more while the loop goes on.
+ */
 static void vhost_blk_flush_reap(struct vhost_blk_vq *bvq,
 				 struct blk_plug *plug)
 {
@@ -483,13 +604,18 @@ static void vhost_blk_flush_reap(struct vhost_blk_vq *bvq,
 	blk_start_plug(plug);
 }
 
+/*
+ * The kick loop: take requests off the ring until it is empty, every
+ * request is in flight (starved: a completion takes it up again) or the
+ * worker's weight is spent. Every VHOST_BLK_BATCH requests, and before the
+ * guest is asked for a kick, the batch is submitted and what completed is
+ * returned.
+ */
 static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
-	struct vhost_dev *dev = vq->dev;
 	struct blk_plug plug;
-	unsigned int out, in;
-	unsigned int batch = 0;
+	unsigned int out, in, batch = 0;
 	size_t total = 0;
 	int head, n = 0;
 
@@ -499,21 +625,13 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 
 	/* Requests completing in this loop need no done_work: see below. */
 	WRITE_ONCE(bvq->loop_task, current);
-	vhost_disable_notify(dev, vq);
+	vhost_disable_notify(vq->dev, vq);
 	blk_start_plug(&plug);
 	do {
-		struct vhost_blk_req *req;
-
-		/*
-		 * Every few requests, submit them and hand back what has
-		 * completed, so the guest can reap and queue more while this
-		 * loop goes on, rather than wait for the whole ring.
-		 */
 		if (batch == VHOST_BLK_BATCH || !bvq->free) {
 			batch = 0;
 			vhost_blk_flush_reap(bvq, &plug);
 		}
-		/* Every request in flight: go on when one completes. */
 		if (!bvq->free) {
 			bvq->starved = true;
 			break;
@@ -523,33 +641,15 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 		if (unlikely(head < 0))
 			break;		/* the core reported the broken ring */
 		if (head == vq->num) {
-			/* The same before the guest is asked for a kick. */
 			if (batch) {
 				batch = 0;
 				vhost_blk_flush_reap(bvq, &plug);
 			}
-			if (vq->busyloop_timeout) {
-				if (vhost_blk_busy_poll(bvq))
-					continue;
-				/*
-				 * Completions came from elsewhere: their
-				 * done_work queues this handler again, so
-				 * notifications may stay off.
-				 */
-				if (!llist_empty(&bvq->done_list)) {
-					bvq->repoll = true;
-					break;
-				}
-			}
-			if (unlikely(vhost_enable_notify(dev, vq))) {
-				vhost_disable_notify(dev, vq);
+			if (vhost_blk_ring_empty(bvq))
 				continue;
-			}
 			break;
 		}
-		req = vhost_blk_get_req(bvq);
-		req->head = head;
-		total += vhost_blk_setup_req(req, out, in);
+		total += vhost_blk_start_req(bvq, head, out, in);
 		batch++;
 	} while (likely(!vhost_exceeds_weight(vq, ++n, total)));
 	blk_finish_plug(&plug);

@@ -68,6 +68,11 @@ static const struct vbt_case cases[] = {
 	{ "reset-owner-inflight", case_reset_owner_inflight, 0 },
 	{ "detach-inflight", case_detach_inflight, 0 },
 	{ "kill-owner", case_kill_owner, 0 },
+	{ "freeze", case_freeze, VBT_WRITES },
+	{ "ro-after-attach", case_ro_after_attach, VBT_WRITES },
+	{ "write-gates", case_write_gates, VBT_WRITES },
+	{ "lease-perm", case_lease_perm, 0 },
+	{ "trace", case_trace, VBT_WRITES },
 	{ "integrity", case_integrity, VBT_WRITES },
 };
 

@@ -88,12 +88,17 @@ lint)
 	fi
 	cp=$(in_testhost /repo/tests/vm/kernel-source.sh --checkpatch "$kver" /cache/ksrc)
 	# compat.h is where version checks belong; elsewhere none are allowed.
+	# trace.h is laid out as every TRACE_EVENT header is (lines ending in
+	# '(' and arguments under the event's name).
 	in_testhost sh -c "cd /repo/src && perl $cp/checkpatch.pl --no-tree \
 		--quiet --strict --ignore FILE_PATH_CHANGES \
-		-f \$(ls *.c *.h | grep -vx compat.h) &&
+		-f \$(ls *.c *.h | grep -vxE 'compat.h|trace.h') &&
 		perl $cp/checkpatch.pl --no-tree --quiet --strict \
 		--ignore FILE_PATH_CHANGES,LINUX_VERSION_CODE,CONSTANT_COMPARISON \
-		-f compat.h" ||
+		-f compat.h &&
+		perl $cp/checkpatch.pl --no-tree --quiet --strict \
+		--ignore FILE_PATH_CHANGES,OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT \
+		-f trace.h" ||
 		die "checkpatch found problems (above)"
 	log "sparse and checkpatch: clean"
 	;;

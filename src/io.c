@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * What both engines use: the workqueue where requests are issued when they
+ * may block, the page-cache helpers that keep bios and cached pages of the
+ * same file or device coherent, and FLUSH, DISCARD and WRITE_ZEROES on the
+ * backend file (fsync, fallocate, or the block device's discard).
+ */
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#include <linux/pagemap.h>
+
+#include "blk.h"
+
+struct workqueue_struct *vhost_blk_wq;
+
+int vhost_blk_io_init(void)
+{
+	vhost_blk_wq = alloc_workqueue("vhost-blk", WQ_UNBOUND, 0);
+	return vhost_blk_wq ? 0 : -ENOMEM;
+}
+
+void vhost_blk_io_exit(void)
+{
+	destroy_workqueue(vhost_blk_wq);
+}
+
+static void vhost_blk_work(struct work_struct *work)
+{
+	struct vhost_blk_req *req = container_of(work, struct vhost_blk_req,
+						 work);
+
+	req->work_fn(req);
+}
+
+/* Once, when the request is allocated. */
+void vhost_blk_work_init(struct vhost_blk_req *req)
+{
+	INIT_WORK(&req->work, vhost_blk_work);
+}
+
+/*
+ * Run @fn(@req) on the workqueue. Any context, also from inside @req's own
+ * work (a bio that completes inline): the work item is never initialised
+ * again, and the workqueue runs it again after the current run, never
+ * beside it.
+ */
+void vhost_blk_queue_work(struct vhost_blk_req *req,
+			  void (*fn)(struct vhost_blk_req *req))
+{
+	req->work_fn = fn;
+	queue_work(vhost_blk_wq, &req->work);
+}
+
+/*
+ * Write back the cached pages of [@pos, @pos + @len) and, with @drop, take
+ * them out of the cache: what goes to a block device under its page cache
+ * (bios, discards) must not be hidden by stale pages, as with direct I/O.
+ * Whole pages go, never a part of one. May sleep.
+ */
+int vhost_blk_sync_cache(struct address_space *mapping, loff_t pos,
+			 size_t len, bool drop)
+{
+	int ret;
+
+	if (!READ_ONCE(mapping->nrpages))
+		return 0;
+	ret = filemap_write_and_wait_range(mapping, pos, pos + len - 1);
+	if (ret || !drop)
+		return ret;
+	return vhost_blk_drop_cache(mapping, pos, len);
+}
+
+/* Take the clean cached pages of [@pos, @pos + @len) out. May sleep. */
+int vhost_blk_drop_cache(struct address_space *mapping, loff_t pos,
+			 size_t len)
+{
+	if (!READ_ONCE(mapping->nrpages))
+		return 0;
+	return invalidate_inode_pages2_range(mapping, pos >> PAGE_SHIFT,
+					     (pos + len - 1) >> PAGE_SHIFT);
+}
+
+int vhost_blk_file_flush(struct vhost_blk_backend_state *be)
+{
+	return vfs_fsync(be->file, 0);
+}
+
+static int vhost_blk_fallocate(struct file *file, int mode, u64 sector,
+			       u32 nr_sectors)
+{
+	return vfs_fallocate(file, mode | FALLOC_FL_KEEP_SIZE,
+			     sector << SECTOR_SHIFT,
+			     (loff_t)nr_sectors << SECTOR_SHIFT);
+}
+
+int vhost_blk_file_discard(struct vhost_blk_backend_state *be, u64 sector,
+			   u32 nr)
+{
+	struct address_space *mapping = be->file->f_mapping;
+	loff_t pos = sector << SECTOR_SHIFT;
+	size_t len = (size_t)nr << SECTOR_SHIFT;
+	int ret;
+
+	if (!be->bdev)
+		return vhost_blk_fallocate(be->file, FALLOC_FL_PUNCH_HOLE,
+					   sector, nr);
+	/*
+	 * Not truncate_bdev_range(): it zeroes the discarded part of a page
+	 * it keeps, while the device (brd, or any that discards whole blocks
+	 * only) may keep the old data there, and a later read would see one
+	 * or the other depending on the cache. Whole pages go, before and
+	 * after; the discard is only advice, so a page a racing write keeps
+	 * in the cache is no error.
+	 */
+	vhost_blk_sync_cache(mapping, pos, len, true);
+	ret = blkdev_issue_discard(be->bdev, sector, nr, GFP_KERNEL);
+	vhost_blk_drop_cache(mapping, pos, len);
+	return ret;
+}
+
+/* Unmapping if the guest allows it, else allocated zeroes; else the other. */
+int vhost_blk_file_write_zeroes(struct vhost_blk_backend_state *be,
+				u64 sector, u32 nr, bool unmap)
+{
+	int mode = unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE;
+	int ret;
+
+	ret = vhost_blk_fallocate(be->file, mode, sector, nr);
+	if (ret == -EOPNOTSUPP)
+		ret = vhost_blk_fallocate(be->file,
+					  mode ^ (FALLOC_FL_PUNCH_HOLE |
+						  FALLOC_FL_ZERO_RANGE),
+					  sector, nr);
+	return ret;
+}

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * What the host does to a backend under a running device: freeze its file
+ * system, make its block device read-only, turn the image into a swap file
+ * or make it immutable, and an unprivileged user asking for a layout lease
+ * on a file it may only read (docs/security.md, "Safety round 2").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vbt.h"
+
+#define BATCH		32		/* requests of 16 KiB: QD32 */
+#define BATCH_SECTORS	(BATCH * 32)
+
+/*
+ * The backend's stat: VBT_PASS, VBT_FAIL, or VBT_SKIP without the module.
+ * These cases act on the host's file systems and devices, which is worth
+ * it only to see what the module does, not a stand-in's (fake-vhost-blk.so).
+ */
+static int backend_stat(struct vbt *t, struct stat *st)
+{
+	if (stat("/sys/module/vhost_blk", st) < 0)
+		return vbt_skip(t, "needs the vhost_blk module: this case freezes, swaps on or write-protects host storage to see what the module does");
+	if (stat(t->o->backend, st) < 0)
+		return vbt_fail(t, "stat %s: %s", t->o->backend,
+				strerror(errno));
+	return VBT_PASS;
+}
+
+/* One batch of writes of generation @gen at @sector, then its read back. */
+static int write_verify(struct vbt *t, struct vblk_vq *vq, struct vblk_req *r,
+			struct vblk_seg *seg, uint64_t sector, uint64_t gen)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (vbt_queue_batch(t, vq, r, seg, BATCH, sector, i == 0, gen,
+				    false))
+			return -1;
+		if (vblk_vq_kick(vq) < 0)
+			return vbt_fail(t, "%s", vq->err), -1;
+		if (vbt_reap_batch(t, vq, r, BATCH, gen))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The freezer: freeze and thaw the file system of @fd until @stop reads
+ * end of file (the parent closed it), never leaving it frozen. Exits with
+ * the number of freezes (at most 250), or 255 if FIFREEZE failed.
+ */
+static void freezer(int fd, int stop)
+{
+	struct pollfd p = { .fd = stop, .events = POLLIN };
+	unsigned int n = 0;
+
+	while (poll(&p, 1, 0) == 0) {
+		if (ioctl(fd, FIFREEZE, 0) < 0)
+			_exit(255);
+		usleep(20000);
+		ioctl(fd, FITHAW, 0);
+		n++;
+		usleep(30000);
+	}
+	_exit(n > 250 ? 250 : n);
+}
+
+/*
+ * freeze: the host freezes and thaws the image's file system in a loop (a
+ * backup does, every night) while the guest writes at QD32. The worker
+ * must not wait for the freeze: direct writes whose end the file system
+ * left to the worker hold the freeze off until the worker ends them. No
+ * hang, and every write reads back.
+ */
+int case_freeze(struct vbt *t)
+{
+	static struct vblk_req r[BATCH];
+	static struct vblk_seg seg[BATCH];
+	struct timespec t0;
+	struct vbt_dev v;
+	struct stat st;
+	unsigned int round;
+	int fd, stop[2], status, res, ret = VBT_FAIL;
+	uint64_t sector;
+	pid_t pid;
+
+	res = backend_stat(t, &st);
+	if (res != VBT_PASS)
+		return res;
+	if (!S_ISREG(st.st_mode))
+		return vbt_skip(t, "needs an image file: the file system under it is what freezes");
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	if (v.cfg.capacity < 4 * BATCH_SECTORS)
+		return vbt_fail(t, "the image is too small (%" PRIu64 " sectors)",
+				(uint64_t)v.cfg.capacity);
+	sector = v.cfg.capacity / 4 / 8 * 8;
+	fd = open(t->o->backend, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pipe2(stop, O_CLOEXEC) < 0)
+		return vbt_fail(t, "%s: %s", t->o->backend, strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		return vbt_fail(t, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(stop[1]);
+		freezer(fd, stop[0]);
+	}
+	close(stop[0]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Five seconds of writes, at least 8 rounds, at most 400. */
+	for (round = 0; round < 400; round++) {
+		if (round >= 8 && vblk_elapsed(&t0) > 5.0)
+			break;
+		if (write_verify(t, &v.d.vq[0], r, seg,
+				 sector + (round % 2) * BATCH_SECTORS,
+				 1000 * (round + 1))) {
+			vbt_prefix(t, "round %u, with the file system freezing",
+				   round);
+			goto out;
+		}
+	}
+	ret = VBT_PASS;
+out:
+	close(stop[1]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return vbt_fail(t, "the freezer did not end by itself");
+	if (ret != VBT_PASS)
+		return ret;
+	if (WEXITSTATUS(status) == 255)
+		return vbt_fail(t, "FIFREEZE on %s failed: no freeze was tried",
+				t->o->backend);
+	if (WEXITSTATUS(status) == 0)
+		return vbt_fail(t, "the file system was never frozen during the %u rounds",
+				round);
+	vbt_note(t, "%u rounds of %u writes and reads, %d freezes", round,
+		 BATCH, WEXITSTATUS(status));
+	vblk_dev_close(&v.d);
+	close(fd);
+	return VBT_PASS;
+}
+
+/* Attach @path (opened with @open_flags) to @d: 0 or -errno. */
+static int open_attach(struct vbt *t, struct vblk_dev *d, const char *path,
+		       int open_flags, uint32_t flags, uint32_t engine)
+{
+	int fd, ret;
+
+	fd = open(path, open_flags | O_CLOEXEC);
+	if (fd < 0)
+		return vbt_fail(t, "open %s: %s", path, strerror(errno)),
+		       -errno;
+	ret = vblk_dev_attach(d, fd, flags, engine);
+	close(fd);
+	return ret;
+}
+
+/* A new device on @path: see open_attach(). */
+static int attach_path(struct vbt *t, struct vblk_dev *d, const char *path,
+		       int open_flags, uint32_t flags, uint32_t engine)
+{
+	if (vblk_dev_start(d, NULL))
+		return vbt_fail(t, "setting up the device: %s", d->err), -EIO;
+	return open_attach(t, d, path, open_flags, flags, engine);
+}
+
+/*
+ * ro-after-attach: a block device made read-only (BLKROSET) after it was
+ * attached takes no more writes, discards or zeroes: the block layer only
+ * warns about writes to a read-only device and lets them through.
+ */
+int case_ro_after_attach(struct vbt *t)
+{
+	struct vbt_dev v;
+	struct stat st;
+	int fd, ro = 1, res, ret = VBT_FAIL;
+	uint64_t sector;
+
+	res = backend_stat(t, &st);
+	if (res != VBT_PASS)
+		return res;
+	if (!S_ISBLK(st.st_mode))
+		return vbt_skip(t, "needs a block device (BLKROSET)");
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	sector = v.cfg.capacity / 2 / 8 * 8;
+	if (vbt_write_pat(t, &v.d.vq[0], sector, 8, 1, NULL))
+		return VBT_FAIL;
+	fd = open(t->o->backend, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, BLKROSET, &ro) < 0)
+		return vbt_fail(t, "BLKROSET on %s: %s", t->o->backend,
+				strerror(errno));
+	{
+		uint8_t *buf = vblk_mem_alloc(&v.d.mem, 4096, 4096);
+		uint32_t used = 0;
+
+		if (!buf) {
+			vbt_fail(t, "no guest memory");
+			goto out;
+		}
+		memset(buf, 0xa5, 4096);
+		int rc = vblk_rw(&v.d.vq[0], VIRTIO_BLK_T_OUT, sector, buf,
+				 4096, NULL, &used);
+
+		if (vbt_expect(t, &v.d.vq[0], "a write after BLKROSET", rc,
+			       used, VIRTIO_BLK_S_IOERR, -1))
+			goto out;
+		vblk_mem_free(&v.d.mem, buf);
+	}
+	if (v.cfg.max_discard_sectors &&
+	    vbt_expect(t, &v.d.vq[0], "a discard after BLKROSET",
+		       vblk_discard(&v.d.vq[0], sector, 8), 0,
+		       VIRTIO_BLK_S_IOERR, -1))
+		goto out;
+	if (v.cfg.max_write_zeroes_sectors &&
+	    vbt_expect(t, &v.d.vq[0], "write zeroes after BLKROSET",
+		       vblk_write_zeroes(&v.d.vq[0], sector, 8, false), 0,
+		       VIRTIO_BLK_S_IOERR, -1))
+		goto out;
+	/* What was there before is still there. */
+	if (vbt_verify_pat(t, &v.d.vq[0], sector, 8, 1, NULL))
+		goto out;
+	ret = VBT_PASS;
+out:
+	ro = 0;
+	if (ioctl(fd, BLKROSET, &ro) < 0 && ret == VBT_PASS)
+		ret = vbt_fail(t, "BLKROSET 0 on %s: %s", t->o->backend,
+			       strerror(errno));
+	close(fd);
+	if (ret == VBT_PASS &&
+	    (vbt_write_pat(t, &v.d.vq[0], sector, 8, 2, NULL) ||
+	     vbt_verify_pat(t, &v.d.vq[0], sector, 8, 2, NULL)))
+		ret = VBT_FAIL;
+	if (ret == VBT_PASS)
+		vblk_dev_close(&v.d);
+	return ret;
+}
+
+/* A written file of @bytes beside the backend, named after it + @suffix. */
+static int side_file(struct vbt *t, char *path, size_t size,
+		     const char *suffix, uint64_t bytes)
+{
+	static uint8_t buf[65536];
+	uint64_t done;
+	int fd;
+
+	snprintf(path, size, "%s%s", t->o->backend, suffix);
+	unlink(path);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vbt_fail(t, "creating %s: %s", path, strerror(errno)),
+		       -1;
+	memset(buf, 0x5a, sizeof(buf));
+	for (done = 0; done < bytes; done += sizeof(buf))
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			return vbt_fail(t, "writing %s: %s", path,
+					strerror(errno)), close(fd), -1;
+	if (fsync(fd) < 0)
+		return vbt_fail(t, "fsync %s: %s", path, strerror(errno)),
+		       close(fd), -1;
+	return fd;
+}
+
+/* Make @fd a swap area: the header mkswap writes, version 1. */
+static int make_swap(struct vbt *t, int fd, uint64_t bytes)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *hdr = calloc(1, page);
+	uint32_t w[3] = { 1, (uint32_t)(bytes / page - 1), 0 };
+
+	if (!hdr)
+		return vbt_fail(t, "out of memory"), -1;
+	memcpy(hdr + 1024, w, sizeof(w));	/* version, last_page, nr_bad */
+	memcpy(hdr + page - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, hdr, page, 0) != page || fsync(fd) < 0) {
+		free(hdr);
+		return vbt_fail(t, "writing a swap header: %s", strerror(errno)),
+		       -1;
+	}
+	free(hdr);
+	return 0;
+}
+
+/* The bio engine on a file of this file system, or a reason it has none. */
+static int bio_on_files(struct vbt *t, const char *path)
+{
+	struct vblk_dev d;
+	int ret = attach_path(t, &d, path, O_RDWR, 0, VHOST_BLK_ENGINE_BIO);
+
+	vblk_dev_close(&d);
+	if (ret == -EOPNOTSUPP)
+		return vbt_skip(t, "this file system has no block layout for the bio engine");
+	if (ret)
+		return vbt_fail(t, "the bio engine on a plain file %s: %s", path,
+				strerror(-ret));
+	return VBT_PASS;
+}
+
+/*
+ * write-gates: the bio engine writes a file's blocks without the file
+ * system, so it takes no file that must not be written that way: a swap
+ * file (-ETXTBSY) or an immutable one (-EPERM), at attach; and a file
+ * that becomes a swap file while attached (swapon recalls no layout) gets
+ * IOERR for every write, its swap header untouched. With the kiocb engine
+ * the file system says the same (ETXTBSY: IOERR).
+ */
+int case_write_gates(struct vbt *t)
+{
+	const uint64_t bytes = 16 << 20;
+	char path[4200];
+	uint8_t *buf, head[16];
+	struct vblk_dev d;
+	struct stat st;
+	unsigned int flags = FS_IMMUTABLE_FL;
+	uint32_t used = 0, engine;
+	int fd, ret, res = VBT_FAIL;
+
+	res = backend_stat(t, &st);
+	if (res != VBT_PASS)
+		return res;
+	if (!S_ISREG(st.st_mode))
+		return vbt_skip(t, "needs an image file");
+	fd = side_file(t, path, sizeof(path), ".gate", bytes);
+	if (fd < 0)
+		return VBT_FAIL;
+	engine = vbt_expected_engine(t, false);
+	res = bio_on_files(t, path);
+	if (res == VBT_FAIL)
+		goto out;
+	if (res == VBT_PASS) {
+		/* Immutable. */
+		if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0) {
+			res = vbt_fail(t, "chattr +i %s: %s", path, strerror(errno));
+			goto out;
+		}
+		ret = attach_path(t, &d, path, O_RDONLY, VHOST_BLK_BACKEND_F_READONLY,
+				  VHOST_BLK_ENGINE_BIO);
+		vblk_dev_close(&d);
+		flags = 0;
+		ioctl(fd, FS_IOC_SETFLAGS, &flags);
+		if (ret != -EPERM) {
+			res = vbt_fail(t, "the bio engine on an immutable file: expected EPERM, got %s",
+				       ret ? strerror(-ret) : "success");
+			goto out;
+		}
+	}
+	/* A swap file: refused at attach with the bio engine. */
+	if (make_swap(t, fd, bytes))
+		goto fail;
+	if (swapon(path, 0) < 0) {
+		res = vbt_fail(t, "swapon %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (res == VBT_PASS) {
+		ret = attach_path(t, &d, path, O_RDONLY,
+				  VHOST_BLK_BACKEND_F_READONLY,
+				  VHOST_BLK_ENGINE_BIO);
+		vblk_dev_close(&d);
+		if (ret != -ETXTBSY) {
+			res = vbt_fail(t, "the bio engine on a swap file: expected ETXTBSY, got %s",
+				       ret ? strerror(-ret) : "success");
+			goto swapoff;
+		}
+	}
+	if (swapoff(path) < 0) {
+		res = vbt_fail(t, "swapoff %s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* Attached with this spec's engine, then made a swap file. */
+	ret = attach_path(t, &d, path, O_RDWR | (t->o->direct ? O_DIRECT : 0),
+			  0, engine);
+	if (ret) {
+		res = vbt_fail(t, "attaching %s: %s", path, strerror(-ret));
+		goto out;
+	}
+	if (swapon(path, 0) < 0) {
+		res = vbt_fail(t, "swapon %s while attached: %s", path,
+			       strerror(errno));
+		vblk_dev_close(&d);
+		goto out;
+	}
+	buf = vblk_mem_alloc(&d.mem, 4096, 4096);
+	if (!buf) {
+		res = vbt_fail(t, "no guest memory");
+		goto close_dev;
+	}
+	memset(buf, 0xee, 4096);
+	ret = vblk_rw(&d.vq[0], VIRTIO_BLK_T_OUT, 0, buf, 4096, NULL, &used);
+	if (vbt_expect(t, &d.vq[0], "a write over the swap header after swapon",
+		       ret, used, VIRTIO_BLK_S_IOERR, -1))
+		goto close_dev;
+	ret = vblk_rw(&d.vq[0], VIRTIO_BLK_T_OUT, 64, buf, 4096, NULL, &used);
+	if (vbt_expect(t, &d.vq[0], "a write into the swap area after swapon",
+		       ret, used, VIRTIO_BLK_S_IOERR, -1))
+		goto close_dev;
+	res = VBT_PASS;
+close_dev:
+	vblk_dev_close(&d);
+swapoff:
+	if (swapoff(path) < 0 && res == VBT_PASS)
+		res = vbt_fail(t, "swapoff %s: %s", path, strerror(errno));
+	if (res == VBT_PASS) {
+		long page = sysconf(_SC_PAGESIZE);
+
+		if (pread(fd, head, sizeof(head), page - 16) != sizeof(head) ||
+		    memcmp(head + 6, "SWAPSPACE2", 10))
+			res = vbt_fail(t, "the swap header of %s changed", path);
+	}
+	goto out;
+fail:
+	res = VBT_FAIL;
+out:
+	close(fd);
+	unlink(path);
+	return res;
+}
+
+/*
+ * lease-perm: a layout lease stalls the file's owner (writes and truncates
+ * wait for its recall), so the bio engine takes one only where the caller
+ * could take a lease itself: its own file, or CAP_LEASE. A user who may
+ * only read someone else's file gets EACCES, even read-only.
+ */
+int case_lease_perm(struct vbt *t)
+{
+	const uint64_t bytes = 1 << 20;
+	char path[4200];
+	struct stat st;
+	int fd, status, res;
+	pid_t pid;
+
+	res = backend_stat(t, &st);
+	if (res != VBT_PASS)
+		return res;
+	if (!S_ISREG(st.st_mode))
+		return vbt_skip(t, "needs an image file");
+	if (geteuid() != 0)
+		return vbt_skip(t, "needs root, to become another user");
+	fd = side_file(t, path, sizeof(path), ".lease", bytes);
+	if (fd < 0)
+		return VBT_FAIL;
+	res = bio_on_files(t, path);
+	if (res != VBT_PASS)
+		goto out;
+	pid = fork();
+	if (pid < 0) {
+		res = vbt_fail(t, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		struct vblk_dev d;
+		int ret;
+
+		/* The device is set up as root, then the caller is nobody. */
+		if (vblk_dev_start(&d, NULL))
+			_exit(100);
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(101);
+		ret = open_attach(t, &d, path, O_RDONLY,
+				  VHOST_BLK_BACKEND_F_READONLY,
+				  VHOST_BLK_ENGINE_BIO);
+		_exit(ret == -EACCES ? 0 : ret == 0 ? 102 : 103);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+		res = vbt_fail(t, "the unprivileged attach did not end");
+		goto out;
+	}
+	switch (WEXITSTATUS(status)) {
+	case 0:
+		res = VBT_PASS;
+		break;
+	case 102:
+		res = vbt_fail(t, "nobody attached the bio engine (a layout lease) to root's file %s it may only read",
+			       path);
+		break;
+	default:
+		res = vbt_fail(t, "the unprivileged attach failed otherwise (%d): expected EACCES",
+			       WEXITSTATUS(status));
+		break;
+	}
+out:
+	close(fd);
+	unlink(path);
+	return res;
+}
