@@ -61,12 +61,26 @@ static void vhost_blk_bounce_free(struct vhost_blk_req *req)
 }
 
 /*
+ * Let go of the layout's invalidate lock a bio of @req held: before the
+ * request is issued again or sent through the file, or when it ends. In
+ * task context.
+ */
+static void vhost_blk_bio_unlock(struct vhost_blk_req *req)
+{
+	if (req->layout_locked) {
+		vhost_blk_layout_unlock(vhost_blk_req_backend(req)->layout);
+		req->layout_locked = false;
+	}
+}
+
+/*
  * The one way into the file for what the bios cannot serve: the kiocb
  * engine's read or write, through its operations.
  */
 static void vhost_blk_bio_fallback(struct vhost_blk_req *req,
 				   enum vhost_blk_why why, bool nowait)
 {
+	vhost_blk_bio_unlock(req);
 	if (req->bounce)
 		vhost_blk_bounce_free(req);
 	trace_vhost_blk_req_fallback(req, why);
@@ -212,6 +226,9 @@ static int vhost_blk_bio_prepare(struct vhost_blk_req *req,
 		return ret;
 	ret = vhost_blk_layout_start(lo, req, nowait);
 	*why = ret == -EAGAIN ? VHOST_BLK_WHY_FREEZE : VHOST_BLK_WHY_LAYOUT;
+	if (ret == -EBUSY)
+		return -EAGAIN;
+	req->layout_locked = !ret;
 	return ret;
 }
 
@@ -253,6 +270,8 @@ static void vhost_blk_bio_rw(struct vhost_blk_req *req, bool nowait)
 	enum vhost_blk_why why;
 	int ret;
 
+	/* Issued again (the device would have blocked): as new. */
+	vhost_blk_bio_unlock(req);
 	ret = vhost_blk_bio_prepare(req, bdev, nowait, &why);
 	if (!ret)
 		vhost_blk_bio_issue(req, bdev, nowait);
@@ -291,6 +310,7 @@ static int vhost_blk_bio_write_zeroes(struct vhost_blk_backend_state *be,
 /* Copies end here; what went through the file may have left a write. */
 static bool vhost_blk_bio_end(struct vhost_blk_req *req)
 {
+	vhost_blk_bio_unlock(req);
 	if (req->bounce)
 		vhost_blk_bounce_free(req);
 	return vhost_blk_kiocb_ops.end(req);

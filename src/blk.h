@@ -138,6 +138,8 @@ struct vhost_blk_req {
 	struct bio_vec		*bounce;
 	unsigned int		nr_bounce;
 	bool			bounce_read;	/* bounce holds the data read */
+	/* Holds the layout's invalidate lock (bio engine on a file). */
+	bool			layout_locked;
 	/* The file system left the write's end to the reap (kiocb engine). */
 	bool			dio_deferred;
 	union {
@@ -222,6 +224,7 @@ struct block_device *vhost_blk_layout_bdev(struct vhost_blk_layout *lo);
 int vhost_blk_layout_start(struct vhost_blk_layout *lo,
 			   struct vhost_blk_req *req, bool nowait);
 void vhost_blk_layout_end(struct vhost_blk_layout *lo, bool write);
+void vhost_blk_layout_unlock(struct vhost_blk_layout *lo);
 void vhost_blk_layout_submit(struct vhost_blk_layout *lo, struct bio *bio,
 			     u64 pos);
 int vhost_blk_layout_zeroout(struct vhost_blk_layout *lo, u64 pos, u64 len);

@@ -7,6 +7,8 @@
 #ifndef VHOST_BLK_COMPAT_H
 #define VHOST_BLK_COMPAT_H
 
+#include <linux/lockdep.h>
+#include <linux/rwsem.h>
 #include <linux/version.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
@@ -18,5 +20,16 @@
 #else
 #define vhost_blk_add_used_n(vq, heads, n)	vhost_add_used_n(vq, heads, n)
 #endif
+
+/*
+ * Forget, for lockdep, a rw_semaphore taken here that another task
+ * releases (with up_read_non_owner()); a no-op without lock debugging.
+ */
+static inline void vhost_blk_rwsem_disown(struct rw_semaphore *sem)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	rwsem_release(&sem->dep_map, _RET_IP_);
+#endif
+}
 
 #endif /* VHOST_BLK_COMPAT_H */

@@ -27,6 +27,7 @@
 #include <linux/exportfs.h>
 #include <linux/filelock.h>
 #include <linux/iomap.h>
+#include <linux/iversion.h>
 #include <linux/slab.h>
 
 #include "blk.h"
@@ -58,6 +59,7 @@ struct vhost_blk_layout {
 	unsigned int		inflight;	/* holders */
 	unsigned long		delay;		/* before mapping again */
 	unsigned long		mapped_at;	/* jiffies of the last map */
+	u64			version;	/* the inode's i_version then */
 	wait_queue_head_t	idle;
 	struct work_struct	recall_work;
 	struct delayed_work	remap_work;
@@ -273,6 +275,7 @@ static int vhost_blk_layout_take(struct vhost_blk_layout *lo, bool as_caller)
 	struct vhost_blk_map m = {};
 	unsigned int breaks;
 	bool used = false;
+	u64 version;
 	int ret;
 
 	spin_lock_irq(&lo->lock);
@@ -294,6 +297,12 @@ static int vhost_blk_layout_take(struct vhost_blk_layout *lo, bool as_caller)
 		trace_vhost_blk_layout(lo->file, "map", 0, ret);
 		return ret;
 	}
+	/*
+	 * Read before the map. Peeked, not queried: a query would make every
+	 * later change of the inode (atime) bump it, and remap the file each
+	 * time. What moves blocks logs the inode core, which bumps it anyway.
+	 */
+	version = inode_peek_iversion(file_inode(lo->file));
 	ret = vhost_blk_layout_map(lo, &m, breaks);
 	spin_lock_irq(&lo->lock);
 	if (!ret && lo->breaks == breaks && !lo->closing) {
@@ -301,6 +310,7 @@ static int vhost_blk_layout_take(struct vhost_blk_layout *lo, bool as_caller)
 		swap(lo->map, m);
 		lo->recalled = false;
 		lo->mapped_at = jiffies;
+		lo->version = version;
 		used = true;
 	}
 	spin_unlock_irq(&lo->lock);
@@ -382,13 +392,27 @@ int vhost_blk_layout_get(struct vhost_blk_backend_state *be)
  */
 void vhost_blk_layout_touch(struct vhost_blk_layout *lo)
 {
-	struct super_block *sb = file_inode(lo->file)->i_sb;
+	struct address_space *mapping = lo->file->f_mapping;
+	struct inode *inode = file_inode(lo->file);
+	u64 before;
 
 	if (!test_and_clear_bit(VHOST_BLK_LAYOUT_WRITTEN, &lo->flags))
 		return;
-	sb_start_write(sb);
+	/*
+	 * Our own change of the inode must not look like an extent swap to
+	 * vhost_blk_layout_hold(): take it into the map's version, under the
+	 * invalidate lock, which a swap holds exclusively while it runs.
+	 */
+	filemap_invalidate_lock_shared(mapping);
+	before = inode_peek_iversion(inode);
+	sb_start_write(inode->i_sb);
 	file_update_time(lo->file);
-	sb_end_write(sb);
+	sb_end_write(inode->i_sb);
+	spin_lock_irq(&lo->lock);
+	if (lo->version == before)
+		lo->version = inode_peek_iversion(inode);
+	spin_unlock_irq(&lo->lock);
+	filemap_invalidate_unlock_shared(mapping);
 }
 
 /* At detach, with no request in flight. */
@@ -448,18 +472,62 @@ static bool vhost_blk_layout_covers(const struct vhost_blk_layout *lo, u64 pos,
 }
 
 /*
+ * The file's invalidate lock, shared, from the hold to the end of the I/O.
+ * XFS_IOC_SWAPEXT (xfs_fsr) takes it exclusively to swap the file's
+ * extents, and recalls no lease (6.12): it waits for our bios in flight,
+ * and the i_version it changes tells later holders the map is stale.
+ * Released by another task than the one that took it: not for lockdep.
+ */
+static bool vhost_blk_layout_lock(struct vhost_blk_layout *lo, bool nowait)
+{
+	struct rw_semaphore *sem = &lo->file->f_mapping->invalidate_lock;
+
+	if (!nowait) {
+		down_read_non_owner(sem);
+		return true;
+	}
+	if (!down_read_trylock(sem))
+		return false;
+	vhost_blk_rwsem_disown(sem);
+	return true;
+}
+
+/* After vhost_blk_layout_end(), in task context. */
+void vhost_blk_layout_unlock(struct vhost_blk_layout *lo)
+{
+	up_read_non_owner(&lo->file->f_mapping->invalidate_lock);
+}
+
+/*
+ * Under the invalidate lock: has the inode changed since the map was taken,
+ * with no recall? Then treat it as one (an extent swap recalls none).
+ * Under lo->lock.
+ */
+static bool vhost_blk_layout_stale(struct vhost_blk_layout *lo)
+{
+	if (lo->recalled ||
+	    inode_peek_iversion(file_inode(lo->file)) == lo->version)
+		return false;
+	lo->recalled = true;
+	lo->breaks++;
+	return true;
+}
+
+/*
  * Hold the layout for I/O to file bytes [@pos, @pos + @len): 0, -EAGAIN if
- * that would block on a freezing file system and @nowait, -ETXTBSY for a
- * write to a file that became a swap file, -ENOENT when the
- * kiocb engine must serve it (the layout was recalled, or the range is not
- * all mapped). vhost_blk_layout_end() lets go.
+ * that would block on a freezing file system and @nowait, -EBUSY if it
+ * would wait for the invalidate lock and @nowait, -ETXTBSY for a write to
+ * a file that became a swap file, -ENOENT when the kiocb engine must serve
+ * it (the layout was recalled, the file changed under it, or the range is
+ * not all mapped). vhost_blk_layout_end() and then _unlock() let go.
  */
 static int vhost_blk_layout_hold(struct vhost_blk_layout *lo, u64 pos,
 				 u64 len, bool write, bool nowait)
 {
 	struct super_block *sb = file_inode(lo->file)->i_sb;
 	unsigned long flags;
-	bool ok;
+	bool stale;
+	int ret = 0;
 
 	if (write) {
 		if (IS_SWAPFILE(file_inode(lo->file)))
@@ -471,26 +539,38 @@ static int vhost_blk_layout_hold(struct vhost_blk_layout *lo, u64 pos,
 		/* Released by vhost_blk_layout_end(), as kiocb_end_write(). */
 		__sb_writers_release(sb, SB_FREEZE_WRITE);
 	}
+	if (!vhost_blk_layout_lock(lo, nowait)) {
+		ret = -EBUSY;
+		goto err_write;
+	}
 	spin_lock_irqsave(&lo->lock, flags);
-	ok = !lo->recalled;
-	if (ok)
+	stale = vhost_blk_layout_stale(lo);
+	if (lo->recalled)
+		ret = -ENOENT;
+	else
 		lo->inflight++;
 	spin_unlock_irqrestore(&lo->lock, flags);
+	if (stale) {
+		trace_vhost_blk_layout(lo->file, "changed", lo->map.nr, 0);
+		queue_work(vhost_blk_wq, &lo->recall_work);
+	}
 	/* The map does not change while the layout is held. */
-	if (ok && !vhost_blk_layout_covers(lo, pos, len)) {
+	if (!ret && !vhost_blk_layout_covers(lo, pos, len)) {
 		vhost_blk_layout_end(lo, false);
-		ok = false;
+		ret = -ENOENT;
 	}
-	if (!ok) {
-		if (write) {
-			__sb_writers_acquired(sb, SB_FREEZE_WRITE);
-			sb_end_write(sb);
-		}
-		return -ENOENT;
+	if (!ret) {
+		if (write)
+			set_bit(VHOST_BLK_LAYOUT_WRITTEN, &lo->flags);
+		return 0;
 	}
-	if (write)
-		set_bit(VHOST_BLK_LAYOUT_WRITTEN, &lo->flags);
-	return 0;
+	vhost_blk_layout_unlock(lo);
+err_write:
+	if (write) {
+		__sb_writers_acquired(sb, SB_FREEZE_WRITE);
+		sb_end_write(sb);
+	}
+	return ret;
 }
 
 /* Hold the layout for the bio of @req: see vhost_blk_layout_hold(). */
@@ -579,5 +659,6 @@ int vhost_blk_layout_zeroout(struct vhost_blk_layout *lo, u64 pos, u64 len)
 	}
 	vhost_blk_drop_cache(mapping, pos, len);
 	vhost_blk_layout_end(lo, true);
+	vhost_blk_layout_unlock(lo);
 	return ret;
 }

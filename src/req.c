@@ -73,6 +73,7 @@ static struct vhost_blk_req *vhost_blk_get_req(struct vhost_blk_vq *bvq)
 	req->bounce = NULL;
 	req->nr_bounce = 0;
 	req->bounce_read = false;
+	req->layout_locked = false;
 	req->dio_deferred = false;
 	req->nr_seg = 0;
 	req->start_ns = 0;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/swap.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -495,5 +497,213 @@ int case_lease_perm(struct vbt *t)
 out:
 	close(fd);
 	unlink(path);
+	return res;
+}
+
+#define DEFRAG_CHUNK	(64 << 10)
+#define DEFRAG_CHUNKS	128		/* an 8 MiB file */
+#define DEFRAG_SECTORS	(DEFRAG_CHUNK * DEFRAG_CHUNKS / VBLK_SECTOR)
+#define XFS_MAGIC	0x58465342
+
+/* The number of extents of @fd (FIEMAP), or -1. */
+static long extents(int fd)
+{
+	struct fiemap fm = { .fm_length = FIEMAP_MAX_OFFSET,
+			     .fm_flags = FIEMAP_FLAG_SYNC };
+
+	return ioctl(fd, FS_IOC_FIEMAP, &fm) < 0 ? -1 : (long)fm.fm_mapped_extents;
+}
+
+/*
+ * An 8 MiB file in many extents: written backwards, a chunk at a time, each
+ * on disk before the next, between the chunks of a second file deleted
+ * after. Returns its fd (read-write) and its name in @path.
+ */
+static int fragmented_file(struct vbt *t, char *path, size_t size)
+{
+	static uint8_t buf[DEFRAG_CHUNK] __attribute__((aligned(4096)));
+	char other[4300];
+	int fd, fo, i;
+
+	snprintf(path, size, "%s.frag", t->o->backend);
+	snprintf(other, sizeof(other), "%s.frag-gap", t->o->backend);
+	unlink(path);
+	unlink(other);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fo = open(other, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || fo < 0)
+		return vbt_fail(t, "creating %s: %s", path, strerror(errno)),
+		       -1;
+	memset(buf, 0x11, sizeof(buf));
+	for (i = DEFRAG_CHUNKS - 1; i >= 0; i--)
+		if (pwrite(fd, buf, sizeof(buf), (off_t)i * DEFRAG_CHUNK) !=
+		    sizeof(buf) || fdatasync(fd) ||
+		    pwrite(fo, buf, sizeof(buf), (off_t)i * DEFRAG_CHUNK) !=
+		    sizeof(buf) || fdatasync(fo))
+			return vbt_fail(t, "writing %s: %s", path,
+					strerror(errno)), -1;
+	close(fo);
+	unlink(other);
+	return fd;
+}
+
+/* Guest writes of generation @gen over the whole file, 128 KiB each. */
+static int write_all(struct vbt *t, struct vblk_vq *vq, uint64_t gen)
+{
+	uint64_t s;
+
+	for (s = 0; s < DEFRAG_SECTORS; s += 256)
+		if (vbt_write_pat(t, vq, s, 256, gen, NULL))
+			return -1;
+	return 0;
+}
+
+static int verify_all(struct vbt *t, struct vblk_vq *vq, uint64_t gen)
+{
+	uint64_t s;
+
+	for (s = 0; s < DEFRAG_SECTORS; s += 256)
+		if (vbt_verify_pat(t, vq, s, 256, gen, NULL))
+			return -1;
+	return 0;
+}
+
+/* What the file holds on disk: the guest's generation @gen. */
+static int verify_file(struct vbt *t, const char *path, uint64_t gen)
+{
+	uint8_t *buf;
+	char msg[300];
+	int fd, ret = 0;
+	uint64_t s;
+
+	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 || posix_memalign((void **)&buf, 4096, 256 * VBLK_SECTOR))
+		return vbt_fail(t, "open %s: %s", path, strerror(errno)), -1;
+	for (s = 0; s < DEFRAG_SECTORS; s += 256) {
+		if (pread(fd, buf, 256 * VBLK_SECTOR, s * VBLK_SECTOR) !=
+		    256 * VBLK_SECTOR) {
+			ret = vbt_fail(t, "reading %s: %s", path, strerror(errno));
+			break;
+		}
+		if (vblk_pat_verify(buf, s, 256, t->seed, gen, msg,
+				    sizeof(msg)) >= 0) {
+			ret = vbt_fail(t, "%s at sector %" PRIu64 " after the device wrote it: %s",
+				       path, s, msg);
+			break;
+		}
+	}
+	free(buf);
+	close(fd);
+	return ret ? -1 : 0;
+}
+
+/* A file of @bytes all 0xc3, on disk: it may get the blocks fsr freed. */
+static int canary(struct vbt *t, const char *path, bool check)
+{
+	static uint8_t buf[DEFRAG_CHUNK], want[DEFRAG_CHUNK];
+	int fd, i, ret = 0;
+
+	memset(want, 0xc3, sizeof(want));
+	fd = check ? open(path, O_RDONLY | O_CLOEXEC) :
+		     open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return vbt_fail(t, "open %s: %s", path, strerror(errno)), -1;
+	if (check)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	for (i = 0; i < 2 * DEFRAG_CHUNKS && !ret; i++) {
+		off_t at = (off_t)i * DEFRAG_CHUNK;
+
+		if (!check && pwrite(fd, want, sizeof(want), at) != sizeof(want))
+			ret = vbt_fail(t, "writing %s: %s", path, strerror(errno));
+		else if (check && (pread(fd, buf, sizeof(buf), at) != sizeof(buf) ||
+				   memcmp(buf, want, sizeof(buf))))
+			ret = vbt_fail(t, "%s, a file written after xfs_fsr ran, changed at byte %lld: the device wrote blocks the image no longer owns",
+				       path, (long long)at);
+	}
+	if (!check && !ret && fsync(fd))
+		ret = vbt_fail(t, "fsync %s: %s", path, strerror(errno));
+	close(fd);
+	return ret ? -1 : 0;
+}
+
+/*
+ * defrag: xfs_fsr defragments an image the device serves (XFS_IOC_SWAPEXT,
+ * which recalls no layout lease, 6.12). The file system frees the image's
+ * old blocks and gives them to other files: guest writes after the swap
+ * must land in the image, and no other file may change. With the bio
+ * engine the map must be taken again; with the kiocb engine the file
+ * system does the I/O.
+ */
+int case_defrag(struct vbt *t)
+{
+	char path[4300], other[4400], cmd[4500];
+	struct vblk_events e0, e1;
+	struct vblk_dev d;
+	struct statfs sf;
+	struct stat st;
+	long before, after;
+	int fd, res, ret;
+	uint32_t engine;
+
+	res = backend_stat(t, &st);
+	if (res != VBT_PASS)
+		return res;
+	if (!S_ISREG(st.st_mode))
+		return vbt_skip(t, "needs an image file");
+	if (statfs(t->o->backend, &sf) < 0)
+		return vbt_fail(t, "statfs %s: %s", t->o->backend, strerror(errno));
+	if (sf.f_type != XFS_MAGIC)
+		return vbt_skip(t, "xfs_fsr defragments XFS only");
+	if (access("/usr/sbin/xfs_fsr", X_OK))
+		return vbt_fail(t, "no /usr/sbin/xfs_fsr: install xfsprogs in the test host");
+	fd = fragmented_file(t, path, sizeof(path));
+	if (fd < 0)
+		return VBT_FAIL;
+	snprintf(other, sizeof(other), "%s.canary", t->o->backend);
+	res = VBT_FAIL;
+	before = extents(fd);
+	if (before < 8) {
+		vbt_fail(t, "%s has %ld extents: not fragmented enough to defragment",
+			 path, before);
+		goto out;
+	}
+	engine = vbt_expected_engine(t, false);
+	ret = attach_path(t, &d, path,
+			  O_RDWR | (t->o->direct ? O_DIRECT : 0), 0, engine);
+	if (ret) {
+		vbt_prefix(t, "attaching %s", path);
+		goto out;
+	}
+	if (vblk_read_events(&e0) || write_all(t, &d.vq[0], 1) ||
+	    vblk_read_events(&e1))
+		goto close_dev;
+	if (engine == VHOST_BLK_ENGINE_BIO && e1.layout_bios == e0.layout_bios) {
+		vbt_fail(t, "no write went to the file's blocks (layout_bios): nothing to check");
+		goto close_dev;
+	}
+	snprintf(cmd, sizeof(cmd), "/usr/sbin/xfs_fsr %s >/dev/null 2>&1", path);
+	ret = system(cmd);
+	after = extents(fd);
+	if (ret || after < 0 || after >= before) {
+		vbt_fail(t, "xfs_fsr %s (exit %d) left %ld extents of %ld: it did not defragment",
+			 path, ret, after, before);
+		goto close_dev;
+	}
+	if (canary(t, other, false) || write_all(t, &d.vq[0], 2) ||
+	    verify_all(t, &d.vq[0], 2))
+		goto close_dev;
+	vblk_dev_close(&d);
+	if (verify_file(t, path, 2) || canary(t, other, true))
+		goto out;
+	vbt_note(t, "%s: %ld extents, %ld after xfs_fsr; the guest's writes after it are in the file",
+		 vblk_engine_name(engine), before, after);
+	res = VBT_PASS;
+	goto out;
+close_dev:
+	vblk_dev_close(&d);
+out:
+	close(fd);
+	unlink(path);
+	unlink(other);
 	return res;
 }

@@ -72,6 +72,7 @@ static const struct vbt_case cases[] = {
 	{ "ro-after-attach", case_ro_after_attach, VBT_WRITES },
 	{ "write-gates", case_write_gates, VBT_WRITES },
 	{ "lease-perm", case_lease_perm, 0 },
+	{ "defrag", case_defrag, VBT_WRITES },
 	{ "trace", case_trace, VBT_WRITES },
 	{ "integrity", case_integrity, VBT_WRITES },
 };
