@@ -40,6 +40,7 @@
 #define VHOST_BLK_WEIGHT		256
 #define VHOST_BLK_BATCH			16		/* requests between used ring updates */
 #define VHOST_BLK_BUSYLOOP_MAX_US	10000		/* cap of the poll window */
+#define VHOST_BLK_PUNT_MAX_ACTIVE	64		/* punted requests run at once */
 
 struct vhost_blk_req;
 struct vhost_blk_backend_state;
@@ -107,6 +108,15 @@ struct vhost_blk_backend_state {
 	const struct vhost_blk_engine_ops *ops;
 	/* The bio engine on a file: its blocks, while the layout holds. */
 	struct vhost_blk_layout	*layout;
+	/*
+	 * Requests punted to a workqueue run there as the owner who attached
+	 * the backend: its credentials, I/O and memory cgroups; on this
+	 * device's own workqueue, so one guest's punts wait for no other's.
+	 */
+	struct workqueue_struct	*wq;
+	const struct cred	*cred;
+	struct cgroup_subsys_state *blkcg_css;	/* NULL without io cgroups */
+	struct mem_cgroup	*memcg;		/* NULL without memory cgroups */
 };
 
 struct vhost_blk_vq;
@@ -202,6 +212,8 @@ bool vhost_blk_vq_idle(struct vhost_blk_vq *bvq);
 int vhost_blk_io_init(void);
 void vhost_blk_io_exit(void);
 extern struct workqueue_struct *vhost_blk_wq;
+int vhost_blk_owner_get(struct vhost_blk_backend_state *be, u32 id);
+void vhost_blk_owner_put(struct vhost_blk_backend_state *be);
 void vhost_blk_work_init(struct vhost_blk_req *req);
 void vhost_blk_queue_work(struct vhost_blk_req *req,
 			  void (*fn)(struct vhost_blk_req *req));

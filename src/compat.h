@@ -7,6 +7,7 @@
 #ifndef VHOST_BLK_COMPAT_H
 #define VHOST_BLK_COMPAT_H
 
+#include <linux/cgroup.h>
 #include <linux/lockdep.h>
 #include <linux/rwsem.h>
 #include <linux/version.h>
@@ -20,6 +21,16 @@
 #else
 #define vhost_blk_add_used_n(vq, heads, n)	vhost_add_used_n(vq, heads, n)
 #endif
+
+/* The current task's io cgroup, referenced; NULL without io cgroups. */
+static inline struct cgroup_subsys_state *vhost_blk_current_blkcg_css(void)
+{
+#ifdef CONFIG_BLK_CGROUP
+	return task_get_css(current, io_cgrp_id);
+#else
+	return NULL;
+#endif
+}
 
 /*
  * Forget, for lockdep, a rw_semaphore taken here that another task

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * What both engines use: the workqueue where requests are issued when they
- * may block, the page-cache helpers that keep bios and cached pages of the
- * same file or device coherent, and FLUSH, DISCARD and WRITE_ZEROES on the
- * backend file (fsync, fallocate, or the block device's discard).
+ * may block, run as the device's owner; the page-cache helpers that keep
+ * bios and cached pages of the same file or device coherent; and FLUSH,
+ * DISCARD and WRITE_ZEROES on the backend file (fsync, fallocate, or the
+ * block device's discard).
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
+#include <linux/kthread.h>
+#include <linux/memcontrol.h>
 #include <linux/pagemap.h>
+#include <linux/sched/mm.h>
 
 #include "blk.h"
 
@@ -24,12 +28,58 @@ void vhost_blk_io_exit(void)
 	destroy_workqueue(vhost_blk_wq);
 }
 
+/*
+ * Who work done for @be runs as: the task attaching it, which is the
+ * owner (checked before), with its credentials and cgroups at that time,
+ * and a workqueue of the device's own (@id names it).
+ */
+int vhost_blk_owner_get(struct vhost_blk_backend_state *be, u32 id)
+{
+	be->wq = alloc_workqueue("vhost-blk-%u", WQ_UNBOUND,
+				 VHOST_BLK_PUNT_MAX_ACTIVE, id);
+	if (!be->wq)
+		return -ENOMEM;
+	be->cred = get_current_cred();
+	be->blkcg_css = vhost_blk_current_blkcg_css();
+	be->memcg = get_mem_cgroup_from_mm(current->mm);
+	return 0;
+}
+
+/* With no request in flight: waits for the work still running. */
+void vhost_blk_owner_put(struct vhost_blk_backend_state *be)
+{
+	if (!be->wq)
+		return;
+	destroy_workqueue(be->wq);
+	be->wq = NULL;
+	put_cred(be->cred);
+	if (be->blkcg_css)
+		css_put(be->blkcg_css);
+	mem_cgroup_put(be->memcg);
+}
+
+/*
+ * A punted request, run as the owner: bios it makes are charged to the
+ * owner's io cgroup (as loop.c does per command), page cache and kernel
+ * memory to its memory cgroup, and the file system sees its credentials.
+ * The device's workqueue outlives this (detach destroys it after the
+ * last request), so @be does too, also once the request has ended.
+ */
 static void vhost_blk_work(struct work_struct *work)
 {
 	struct vhost_blk_req *req = container_of(work, struct vhost_blk_req,
 						 work);
+	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
+	struct mem_cgroup *old_memcg;
+	const struct cred *old_cred;
 
+	old_cred = override_creds(be->cred);
+	kthread_associate_blkcg(be->blkcg_css);
+	old_memcg = set_active_memcg(be->memcg);
 	req->work_fn(req);
+	set_active_memcg(old_memcg);
+	kthread_associate_blkcg(NULL);
+	revert_creds(old_cred);
 }
 
 /* Once, when the request is allocated. */
@@ -48,7 +98,7 @@ void vhost_blk_queue_work(struct vhost_blk_req *req,
 			  void (*fn)(struct vhost_blk_req *req))
 {
 	req->work_fn = fn;
-	queue_work(vhost_blk_wq, &req->work);
+	queue_work(vhost_blk_req_backend(req)->wq, &req->work);
 }
 
 /*

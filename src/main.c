@@ -76,7 +76,8 @@ static void vhost_blk_probe_bdev(struct vhost_blk_backend_state *be)
 }
 
 static struct vhost_blk_backend_state *
-vhost_blk_backend_open(const struct vhost_blk_backend *arg)
+vhost_blk_backend_open(struct vhost_blk *blk,
+		       const struct vhost_blk_backend *arg)
 {
 	struct vhost_blk_backend_state *be;
 	struct inode *inode;
@@ -116,16 +117,21 @@ vhost_blk_backend_open(const struct vhost_blk_backend *arg)
 					VHOST_BLK_ENGINE_KIOCB;
 	be->ops = be->engine == VHOST_BLK_ENGINE_BIO ? &vhost_blk_bio_ops :
 						       &vhost_blk_kiocb_ops;
+	ret = vhost_blk_owner_get(be, blk->id);
+	if (ret)
+		goto err_owner;
 	if (be->engine == VHOST_BLK_ENGINE_BIO && !be->bdev) {
 		/* The file's blocks, as long as its file system lets us. */
 		ret = vhost_blk_layout_get(be);
 		if (ret)
-			goto err_put;
+			goto err_owner;
 		/* A punched hole would recall the layout: no DISCARD. */
 		be->discard_sectors = 0;
 	}
 	return be;
 
+err_owner:
+	vhost_blk_owner_put(be);
 err_put:
 	fput(be->file);
 err_free:
@@ -165,6 +171,7 @@ static void vhost_blk_detach(struct vhost_blk *blk)
 	}
 	trace_vhost_blk_backend(blk, "detach", be);
 	vhost_blk_layout_put(be);
+	vhost_blk_owner_put(be);
 	blk->be = NULL;
 	fput(be->file);
 	kfree(be);
@@ -230,7 +237,7 @@ static long vhost_blk_set_backend(struct vhost_blk *blk,
 	if (ret)
 		goto out;
 	if (arg->fd != -1) {
-		be = vhost_blk_backend_open(arg);
+		be = vhost_blk_backend_open(blk, arg);
 		if (IS_ERR(be)) {
 			ret = PTR_ERR(be);
 			goto out;

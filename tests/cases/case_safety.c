@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/swap.h>
@@ -705,5 +707,118 @@ out:
 	close(fd);
 	unlink(path);
 	unlink(other);
+	return res;
+}
+
+#define CGROOT	"/sys/fs/cgroup"
+
+/* Write @what to cgroup file @dir/@file: 0 or -errno. */
+static int cg_write(const char *dir, const char *file, const char *what)
+{
+	char path[512];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, what, strlen(what)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Bytes written and discarded on @dev in @dir's io.stat, or -1. */
+static long long cg_io_bytes(const char *dir, dev_t dev)
+{
+	char path[512], line[512], key[32];
+	long long w = 0, d = 0, v;
+	FILE *f;
+	char *p;
+
+	snprintf(path, sizeof(path), "%s/io.stat", dir);
+	snprintf(key, sizeof(key), "%u:%u ", major(dev), minor(dev));
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)))
+			continue;
+		if ((p = strstr(line, "wbytes=")) && sscanf(p, "wbytes=%lld", &v) == 1)
+			w = v;
+		if ((p = strstr(line, "dbytes=")) && sscanf(p, "dbytes=%lld", &v) == 1)
+			d = v;
+	}
+	fclose(f);
+	return w + d;
+}
+
+/*
+ * cgroup-charge: what the device does on the guest's behalf away from its
+ * worker (here WRITE_ZEROES, always punted to a workqueue) is charged to
+ * the owner's io cgroup, not the root's: io.stat of the owner's cgroup
+ * counts its bytes on the backend.
+ */
+int case_cgroup_charge(struct vbt *t)
+{
+	const uint32_t nsect = 2048;	/* 1 MiB a request */
+	const unsigned int n = 8;
+	char dir[64], pid[32];
+	struct vbt_dev v;
+	struct stat st;
+	long long got;
+	unsigned int i;
+	int res, ret;
+
+	res = backend_stat(t, &st);
+	if (res != VBT_PASS)
+		return res;
+	if (!S_ISBLK(st.st_mode))
+		return vbt_skip(t, "needs a block device: on a file the zeroes are extents, no I/O to count");
+	if (stat(CGROOT "/cgroup.controllers", &st) < 0 &&
+	    mount("cgroup2", CGROOT, "cgroup2", 0, NULL) < 0)
+		return vbt_fail(t, "mounting cgroup2 at %s: %s", CGROOT, strerror(errno));
+	if (stat(t->o->backend, &st) < 0)
+		return vbt_fail(t, "stat %s: %s", t->o->backend, strerror(errno));
+	ret = cg_write(CGROOT, "cgroup.subtree_control", "+io");
+	if (ret)
+		return vbt_fail(t, "enabling the io controller: %s", strerror(-ret));
+	snprintf(dir, sizeof(dir), CGROOT "/vbt-%d", (int)getpid());
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return vbt_fail(t, "mkdir %s: %s", dir, strerror(errno));
+	/* The owner, and so the worker it creates, in the new cgroup. */
+	ret = cg_write(dir, "cgroup.procs", pid);
+	if (ret) {
+		res = vbt_fail(t, "moving into %s: %s", dir, strerror(-ret));
+		goto out;
+	}
+	res = VBT_FAIL;
+	if (vbt_dev_up(t, &v, NULL, 0))
+		goto out;
+	if (v.cfg.capacity < n * nsect) {
+		vbt_fail(t, "the backend is too small");
+		goto close_dev;
+	}
+	for (i = 0; i < n; i++) {
+		ret = vblk_write_zeroes(&v.d.vq[0], (uint64_t)i * nsect, nsect,
+					false);
+		if (vbt_expect(t, &v.d.vq[0], "WRITE_ZEROES", ret, 0,
+			       VIRTIO_BLK_S_OK, -1))
+			goto close_dev;
+	}
+	got = cg_io_bytes(dir, st.st_rdev);
+	if (got < (long long)n * nsect * VBLK_SECTOR) {
+		vbt_fail(t, "the owner's cgroup was charged %lld bytes on %u:%u for %u MiB of WRITE_ZEROES done on its behalf (io.stat)",
+			 got < 0 ? 0 : got, major(st.st_rdev), minor(st.st_rdev), n);
+		goto close_dev;
+	}
+	vbt_note(t, "%lld bytes charged to the owner's io cgroup", got);
+	res = VBT_PASS;
+close_dev:
+	vblk_dev_close(&v.d);
+out:
+	cg_write(CGROOT, "cgroup.procs", pid);
+	rmdir(dir);
 	return res;
 }
