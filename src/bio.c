@@ -41,25 +41,6 @@ static struct block_device *vhost_blk_bio_bdev(struct vhost_blk_req *req)
 	return be->layout ? vhost_blk_layout_bdev(be->layout) : be->bdev;
 }
 
-/* From the worker when the request ends: read data to the guest. */
-static void vhost_blk_bounce_free(struct vhost_blk_req *req)
-{
-	struct iov_iter to;
-	unsigned int i;
-
-	iov_iter_bvec(&to, ITER_DEST, req->bvec, req->nr_bvec, req->len);
-	for (i = 0; i < req->nr_bounce; i++) {
-		if (req->bounce_read)
-			copy_page_to_iter(req->bounce[i].bv_page, 0,
-					  req->bounce[i].bv_len, &to);
-		__free_page(req->bounce[i].bv_page);
-	}
-	kvfree(req->bounce);
-	req->bounce = NULL;
-	req->nr_bounce = 0;
-	req->bounce_read = false;
-}
-
 /*
  * Let go of the layout's invalidate lock a bio of @req held: before the
  * request is issued again or sent through the file, or when it ends. In
@@ -159,38 +140,6 @@ static bool vhost_blk_bio_aligned(struct vhost_blk_req *req,
 		if ((req->bvec[i].bv_offset | req->bvec[i].bv_len) & mask)
 			return false;
 	return true;
-}
-
-/*
- * Copy misaligned guest buffers into pages of our own, charged to the
- * owner's memory cgroup like the rest of the device; data read into them go
- * to the guest when the request ends.
- */
-static int vhost_blk_bounce(struct vhost_blk_req *req)
-{
-	unsigned int i, n = DIV_ROUND_UP(req->len, PAGE_SIZE);
-	size_t left = req->len;
-	struct iov_iter from;
-
-	if (req->bounce)
-		return 0;	/* issued again: the copy is there */
-	req->bounce = kvcalloc(n, sizeof(*req->bounce), GFP_KERNEL_ACCOUNT);
-	if (!req->bounce)
-		return -ENOMEM;
-	iov_iter_bvec(&from, ITER_SOURCE, req->bvec, req->nr_bvec, req->len);
-	for (i = 0; i < n; i++) {
-		size_t len = min_t(size_t, left, PAGE_SIZE);
-		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT);
-
-		if (!page)
-			return -ENOMEM;
-		bvec_set_page(&req->bounce[req->nr_bounce++], page, len, 0);
-		if (!req->to_guest &&
-		    copy_page_from_iter(page, 0, len, &from) != len)
-			return -EFAULT;
-		left -= len;
-	}
-	return 0;
 }
 
 /*
@@ -307,12 +256,13 @@ static int vhost_blk_bio_write_zeroes(struct vhost_blk_backend_state *be,
 	return vhost_blk_file_write_zeroes(be, sector, nr, unmap);
 }
 
-/* Copies end here; what went through the file may have left a write. */
+/*
+ * The layout's lock goes; what went through the file may have left a
+ * write to end, and the copies end there too (the file's way, for both).
+ */
 static bool vhost_blk_bio_end(struct vhost_blk_req *req)
 {
 	vhost_blk_bio_unlock(req);
-	if (req->bounce)
-		vhost_blk_bounce_free(req);
 	return vhost_blk_kiocb_ops.end(req);
 }
 

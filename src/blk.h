@@ -98,6 +98,7 @@ struct vhost_blk_backend_state {
 	struct block_device	*bdev;		/* NULL for a regular file */
 	u64			capacity;	/* 512-byte sectors */
 	u32			lbs;		/* logical block size */
+	u32			dio_mem_align;	/* O_DIRECT buffers; 0: any */
 	u32			pbs;		/* physical block size */
 	u32			discard_sectors;
 	u32			discard_align;	/* sectors */
@@ -144,7 +145,7 @@ struct vhost_blk_req {
 	unsigned int		nr_bvec;
 	unsigned int		nr_seg;		/* discard / write zeroes */
 	struct bio_vec		*bvec;		/* pinned guest pages */
-	/* Aligned copies of misaligned data, for the bio engine on a file. */
+	/* Aligned copies of misaligned data (io.c: vhost_blk_bounce()). */
 	struct bio_vec		*bounce;
 	unsigned int		nr_bounce;
 	bool			bounce_read;	/* bounce holds the data read */
@@ -221,6 +222,8 @@ int vhost_blk_sync_cache(struct address_space *mapping, loff_t pos,
 			 size_t len, bool drop);
 int vhost_blk_drop_cache(struct address_space *mapping, loff_t pos,
 			 size_t len);
+int vhost_blk_bounce(struct vhost_blk_req *req);
+void vhost_blk_bounce_free(struct vhost_blk_req *req);
 int vhost_blk_file_flush(struct vhost_blk_backend_state *be);
 int vhost_blk_file_discard(struct vhost_blk_backend_state *be, u64 sector,
 			   u32 nr);

@@ -130,6 +130,59 @@ int vhost_blk_drop_cache(struct address_space *mapping, loff_t pos,
 					     (pos + len - 1) >> PAGE_SHIFT);
 }
 
+/*
+ * Copy the request's data into pages of our own, which any device or file
+ * takes for direct I/O: for guest buffers that are less aligned. Charged to
+ * the owner's memory cgroup like the rest of the device; data read into
+ * them go to the guest when the request ends (vhost_blk_bounce_free()).
+ * Kept when the request is issued again.
+ */
+int vhost_blk_bounce(struct vhost_blk_req *req)
+{
+	unsigned int i, n = DIV_ROUND_UP(req->len, PAGE_SIZE);
+	size_t left = req->len;
+	struct iov_iter from;
+
+	if (req->bounce)
+		return 0;	/* issued again: the copy is there */
+	req->bounce = kvcalloc(n, sizeof(*req->bounce), GFP_KERNEL_ACCOUNT);
+	if (!req->bounce)
+		return -ENOMEM;
+	iov_iter_bvec(&from, ITER_SOURCE, req->bvec, req->nr_bvec, req->len);
+	for (i = 0; i < n; i++) {
+		size_t len = min_t(size_t, left, PAGE_SIZE);
+		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT);
+
+		if (!page)
+			return -ENOMEM;
+		bvec_set_page(&req->bounce[req->nr_bounce++], page, len, 0);
+		if (!req->to_guest &&
+		    copy_page_from_iter(page, 0, len, &from) != len)
+			return -EFAULT;
+		left -= len;
+	}
+	return 0;
+}
+
+/* Data read into the copies (req->bounce_read) to the guest; free them. */
+void vhost_blk_bounce_free(struct vhost_blk_req *req)
+{
+	struct iov_iter to;
+	unsigned int i;
+
+	iov_iter_bvec(&to, ITER_DEST, req->bvec, req->nr_bvec, req->len);
+	for (i = 0; i < req->nr_bounce; i++) {
+		if (req->bounce_read)
+			copy_page_to_iter(req->bounce[i].bv_page, 0,
+					  req->bounce[i].bv_len, &to);
+		__free_page(req->bounce[i].bv_page);
+	}
+	kvfree(req->bounce);
+	req->bounce = NULL;
+	req->nr_bounce = 0;
+	req->bounce_read = false;
+}
+
 int vhost_blk_file_flush(struct vhost_blk_backend_state *be)
 {
 	return vfs_fsync(be->file, 0);

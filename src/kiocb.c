@@ -9,6 +9,10 @@
  * again from the workqueue without NOWAIT. The data are pinned guest pages
  * (bvecs), so the workqueue needs no mm.
  *
+ * Direct I/O (a backend opened O_DIRECT) takes buffers aligned to the
+ * file's dio_mem_align, lengths to its block: guest buffers that are less
+ * aligned (virtio allows any) go through aligned copies (io.c).
+ *
  * A write to a regular file holds the file system's freeze protection
  * until it ends, as write(2) does. The worker only tries to take it
  * (io_uring does the same): a direct write whose end the file system left
@@ -87,8 +91,25 @@ static void vhost_blk_kiocb_complete(struct kiocb *iocb, long ret)
 		return;
 	}
 	status = vhost_blk_kiocb_status(req, ret);
+	if (status == VIRTIO_BLK_S_OK && req->to_guest && req->bounce)
+		req->bounce_read = true;
 	if (status >= 0)
 		vhost_blk_req_done(req, status);
+}
+
+/* Can the backend take the guest's buffers as they are? */
+static bool vhost_blk_kiocb_aligned(struct vhost_blk_req *req,
+				    const struct vhost_blk_backend_state *be)
+{
+	unsigned int i;
+
+	if (!be->dio_mem_align)
+		return true;
+	for (i = 0; i < req->nr_bvec; i++)
+		if ((req->bvec[i].bv_offset & (be->dio_mem_align - 1)) ||
+		    (req->bvec[i].bv_len & (be->lbs - 1)))
+			return false;
+	return true;
 }
 
 static void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait)
@@ -103,13 +124,21 @@ static void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait)
 		vhost_blk_punt(req, VHOST_BLK_WHY_NO_NOWAIT);
 		return;
 	}
+	if (!vhost_blk_kiocb_aligned(req, be) && vhost_blk_bounce(req)) {
+		vhost_blk_req_done(req, VIRTIO_BLK_S_IOERR);
+		return;
+	}
 	init_sync_kiocb(iocb, file);
 	iocb->ki_pos = req->sector << SECTOR_SHIFT;
 	iocb->ki_complete = vhost_blk_kiocb_complete;
 	if (nowait)
 		iocb->ki_flags |= IOCB_NOWAIT;
-	iov_iter_bvec(&iter, req->to_guest ? ITER_DEST : ITER_SOURCE,
-		      req->bvec, req->nr_bvec, req->len);
+	if (req->bounce)
+		iov_iter_bvec(&iter, req->to_guest ? ITER_DEST : ITER_SOURCE,
+			      req->bounce, req->nr_bounce, req->len);
+	else
+		iov_iter_bvec(&iter, req->to_guest ? ITER_DEST : ITER_SOURCE,
+			      req->bvec, req->nr_bvec, req->len);
 	if (req->to_guest) {
 		trace_vhost_blk_req_submit(req, "kiocb", nowait);
 		ret = file->f_op->read_iter(iocb, &iter);
@@ -126,19 +155,27 @@ static void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait)
 		vhost_blk_kiocb_complete(iocb, ret);
 }
 
-/* Finish a write the file system left to us, before its status goes out. */
+/*
+ * Before the status goes out: finish a write the file system left to us,
+ * then hand data read into copies to the guest and free them (the bio
+ * engine's copies too, when it sent the request here).
+ */
 static bool vhost_blk_kiocb_end(struct vhost_blk_req *req)
 {
 	struct kiocb *iocb = &req->iocb;
 	int status;
 
-	if (!req->dio_deferred)
-		return true;
-	req->dio_deferred = false;
-	status = vhost_blk_kiocb_status(req, iocb->dio_complete(iocb->private));
-	if (status < 0)
-		return false;
-	req->status = status;
+	if (req->dio_deferred) {
+		long ret = iocb->dio_complete(iocb->private);
+
+		req->dio_deferred = false;
+		status = vhost_blk_kiocb_status(req, ret);
+		if (status < 0)
+			return false;
+		req->status = status;
+	}
+	if (req->bounce)
+		vhost_blk_bounce_free(req);
 	return true;
 }
 

@@ -401,18 +401,19 @@ void vhost_blk_layout_touch(struct vhost_blk_layout *lo)
 	/*
 	 * Our own change of the inode must not look like an extent swap to
 	 * vhost_blk_layout_hold(): take it into the map's version, under the
-	 * invalidate lock, which a swap holds exclusively while it runs.
+	 * invalidate lock, which a swap holds exclusively while it runs (taken
+	 * inside freeze protection, as the file system's own paths do).
 	 */
+	sb_start_write(inode->i_sb);
 	filemap_invalidate_lock_shared(mapping);
 	before = inode_peek_iversion(inode);
-	sb_start_write(inode->i_sb);
 	file_update_time(lo->file);
-	sb_end_write(inode->i_sb);
 	spin_lock_irq(&lo->lock);
 	if (lo->version == before)
 		lo->version = inode_peek_iversion(inode);
 	spin_unlock_irq(&lo->lock);
 	filemap_invalidate_unlock_shared(mapping);
+	sb_end_write(inode->i_sb);
 }
 
 /* At detach, with no request in flight. */

@@ -49,8 +49,10 @@ static void vhost_blk_probe_file(struct vhost_blk_backend_state *be)
 	if ((be->file->f_flags & O_DIRECT) &&
 	    !vfs_getattr(&be->file->f_path, &stat, STATX_DIOALIGN,
 			 AT_STATX_SYNC_AS_STAT) &&
-	    (stat.result_mask & STATX_DIOALIGN) && stat.dio_offset_align)
+	    (stat.result_mask & STATX_DIOALIGN) && stat.dio_offset_align) {
 		be->lbs = max_t(u32, SECTOR_SIZE, stat.dio_offset_align);
+		be->dio_mem_align = stat.dio_mem_align;
+	}
 	be->pbs = max_t(u32, be->lbs, i_blocksize(inode));
 	if (be->file->f_op->fallocate) {
 		be->discard_sectors = VHOST_BLK_DISCARD_SECTORS_MAX;
@@ -69,6 +71,8 @@ static void vhost_blk_probe_bdev(struct vhost_blk_backend_state *be)
 	be->discard_sectors = min_t(u32, bdev_max_discard_sectors(bdev),
 				    VHOST_BLK_DISCARD_SECTORS_MAX);
 	be->discard_align = bdev_discard_granularity(bdev) >> SECTOR_SHIFT;
+	if (be->file->f_flags & O_DIRECT)
+		be->dio_mem_align = bdev_dma_alignment(bdev) + 1;
 	/* The block layer writes zeroes itself where the device cannot. */
 	be->zeroes_sectors = VHOST_BLK_DISCARD_SECTORS_MAX;
 	if (bdev_read_only(bdev))

@@ -43,6 +43,7 @@ static const struct vbt_case cases[] = {
 	{ "rw-qd", case_rw_qd, VBT_WRITES },
 	{ "rw-no-event-idx", case_rw_no_event_idx, VBT_WRITES },
 	{ "dio-deferred", case_dio_deferred, VBT_WRITES },
+	{ "rw-misaligned", case_rw_misaligned, VBT_WRITES },
 	{ "worker-per-queue", case_worker_per_queue, VBT_WRITES },
 	{ "busy-poll", case_busy_poll, VBT_WRITES },
 	{ "layout", case_layout, VBT_WRITES },

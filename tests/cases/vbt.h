@@ -189,6 +189,7 @@ int case_rw_queues(struct vbt *t);
 int case_rw_qd(struct vbt *t);
 int case_rw_no_event_idx(struct vbt *t);
 int case_dio_deferred(struct vbt *t);
+int case_rw_misaligned(struct vbt *t);
 int case_worker_per_queue(struct vbt *t);
 int case_busy_poll(struct vbt *t);
 int case_layout(struct vbt *t);
