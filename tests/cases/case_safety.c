@@ -712,22 +712,6 @@ out:
 
 #define CGROOT	"/sys/fs/cgroup"
 
-/* Write @what to cgroup file @dir/@file: 0 or -errno. */
-static int cg_write(const char *dir, const char *file, const char *what)
-{
-	char path[512];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, what, strlen(what)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* Bytes written and discarded on @dev in @dir's io.stat, or -1. */
 static long long cg_io_bytes(const char *dir, dev_t dev)
 {
@@ -780,7 +764,7 @@ int case_cgroup_charge(struct vbt *t)
 		return vbt_fail(t, "mounting cgroup2 at %s: %s", CGROOT, strerror(errno));
 	if (stat(t->o->backend, &st) < 0)
 		return vbt_fail(t, "stat %s: %s", t->o->backend, strerror(errno));
-	ret = cg_write(CGROOT, "cgroup.subtree_control", "+io");
+	ret = vbt_write_file(CGROOT, "cgroup.subtree_control", "+io");
 	if (ret)
 		return vbt_fail(t, "enabling the io controller: %s", strerror(-ret));
 	snprintf(dir, sizeof(dir), CGROOT "/vbt-%d", (int)getpid());
@@ -788,7 +772,7 @@ int case_cgroup_charge(struct vbt *t)
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return vbt_fail(t, "mkdir %s: %s", dir, strerror(errno));
 	/* The owner, and so the worker it creates, in the new cgroup. */
-	ret = cg_write(dir, "cgroup.procs", pid);
+	ret = vbt_write_file(dir, "cgroup.procs", pid);
 	if (ret) {
 		res = vbt_fail(t, "moving into %s: %s", dir, strerror(-ret));
 		goto out;
@@ -818,7 +802,7 @@ int case_cgroup_charge(struct vbt *t)
 close_dev:
 	vblk_dev_close(&v.d);
 out:
-	cg_write(CGROOT, "cgroup.procs", pid);
+	vbt_write_file(CGROOT, "cgroup.procs", pid);
 	rmdir(dir);
 	return res;
 }

@@ -34,21 +34,6 @@ struct trace {
 	unsigned int n;
 };
 
-static int write_file(const char *dir, const char *file, const char *what)
-{
-	char path[512];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, what, strlen(what)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /*
  * A trace instance with vhost_blk's events and block_bio_queue on: VBT_PASS,
  * or VBT_SKIP on a kernel without tracing, or VBT_FAIL.
@@ -71,9 +56,9 @@ static int trace_start(struct vbt *t, struct trace *tr)
 		 (int)getpid());
 	if (mkdir(tr->dir, 0700) < 0)
 		return vbt_fail(t, "mkdir %s: %s", tr->dir, strerror(errno));
-	ret = write_file(tr->dir, "events/vhost_blk/enable", "1");
+	ret = vbt_write_file(tr->dir, "events/vhost_blk/enable", "1");
 	if (!ret)
-		ret = write_file(tr->dir, "events/block/block_bio_queue/enable",
+		ret = vbt_write_file(tr->dir, "events/block/block_bio_queue/enable",
 				 "1");
 	if (ret) {
 		vbt_fail(t, "enabling events in %s: %s", tr->dir, strerror(-ret));
@@ -139,7 +124,7 @@ static int trace_stop(struct vbt *t, struct trace *tr)
 	char path[512], line[512];
 	FILE *f;
 
-	write_file(tr->dir, "tracing_on", "0");
+	vbt_write_file(tr->dir, "tracing_on", "0");
 	snprintf(path, sizeof(path), "%s/trace", tr->dir);
 	f = fopen(path, "re");
 	if (!f)
@@ -147,14 +132,14 @@ static int trace_stop(struct vbt *t, struct trace *tr)
 	while (fgets(line, sizeof(line), f))
 		trace_parse_line(tr, line);
 	fclose(f);
-	write_file(tr->dir, "events/enable", "0");
+	vbt_write_file(tr->dir, "events/enable", "0");
 	rmdir(tr->dir);
 	return 0;
 }
 
 static void trace_abort(struct trace *tr)
 {
-	write_file(tr->dir, "events/enable", "0");
+	vbt_write_file(tr->dir, "events/enable", "0");
 	rmdir(tr->dir);
 }
 

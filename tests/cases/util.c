@@ -75,6 +75,21 @@ void vbt_note(struct vbt *t, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int vbt_write_file(const char *dir, const char *file, const char *what)
+{
+	char path[512];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, what, strlen(what)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 uint64_t vbt_fd_size(int fd, bool *is_blk)
 {
 	struct stat st;

@@ -91,6 +91,8 @@ static inline const char *vbt_errno_name(int err)
 /* Open the backend: read-write unless @ro, O_DIRECT with --direct. 0, or
  * -1 with t->msg set. */
 int vbt_backend_open(struct vbt *t, struct vbt_backend *b, bool ro);
+/* Write @what to @dir/@file (sysfs, tracefs, cgroupfs): 0 or -errno. */
+int vbt_write_file(const char *dir, const char *file, const char *what);
 /* Size in bytes of an open file or block device, or 0. */
 uint64_t vbt_fd_size(int fd, bool *is_blk);
 
