@@ -19,13 +19,21 @@ make -s -C "$REPO/tests" O="$REPO/build/unit" unit 2>&1 | record
 phase_end unit
 
 phase build
+built=1
 if "$VM_DIR/build.sh" module && "$VM_DIR/build.sh" guest &&
 	{ [ "${QUICK:-0}" = 1 ] || "$VM_DIR/build.sh" module debug; }; then
 	echo "PASS build" | record
 else
 	echo "FAIL build: module or test programs did not build (above)" | record
+	built=0
 fi
 phase_end build
+
+# not_built PHASE: a VM phase left out because the build failed; the
+# binaries in build/ would be stale ones.
+not_built() {
+	echo "FAIL $1: not run: the module or the test programs did not build (above)" | record
+}
 
 phase lint
 if "$VM_DIR/build.sh" lint; then
@@ -70,18 +78,30 @@ phase vm
 # The fuzzer: 200,000 requests on brd and 100,000 on XFS here (half on a
 # written image with the bio engine, through the image's block layout);
 # 1,000,000 and 20,000 on the debug kernel.
-vm_batch distro "" 2048 200000 100000
+if [ "$built" = 1 ]; then
+	vm_batch distro "" 2048 200000 100000
+else
+	not_built vm
+fi
 phase_end vm
 
 phase qemu
 # QEMU with the vhost-blk device (qemu-frontend/), nested in the test host:
 # the device's errors, and a guest on vhost-blk-pci that reboots once.
-"$VM_DIR/nested.sh" | record
+if [ "$built" = 1 ]; then
+	"$VM_DIR/nested.sh" | record
+else
+	not_built qemu
+fi
 phase_end qemu
 
 if [ "${QUICK:-0}" != 1 ]; then
 	phase vm-debug
-	vm_batch debug "debug/" 64 1000000 20000
+	if [ "$built" = 1 ]; then
+		vm_batch debug "debug/" 64 1000000 20000
+	else
+		not_built vm-debug
+	fi
 	phase_end vm-debug
 fi
 
