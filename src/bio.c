@@ -191,6 +191,9 @@ static void vhost_blk_bio_issue(struct vhost_blk_req *req,
 	blk_opf_t opf = req->to_guest ? REQ_OP_READ :
 					REQ_OP_WRITE | REQ_SYNC | REQ_IDLE;
 
+	/* Write-through: on stable media before it completes. */
+	if (req->fua)
+		opf |= REQ_FUA;
 	/* A device that cannot fail fast would fail a NOWAIT bio outright. */
 	if (nowait && bdev_nowait(bdev))
 		opf |= REQ_NOWAIT;

@@ -60,6 +60,7 @@ enum vhost_blk_why {
 	VHOST_BLK_WHY_CACHE,		/* cached pages of the range */
 	VHOST_BLK_WHY_LAYOUT,		/* not in the image file's map */
 	VHOST_BLK_WHY_MISALIGNED,	/* buffers the device cannot take */
+	VHOST_BLK_WHY_SYNC,		/* a write-through write to the cache */
 };
 
 /*
@@ -142,6 +143,8 @@ struct vhost_blk_req {
 	u16			head;
 	u8			status;
 	bool			to_guest;	/* the device writes guest pages */
+	/* Write-through: durable before it completes (FUA, IOCB_DSYNC). */
+	bool			fua;
 	unsigned int		nr_bvec;
 	unsigned int		nr_seg;		/* discard / write zeroes */
 	struct bio_vec		*bvec;		/* pinned guest pages */
@@ -195,6 +198,11 @@ struct vhost_blk {
 	struct vhost_blk_backend_state	*be;
 	wait_queue_head_t		drain_wq;
 	spinlock_t			serial_lock;	/* serial vs GET_ID */
+	/*
+	 * Write-back cache (VHOST_BLK_SET_WRITEBACK): set under dev.mutex,
+	 * read by requests as they start, under vq.mutex.
+	 */
+	bool				writeback;
 	u32				id;		/* in tracepoints */
 	u8				serial[VHOST_BLK_SERIAL_LEN];
 };

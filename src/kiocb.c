@@ -124,11 +124,22 @@ static void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait)
 		vhost_blk_punt(req, VHOST_BLK_WHY_NO_NOWAIT);
 		return;
 	}
+	/* A write-through write to the page cache waits for its sync. */
+	if (nowait && req->fua && !(file->f_flags & O_DIRECT)) {
+		vhost_blk_punt(req, VHOST_BLK_WHY_SYNC);
+		return;
+	}
 	if (!vhost_blk_kiocb_aligned(req, be) && vhost_blk_bounce(req)) {
 		vhost_blk_req_done(req, VIRTIO_BLK_S_IOERR);
 		return;
 	}
 	init_sync_kiocb(iocb, file);
+	/*
+	 * Write-through: the file system makes the write durable before it
+	 * completes (FUA, or a sync of the range).
+	 */
+	if (req->fua)
+		iocb->ki_flags |= IOCB_DSYNC;
 	iocb->ki_pos = req->sector << SECTOR_SHIFT;
 	iocb->ki_complete = vhost_blk_kiocb_complete;
 	if (nowait)

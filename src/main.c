@@ -143,14 +143,14 @@ err_free:
 	return ERR_PTR(ret);
 }
 
-/* Stop every queue, wait for what is in flight, drop the backend. */
-static void vhost_blk_detach(struct vhost_blk *blk)
+/*
+ * Stop every queue and wait for what is in flight: no request lives after
+ * this. Under dev.mutex, with a backend attached.
+ */
+static void vhost_blk_quiesce(struct vhost_blk *blk)
 {
-	struct vhost_blk_backend_state *be = blk->be;
 	int i;
 
-	if (!be)
-		return;
 	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
 
@@ -165,10 +165,39 @@ static void vhost_blk_detach(struct vhost_blk *blk)
 	/* Completions still queueing their work after the last was reaped. */
 	synchronize_rcu();
 	vhost_dev_flush(&blk->dev);
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
+		flush_work(&blk->vqs[i].orphan_work);
+}
+
+/* Serve the queues again after vhost_blk_quiesce(), from where they were. */
+static void vhost_blk_resume(struct vhost_blk *blk)
+{
+	int i;
+
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
+
+		if (!blk->vqs[i].reqs)
+			continue;
+		mutex_lock(&vq->mutex);
+		vhost_vq_set_backend(vq, blk->be);
+		mutex_unlock(&vq->mutex);
+		vhost_poll_queue(&vq->poll);
+	}
+}
+
+/* Stop every queue, wait for what is in flight, drop the backend. */
+static void vhost_blk_detach(struct vhost_blk *blk)
+{
+	struct vhost_blk_backend_state *be = blk->be;
+	int i;
+
+	if (!be)
+		return;
+	vhost_blk_quiesce(blk);
 	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vhost_blk_vq *bvq = &blk->vqs[i];
 
-		flush_work(&bvq->orphan_work);
 		mutex_lock(&bvq->vq.mutex);
 		vhost_blk_vq_free_reqs(bvq);
 		mutex_unlock(&bvq->vq.mutex);
@@ -273,6 +302,36 @@ static long vhost_blk_set_serial(struct vhost_blk *blk,
 	return ret;
 }
 
+/*
+ * Write-back or write-through (the requests read blk->writeback when they
+ * start). Into write-through, no request started as write-back may still
+ * be in flight, and what those wrote must be durable: the queues stop for
+ * a flush of the backend, as the owner.
+ */
+static long vhost_blk_set_writeback(struct vhost_blk *blk, u32 writeback)
+{
+	long ret;
+
+	if (writeback > 1)
+		return -EINVAL;
+	mutex_lock(&blk->dev.mutex);
+	ret = vhost_dev_check_owner(&blk->dev);
+	if (ret || blk->writeback == writeback)
+		goto out;
+	if (writeback || !blk->be) {
+		WRITE_ONCE(blk->writeback, writeback);
+		goto out;
+	}
+	vhost_blk_quiesce(blk);
+	WRITE_ONCE(blk->writeback, false);
+	if (blk->be->ops->flush(blk->be))
+		ret = -EIO;
+	vhost_blk_resume(blk);
+out:
+	mutex_unlock(&blk->dev.mutex);
+	return ret;
+}
+
 static void vhost_blk_get_config(struct vhost_blk *blk,
 				 struct vhost_blk_config *cfg)
 {
@@ -286,6 +345,7 @@ static void vhost_blk_get_config(struct vhost_blk *blk,
 	cfg->physical_block_size = SECTOR_SIZE;
 
 	mutex_lock(&blk->dev.mutex);
+	cfg->writeback = blk->writeback;
 	be = blk->be;
 	if (be) {
 		cfg->engine = be->engine;
@@ -362,6 +422,7 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 	struct vhost_blk_serial serial;
 	struct vhost_blk_config cfg;
 	u64 features;
+	u32 writeback;
 	long ret;
 
 	switch (ioctl) {
@@ -373,6 +434,10 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 		if (copy_from_user(&serial, argp, sizeof(serial)))
 			return -EFAULT;
 		return vhost_blk_set_serial(blk, &serial);
+	case VHOST_BLK_SET_WRITEBACK:
+		if (get_user(writeback, (u32 __user *)argp))
+			return -EFAULT;
+		return vhost_blk_set_writeback(blk, writeback);
 	case VHOST_BLK_GET_CONFIG:
 		if (get_user(cfg.flags, (u32 __user *)argp))
 			return -EFAULT;
@@ -437,6 +502,7 @@ static int vhost_blk_open(struct inode *inode, struct file *f)
 		INIT_WORK(&bvq->orphan_work, vhost_blk_orphan_work);
 	}
 	init_waitqueue_head(&blk->drain_wq);
+	blk->writeback = true;
 	spin_lock_init(&blk->serial_lock);
 	blk->id = atomic_inc_return(&vhost_blk_ids);
 	snprintf((char *)blk->serial, sizeof(blk->serial), "vhost-blk-%08x",

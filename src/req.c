@@ -80,6 +80,7 @@ static struct vhost_blk_req *vhost_blk_get_req(struct vhost_blk_vq *bvq)
 	req->len = 0;
 	req->used_len = 0;
 	req->to_guest = false;
+	req->fua = false;
 	return req;
 }
 
@@ -419,6 +420,7 @@ static u8 vhost_blk_exec_segs(struct vhost_blk_req *req)
 static void vhost_blk_exec(struct vhost_blk_req *req)
 {
 	struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
+	u8 status;
 
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
@@ -430,7 +432,11 @@ static void vhost_blk_exec(struct vhost_blk_req *req)
 							     VIRTIO_BLK_S_OK);
 		break;
 	default:
-		vhost_blk_req_done(req, vhost_blk_exec_segs(req));
+		status = vhost_blk_exec_segs(req);
+		/* Write-through: the blocks' new state is durable too. */
+		if (status == VIRTIO_BLK_S_OK && req->fua && be->ops->flush(be))
+			status = VIRTIO_BLK_S_IOERR;
+		vhost_blk_req_done(req, status);
 		break;
 	}
 }
@@ -502,6 +508,17 @@ static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
 }
 
 /*
+ * Does the guest see a write-through cache? When it did not negotiate
+ * FLUSH (it has no way to make writes durable: the device must), or when
+ * its cache was switched to write-through (VHOST_BLK_SET_WRITEBACK).
+ */
+static bool vhost_blk_write_through(struct vhost_blk_vq *bvq)
+{
+	return !vhost_has_feature(&bvq->vq, VIRTIO_BLK_F_FLUSH) ||
+	       !READ_ONCE(bvq->blk->writeback);
+}
+
+/*
  * Take the chain at @head as a request and start it; requests that fail
  * here, and GET_ID, complete at once. Returns the bytes the request moves,
  * for the worker's weight.
@@ -519,6 +536,8 @@ static size_t vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
 		vhost_blk_req_done(req, status);
 		return 0;
 	}
+	req->fua = !req->to_guest && req->type != VIRTIO_BLK_T_FLUSH &&
+		   vhost_blk_write_through(bvq);
 	if (trace_vhost_blk_req_end_enabled())
 		req->start_ns = ktime_get_ns();
 	trace_vhost_blk_req_start(req, be->engine);

@@ -38,7 +38,8 @@
 		{ VHOST_BLK_WHY_FREEZE, "freeze" },			\
 		{ VHOST_BLK_WHY_CACHE, "cache" },			\
 		{ VHOST_BLK_WHY_LAYOUT, "layout" },			\
-		{ VHOST_BLK_WHY_MISALIGNED, "misaligned" })
+		{ VHOST_BLK_WHY_MISALIGNED, "misaligned" },		\
+		{ VHOST_BLK_WHY_SYNC, "sync" })
 
 /* A request taken off the ring and checked, before its engine sees it. */
 TRACE_EVENT(vhost_blk_req_start,
@@ -79,6 +80,7 @@ TRACE_EVENT(vhost_blk_req_submit,
 		__string(path, path)
 		__field(bool, nowait)
 		__field(bool, bounce)
+		__field(bool, fua)
 	),
 	TP_fast_assign(
 		__entry->dev = req->bvq->blk->id;
@@ -87,10 +89,11 @@ TRACE_EVENT(vhost_blk_req_submit,
 		__assign_str(path);
 		__entry->nowait = nowait;
 		__entry->bounce = req->bounce;
+		__entry->fua = req->fua;
 	),
-	TP_printk("dev=%u queue=%u head=%u path=%s nowait=%d bounce=%d",
+	TP_printk("dev=%u queue=%u head=%u path=%s nowait=%d bounce=%d fua=%d",
 		  __entry->dev, __entry->queue, __entry->head, __get_str(path),
-		  __entry->nowait, __entry->bounce)
+		  __entry->nowait, __entry->bounce, __entry->fua)
 );
 
 DECLARE_EVENT_CLASS(vhost_blk_req_why,

@@ -79,11 +79,25 @@ struct vhost_blk_config {
 	__u32 write_zeroes_may_unmap;
 	__u32 num_queues;		/* the most queues the device serves */
 	__u32 read_only;
-	__u32 reserved[8];
+	__u32 writeback;		/* VHOST_BLK_SET_WRITEBACK's value */
+	__u32 reserved[7];
 };
 
 #define VHOST_BLK_SET_BACKEND	_IOW(VHOST_VIRTIO, 0xC0, struct vhost_blk_backend)
 #define VHOST_BLK_SET_SERIAL	_IOW(VHOST_VIRTIO, 0xC1, struct vhost_blk_serial)
 #define VHOST_BLK_GET_CONFIG	_IOWR(VHOST_VIRTIO, 0xC2, struct vhost_blk_config)
+
+/*
+ * The write cache the guest is told about (virtio-blk's writeback field):
+ * 1, write-back (the default): a write completes once the backend has it,
+ * and is durable after a later FLUSH completes; 0, write-through: each
+ * write (and write zeroes, discard) completes only once it is durable. A
+ * guest that did not negotiate VIRTIO_BLK_F_FLUSH gets write-through
+ * whatever this says. Switching to write-through waits for the requests in
+ * flight and flushes the backend, so that every write completed before is
+ * durable too; -EIO if that flush fails (the device is write-through then).
+ * Other values give -EINVAL.
+ */
+#define VHOST_BLK_SET_WRITEBACK	_IOW(VHOST_VIRTIO, 0xC3, __u32)
 
 #endif /* _UAPI_LINUX_VHOST_BLK_H */

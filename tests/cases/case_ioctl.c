@@ -499,6 +499,9 @@ static int check_config(struct vbt *t, const struct vhost_blk_config *c,
 				c->max_write_zeroes_sectors), -1;
 	if (c->num_queues < 1 || c->num_queues > VHOST_BLK_MAX_QUEUES)
 		return vbt_fail(t, "num_queues %u", c->num_queues), -1;
+	if (c->writeback != 1)
+		return vbt_fail(t, "writeback %u on a new device, expected 1",
+				c->writeback), -1;
 	for (i = 0; i < sizeof(c->reserved) / sizeof(c->reserved[0]); i++)
 		if (c->reserved[i])
 			return vbt_fail(t, "reserved[%u] is %u", i,

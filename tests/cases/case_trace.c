@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,7 +26,7 @@ struct tev {
 	unsigned int dev, queue, head;
 	char type[16], path[16], why[16], event[16], rwbs[8];
 	uint64_t sector, latency;
-	unsigned int len, status;
+	unsigned int len, status, fua;
 };
 
 struct trace {
@@ -109,6 +110,8 @@ static void trace_parse_line(struct trace *tr, const char *line)
 		sscanf(p, "sector=%" SCNu64 " len=%u", &e->sector, &e->len);
 	if ((p = strstr(line, "path=")))
 		sscanf(p, "path=%15s", e->path);
+	if ((p = strstr(line, "fua=")))
+		sscanf(p, "fua=%u", &e->fua);
 	if ((p = strstr(line, "why=")))
 		sscanf(p, "why=%15s", e->why);
 	if ((p = strstr(line, "event=")))
@@ -295,4 +298,114 @@ int case_trace(struct vbt *t)
 	}
 	vbt_note(t, "%u events of dev %u checked", tr.n, dev);
 	return VBT_PASS;
+}
+
+/* The write at @sector on @dev: submitted with fua=@fua? */
+static int check_fua(struct vbt *t, const struct trace *tr, unsigned int dev,
+		     uint64_t sector, unsigned int fua, const char *when)
+{
+	const struct tev *s = NULL, *e;
+	unsigned int i;
+
+	for (i = 0; i < tr->n && !s; i++)
+		if (!strcmp(tr->ev[i].name, "vhost_blk_req_start") &&
+		    tr->ev[i].dev == dev && !strcmp(tr->ev[i].type, "out") &&
+		    tr->ev[i].sector == sector)
+			s = &tr->ev[i];
+	if (!s)
+		return vbt_fail(t, "no write at sector %" PRIu64 " on dev %u traced",
+				sector, dev), -1;
+	e = find_head(tr, s, "vhost_blk_req_submit", dev, s->head);
+	if (!e)
+		return vbt_fail(t, "the write at sector %" PRIu64 " was never submitted",
+				sector), -1;
+	if (e->fua != fua)
+		return vbt_fail(t, "the write %s was submitted with fua=%u, expected %u",
+				when, e->fua, fua), -1;
+	return 0;
+}
+
+/* The device's id, from the default serial (GET_ID). */
+static int trace_dev_id(struct vbt *t, struct vbt_dev *v, unsigned int *dev)
+{
+	char id[VHOST_BLK_SERIAL_LEN + 1] = "";
+	char *gid = vblk_mem_alloc(&v->d.mem, VHOST_BLK_SERIAL_LEN, 16);
+	uint32_t used;
+
+	if (!gid || vblk_get_id(&v->d.vq[0], gid, VHOST_BLK_SERIAL_LEN, &used))
+		return vbt_fail(t, "GET_ID: %s", v->d.vq[0].err), -1;
+	memcpy(id, gid, VHOST_BLK_SERIAL_LEN);
+	if (sscanf(id, "vhost-blk-%x", dev) != 1)
+		return vbt_fail(t, "GET_ID gave \"%s\", not the default serial", id),
+		       -1;
+	return 0;
+}
+
+/* SET_WRITEBACK @wb, then GET_CONFIG must say so. */
+static int set_writeback(struct vbt *t, struct vbt_dev *v, bool wb)
+{
+	if (vblk_dev_set_writeback(&v->d, wb))
+		return vbt_fail(t, "SET_WRITEBACK %d: %s", wb, v->d.err), -1;
+	if (vblk_dev_get_config(&v->d, &v->cfg))
+		return vbt_fail(t, "%s", v->d.err), -1;
+	if (v->cfg.writeback != wb)
+		return vbt_fail(t, "GET_CONFIG writeback %u after SET_WRITEBACK %d",
+				v->cfg.writeback, wb), -1;
+	return 0;
+}
+
+/*
+ * Write-through: a guest without VIRTIO_BLK_F_FLUSH, or a device switched
+ * with SET_WRITEBACK 0, gets every write submitted durable (fua=1: FUA
+ * bios, IOCB_DSYNC kiocbs); write-back ones are not. That they really are
+ * durable is proven by log replay (tests/durable/); this checks every
+ * backend and engine submits them so, and the ioctl's arguments.
+ */
+int case_write_through(struct vbt *t)
+{
+	static struct trace tr;
+	struct vblk_dev_opts o;
+	struct vbt_dev wt, wb;
+	unsigned int dev_wt, dev_wb;
+	uint64_t s = 0;
+	uint32_t bad = 2;
+	int ret = trace_start(t, &tr);
+
+	if (ret != VBT_PASS)
+		return ret;
+	vblk_dev_opts_init(&o);
+	o.features &= ~VBLK_F(VIRTIO_BLK_F_FLUSH);
+	if (vbt_dev_up(t, &wt, &o, 0) || trace_dev_id(t, &wt, &dev_wt) ||
+	    vbt_write_pat(t, &wt.d.vq[0], s, 8, 1, NULL) ||
+	    vbt_verify_pat(t, &wt.d.vq[0], s, 8, 1, NULL))
+		goto fail;
+	vblk_dev_close(&wt.d);
+
+	if (vbt_dev_up(t, &wb, NULL, 0) || trace_dev_id(t, &wb, &dev_wb))
+		goto fail;
+	if (!ioctl(wb.d.fd, VHOST_BLK_SET_WRITEBACK, &bad) || errno != EINVAL) {
+		vbt_fail(t, "SET_WRITEBACK 2: expected EINVAL, got %s",
+			 vbt_errno_name(errno));
+		goto fail;
+	}
+	if (vbt_write_pat(t, &wb.d.vq[0], s + 8, 8, 2, NULL) ||
+	    set_writeback(t, &wb, false) ||
+	    vbt_write_pat(t, &wb.d.vq[0], s + 16, 8, 3, NULL) ||
+	    vbt_verify_pat(t, &wb.d.vq[0], s + 8, 8, 2, NULL) ||
+	    vbt_verify_pat(t, &wb.d.vq[0], s + 16, 8, 3, NULL) ||
+	    set_writeback(t, &wb, true) ||
+	    vbt_write_pat(t, &wb.d.vq[0], s + 24, 8, 4, NULL))
+		goto fail;
+	vblk_dev_close(&wb.d);
+	if (trace_stop(t, &tr))
+		return VBT_FAIL;
+	if (check_fua(t, &tr, dev_wt, s, 1, "of a guest without FLUSH") ||
+	    check_fua(t, &tr, dev_wb, s + 8, 0, "of a write-back device") ||
+	    check_fua(t, &tr, dev_wb, s + 16, 1, "after SET_WRITEBACK 0") ||
+	    check_fua(t, &tr, dev_wb, s + 24, 0, "after SET_WRITEBACK 1"))
+		return VBT_FAIL;
+	return VBT_PASS;
+fail:
+	trace_abort(&tr);
+	return VBT_FAIL;
 }

@@ -76,6 +76,7 @@ static const struct vbt_case cases[] = {
 	{ "defrag", case_defrag, VBT_WRITES },
 	{ "cgroup-charge", case_cgroup_charge, VBT_WRITES },
 	{ "trace", case_trace, VBT_WRITES },
+	{ "write-through", case_write_through, VBT_WRITES },
 	{ "integrity", case_integrity, VBT_WRITES },
 };
 

@@ -230,5 +230,6 @@ int case_lease_perm(struct vbt *t);
 int case_defrag(struct vbt *t);
 int case_cgroup_charge(struct vbt *t);
 int case_trace(struct vbt *t);
+int case_write_through(struct vbt *t);
 
 #endif /* VBT_H */

@@ -165,6 +165,8 @@ static void random_opts(struct fz_run *run, struct vblk_dev_opts *o)
 		o->features &= ~VBLK_F(VIRTIO_F_ANY_LAYOUT);
 	if (fz_pm(rng, 200))
 		o->features |= VBLK_F(VIRTIO_F_NOTIFY_ON_EMPTY);
+	/* FLUSH half the time: write-back, else write-through. */
+	o->features &= ~VBLK_F(VIRTIO_BLK_F_FLUSH);
 	for (i = 0; i < sizeof(blkf) / sizeof(blkf[0]); i++)
 		if (fz_pm(rng, 500))
 			o->features |= VBLK_F(blkf[i]);

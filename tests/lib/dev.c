@@ -288,6 +288,13 @@ int vblk_dev_set_serial(struct vblk_dev *d, const void *id, size_t len)
 	return DEV_IOCTL(d, VHOST_BLK_SET_SERIAL, &s);
 }
 
+int vblk_dev_set_writeback(struct vblk_dev *d, bool writeback)
+{
+	uint32_t v = writeback;
+
+	return DEV_IOCTL(d, VHOST_BLK_SET_WRITEBACK, &v);
+}
+
 int vblk_dev_reset_owner(struct vblk_dev *d)
 {
 	return DEV_IOCTL(d, VHOST_RESET_OWNER, NULL);

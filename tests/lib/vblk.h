@@ -248,11 +248,16 @@ static inline bool vblk_need_event(uint16_t event, uint16_t new_idx,
  * Device
  */
 
+/*
+ * What a guest driver such as Linux's negotiates. With FLUSH the device's
+ * cache is write-back; without it, write-through.
+ */
 #define VBLK_F(bit)		(1ULL << (bit))
 #define VBLK_FEATURES_DEFAULT	(VBLK_F(VIRTIO_F_VERSION_1) |		\
 				 VBLK_F(VIRTIO_F_ANY_LAYOUT) |		\
 				 VBLK_F(VIRTIO_RING_F_INDIRECT_DESC) |	\
-				 VBLK_F(VIRTIO_RING_F_EVENT_IDX))
+				 VBLK_F(VIRTIO_RING_F_EVENT_IDX) |	\
+				 VBLK_F(VIRTIO_BLK_F_FLUSH))
 
 struct vblk_dev_opts {
 	const char *path;		/* default /dev/vhost-blk */
@@ -301,6 +306,8 @@ int vblk_dev_detach(struct vblk_dev *d);
 /* VHOST_BLK_GET_CONFIG into *cfg and d->cfg; sets each vq's seg_size. */
 int vblk_dev_get_config(struct vblk_dev *d, struct vhost_blk_config *cfg);
 int vblk_dev_set_serial(struct vblk_dev *d, const void *id, size_t len);
+/* VHOST_BLK_SET_WRITEBACK: false makes the device write-through. */
+int vblk_dev_set_writeback(struct vblk_dev *d, bool writeback);
 /* VHOST_RESET_OWNER. Call vblk_dev_setup() to use the device again. */
 int vblk_dev_reset_owner(struct vblk_dev *d);
 /* Close the file (requests may be in flight), then unmap guest memory. */

@@ -95,6 +95,7 @@ struct fdev {
 	uint32_t engine, lbs, pbs;
 	uint64_t cap;
 	uint8_t serial[VHOST_BLK_SERIAL_LEN];
+	bool write_through;	/* VHOST_BLK_SET_WRITEBACK 0 (no cache here) */
 	pthread_mutex_t lock;
 	pthread_t thread;
 	bool running;
@@ -702,6 +703,7 @@ static int fill_config(struct fdev *d, struct vhost_blk_config *c)
 	c->max_segments = SEG_MAX;
 	c->max_segment_size = SIZE_MAX_;
 	c->num_queues = VHOST_BLK_MAX_QUEUES;
+	c->writeback = !d->write_through;
 	if (d->backend < 0)
 		return 0;
 	c->engine = d->engine;
@@ -813,6 +815,11 @@ static int dev_ioctl(struct fdev *d, unsigned long req, void *arg)
 		memcpy(d->serial, s->id, sizeof(d->serial));
 		return 0;
 	}
+	case VHOST_BLK_SET_WRITEBACK:
+		if (*(uint32_t *)arg > 1)
+			return -EINVAL;
+		d->write_through = !*(uint32_t *)arg;
+		return 0;
 	case VHOST_RESET_OWNER:
 		return 1;	/* done by the caller, without the lock */
 #ifdef VHOST_NEW_WORKER

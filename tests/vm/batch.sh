@@ -4,7 +4,8 @@
 # VBT_INTEGRITY_MIB: MiB the integrity case writes on the first spec of each
 # backend kind (default 64; make check asks 2048 on the distribution kernel).
 # VBT_FUZZ_REQUESTS: requests the ring fuzzer makes available (fuzz.sh).
-# VBT_PARTS: which parts run, of "vbt faults fuzz" (default all).
+# VBT_PARTS: which parts run, of "vbt faults fuzz durable" (default all).
+# VBT_DURABLE=short: the durability part on block devices only (durable.sh).
 # VBT_SPECS: the backend specs to run instead of all (see specs below).
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -14,7 +15,8 @@ G=/repo/build/guest
 . /repo/tests/vm/backends.sh
 . /repo/tests/vm/faults.sh
 . /repo/tests/vm/fuzz.sh
-PARTS=" ${VBT_PARTS:-vbt faults fuzz} "
+. /repo/tests/vm/durable.sh
+PARTS=" ${VBT_PARTS:-vbt faults fuzz durable} "
 
 # run NAME CMD...: one test from a command's exit status.
 run() {
@@ -96,4 +98,5 @@ done
 teardown_backends
 [[ $PARTS == *" faults "* ]] && fault_tests
 [[ $PARTS == *" fuzz "* ]] && fuzz_tests
+[[ $PARTS == *" durable "* ]] && durable_tests
 run module-unload rmmod vhost_blk

@@ -43,15 +43,16 @@ else
 fi
 phase_end lint
 
-# vm_batch KERNEL PREFIX INTEGRITY_MIB FUZZ_REQUESTS FUZZ_FILE_REQUESTS: the
-# batch in one boot; results named PREFIXname.
+# vm_batch KERNEL PREFIX INTEGRITY_MIB FUZZ_REQUESTS FUZZ_FILE_REQUESTS
+# DURABLE: the batch in one boot; results named PREFIXname.
 vm_batch() {
-	local kernel=$1 prefix=$2 mib=$3 fuzz=$4 fuzzfile=$5 out vrc
+	local kernel=$1 prefix=$2 mib=$3 fuzz=$4 fuzzfile=$5 durable=$6 out vrc
 	out=$(mktemp -d /tmp/vbt-vm.XXXXXX)
 	"$VM_DIR/run.sh" --kernel "$kernel" --mem 7168 \
 		--timeout "${VM_TIMEOUT:-3000}" --out "$out" \
 		env VBT_INTEGRITY_MIB="$mib" VBT_FUZZ_REQUESTS="$fuzz" \
-		VBT_FUZZ_FILE_REQUESTS="$fuzzfile" /repo/tests/vm/batch.sh 2>&1 |
+		VBT_FUZZ_FILE_REQUESTS="$fuzzfile" VBT_DURABLE="$durable" \
+		/repo/tests/vm/batch.sh 2>&1 |
 		tee "$out/runner.log" |
 		grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
 	vrc=${PIPESTATUS[0]}
@@ -77,9 +78,11 @@ phase vm
 # written is verified through vhost-blk and on the backend (about 1.7 GiB).
 # The fuzzer: 200,000 requests on brd and 100,000 on XFS here (half on a
 # written image with the bio engine, through the image's block layout);
-# 1,000,000 and 20,000 on the debug kernel.
+# 1,000,000 and 20,000 on the debug kernel. Durability by log replay: every
+# engine on block devices and on XFS and ext4 images here, the block devices
+# on the debug kernel (tests/vm/durable.sh).
 if [ "$built" = 1 ]; then
-	vm_batch distro "" 2048 200000 100000
+	vm_batch distro "" 2048 200000 100000 full
 else
 	not_built vm
 fi
@@ -98,7 +101,7 @@ phase_end qemu
 if [ "${QUICK:-0}" != 1 ]; then
 	phase vm-debug
 	if [ "$built" = 1 ]; then
-		vm_batch debug "debug/" 64 1000000 20000
+		vm_batch debug "debug/" 64 1000000 20000 short
 	else
 		not_built vm-debug
 	fi
