@@ -187,6 +187,12 @@ static void vhost_blk_req_status(struct vhost_blk_req *req,
 
 	if (req->status == VIRTIO_BLK_S_OK)
 		len = req->used_len;
+	/*
+	 * The status byte was translated when the chain was taken: a fault
+	 * now means the owner unmapped the guest memory behind it (or never
+	 * mapped it). The guest cannot be told anything about this request:
+	 * that is guest memory broken under the ring, not a failed request.
+	 */
 	if (req->status_ptr && put_user(req->status, req->status_ptr))
 		vq_err(vq, "vhost-blk: cannot write the status of request %u\n",
 		       req->head);
@@ -306,22 +312,17 @@ static bool vhost_blk_may_write(const struct vhost_blk_backend_state *be)
 static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
 			     unsigned int nr_segs)
 {
-	struct vhost_virtqueue *vq = &req->bvq->vq;
 	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
 	u64 pos = req->sector << SECTOR_SHIFT;
 
+	/* Per-request errors, the ring is fine: IOERR alone (parse_req). */
 	req->len = iov_iter_count(data);
-	if (!req->len) {
-		vq_err(vq, "vhost-blk: request %u has no data\n", req->head);
+	if (!req->len)
 		return VIRTIO_BLK_S_IOERR;
-	}
 	if (!req->to_guest && !vhost_blk_may_write(be))
 		return VIRTIO_BLK_S_IOERR;
-	if (req->len > VHOST_BLK_MAX_BYTES || nr_segs > VHOST_BLK_SEG_MAX) {
-		vq_err(vq, "vhost-blk: request %u is too large (%zu bytes, %u segments)\n",
-		       req->head, req->len, nr_segs);
+	if (req->len > VHOST_BLK_MAX_BYTES || nr_segs > VHOST_BLK_SEG_MAX)
 		return VIRTIO_BLK_S_IOERR;
-	}
 	if (req->sector > U64_MAX >> SECTOR_SHIFT ||
 	    !IS_ALIGNED(pos, be->lbs) || !IS_ALIGNED(req->len, be->lbs) ||
 	    !vhost_blk_range_ok(be, req->sector, req->len >> SECTOR_SHIFT))
@@ -353,7 +354,6 @@ static u8 vhost_blk_setup_segs(struct vhost_blk_req *req,
 			       struct iov_iter *from)
 {
 	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
-	struct vhost_virtqueue *vq = &req->bvq->vq;
 	size_t bytes = iov_iter_count(from);
 	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
 	u32 max = discard ? be->discard_sectors : be->zeroes_sectors;
@@ -364,11 +364,8 @@ static u8 vhost_blk_setup_segs(struct vhost_blk_req *req,
 	if (!vhost_blk_may_write(be))
 		return VIRTIO_BLK_S_IOERR;
 	if (!bytes || bytes % sizeof(req->segs[0]) ||
-	    bytes > sizeof(req->segs)) {
-		vq_err(vq, "vhost-blk: request %u has %zu bytes of segments\n",
-		       req->head, bytes);
+	    bytes > sizeof(req->segs))
 		return VIRTIO_BLK_S_IOERR;
-	}
 	if (!copy_from_iter_full(req->segs, bytes, from))
 		return VIRTIO_BLK_S_IOERR;
 	req->nr_seg = bytes / sizeof(req->segs[0]);
@@ -445,6 +442,14 @@ void vhost_blk_punt(struct vhost_blk_req *req, enum vhost_blk_why why)
 /*
  * Parse the chain of @req (vq->iov: @out readable, then @in writable
  * iovecs) and check it: VIRTIO_BLK_S_OK when it is ready for its engine.
+ *
+ * vq_err (the error eventfd: the owner reports a broken ring, QEMU logs a
+ * vring error) only when the device cannot return a status at all: no
+ * writable byte in the chain here, a status byte or used ring that cannot
+ * be written later. Anything wrong inside a request that has a status byte
+ * (header, type, sizes, sectors, segments, its data unreadable) is the
+ * guest's mistake about that request alone: it completes with IOERR or
+ * UNSUPP and the queue goes on, as on a real disk.
  */
 static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
 			      unsigned int in)
@@ -460,6 +465,11 @@ static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
 	/* The status is the last writable byte. */
 	while (last > out && !iov[last - 1].iov_len)
 		last--;
+	/*
+	 * Nowhere to put a status: the head goes back with used length 0,
+	 * which tells the guest nothing about the request. A chain no device
+	 * could complete is a broken driver, not a failed request: report it.
+	 */
 	if (last == out) {
 		vq_err(vq, "vhost-blk: request %u has no status byte\n",
 		       req->head);
@@ -472,11 +482,8 @@ static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
 	iov_iter_init(&from, ITER_SOURCE, iov, out, out_len);
 
 	if (out_len < sizeof(hdr) || !copy_from_iter_full(&hdr, sizeof(hdr),
-							  &from)) {
-		vq_err(vq, "vhost-blk: request %u has a short or unreadable header\n",
-		       req->head);
+							  &from))
 		return VIRTIO_BLK_S_IOERR;
-	}
 	req->type = vhost32_to_cpu(vq, hdr.type);
 	req->sector = vhost64_to_cpu(vq, hdr.sector);
 
