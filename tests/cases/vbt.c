@@ -74,6 +74,7 @@ static const struct vbt_case cases[] = {
 	{ "write-gates", case_write_gates, VBT_WRITES },
 	{ "lease-perm", case_lease_perm, 0 },
 	{ "defrag", case_defrag, VBT_WRITES },
+	{ "layout-bound", case_layout_bound, VBT_WRITES },
 	{ "cgroup-charge", case_cgroup_charge, VBT_WRITES },
 	{ "trace", case_trace, VBT_WRITES },
 	{ "integrity", case_integrity, VBT_WRITES },

@@ -228,6 +228,7 @@ int case_ro_after_attach(struct vbt *t);
 int case_write_gates(struct vbt *t);
 int case_lease_perm(struct vbt *t);
 int case_defrag(struct vbt *t);
+int case_layout_bound(struct vbt *t);
 int case_cgroup_charge(struct vbt *t);
 int case_trace(struct vbt *t);
 
