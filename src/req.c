@@ -278,20 +278,6 @@ void vhost_blk_orphan_work(struct work_struct *work)
 			   false);
 }
 
-/* Non-empty iovecs of @iov[0..n) overlapping bytes [skip, skip + len). */
-static unsigned int vhost_blk_count_segs(const struct iovec *iov,
-					 unsigned int n, size_t skip,
-					 size_t len)
-{
-	unsigned int i, segs = 0;
-	size_t pos = 0;
-
-	for (i = 0; i < n && pos < skip + len; pos += iov[i++].iov_len)
-		if (iov[i].iov_len && pos + iov[i].iov_len > skip)
-			segs++;
-	return segs;
-}
-
 static bool vhost_blk_range_ok(const struct vhost_blk_backend_state *be,
 			       u64 sector, u64 nr_sectors)
 {
@@ -308,9 +294,18 @@ static bool vhost_blk_may_write(const struct vhost_blk_backend_state *be)
 	return !be->read_only && !(be->bdev && bdev_read_only(be->bdev));
 }
 
-/* IN and OUT: check and pin. */
-static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
-			     unsigned int nr_segs)
+/*
+ * IN and OUT: check and pin.
+ *
+ * Bytes are bounded, not segments: the vhost core turns a descriptor that
+ * crosses from one memory region into the next into one iovec a region
+ * (translate_desc), so how many iovecs a guest within seg_max descriptors
+ * makes depends on how the owner laid out its memory, which the guest
+ * cannot see. What is pinned stays bounded all the same: the pages of at
+ * most 8 MiB and two more an iovec at most, and the core gives at most
+ * UIO_MAXIOV iovecs a chain (beyond that the ring breaks).
+ */
+static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data)
 {
 	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
 	u64 pos = req->sector << SECTOR_SHIFT;
@@ -321,7 +316,7 @@ static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
 		return VIRTIO_BLK_S_IOERR;
 	if (!req->to_guest && !vhost_blk_may_write(be))
 		return VIRTIO_BLK_S_IOERR;
-	if (req->len > VHOST_BLK_MAX_BYTES || nr_segs > VHOST_BLK_SEG_MAX)
+	if (req->len > VHOST_BLK_MAX_BYTES)
 		return VIRTIO_BLK_S_IOERR;
 	if (req->sector > U64_MAX >> SECTOR_SHIFT ||
 	    !IS_ALIGNED(pos, be->lbs) || !IS_ALIGNED(req->len, be->lbs) ||
@@ -460,7 +455,7 @@ static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
 	struct iov_iter from, to;
 	size_t out_len = iov_length(iov, out);
 	size_t in_len = iov_length(iov + out, in);
-	unsigned int segs, last = out + in;
+	unsigned int last = out + in;
 
 	/* The status is the last writable byte. */
 	while (last > out && !iov[last - 1].iov_len)
@@ -490,12 +485,9 @@ static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
 		req->to_guest = true;
-		segs = vhost_blk_count_segs(iov + out, in, 0, in_len - 1);
-		return vhost_blk_setup_rw(req, &to, segs);
+		return vhost_blk_setup_rw(req, &to);
 	case VIRTIO_BLK_T_OUT:
-		segs = vhost_blk_count_segs(iov, out, sizeof(hdr),
-					    out_len - sizeof(hdr));
-		return vhost_blk_setup_rw(req, &from, segs);
+		return vhost_blk_setup_rw(req, &from);
 	case VIRTIO_BLK_T_FLUSH:
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_GET_ID:

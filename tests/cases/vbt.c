@@ -60,6 +60,7 @@ static const struct vbt_case cases[] = {
 	{ "bad-short-header", case_bad_short_header, 0 },
 	{ "bad-no-data", case_bad_no_data, 0 },
 	{ "bad-too-many-segs", case_bad_too_many_segs, 0 },
+	{ "seg-region-split", case_seg_region_split, 0 },
 	{ "bad-discard-segs", case_bad_discard_segs, VBT_WRITES },
 	{ "bad-double-head", case_bad_double_head, 0 },
 	{ "bad-loop", case_bad_loop, 0 },

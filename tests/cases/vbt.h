@@ -210,6 +210,7 @@ int case_bad_no_status(struct vbt *t);
 int case_bad_short_header(struct vbt *t);
 int case_bad_no_data(struct vbt *t);
 int case_bad_too_many_segs(struct vbt *t);
+int case_seg_region_split(struct vbt *t);
 int case_bad_discard_segs(struct vbt *t);
 int case_bad_double_head(struct vbt *t);
 int case_bad_loop(struct vbt *t);

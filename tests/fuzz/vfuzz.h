@@ -42,7 +42,7 @@
 #define FZ_MAX_IOV	1024	/* UIO_MAXIOV: the vhost core's iovec array */
 #define FZ_IND_MAX	65536	/* most descriptors in one indirect table */
 #define FZ_MAX_BYTES	(8u << 20)	/* data bytes of one request */
-#define FZ_SEG_MAX	128	/* data segments of one request */
+#define FZ_SEG_MAX	128	/* seg_max: reported; bytes are enforced */
 #define FZ_DWZ_SEG_MAX	16	/* discard / write-zeroes segments */
 #define FZ_SERIAL_LEN	VHOST_BLK_SERIAL_LEN
 #define FZ_STATUS_FRESH	VBLK_STATUS_UNSET
