@@ -371,13 +371,19 @@ static void blk(struct fz_outcome *o, const struct fz_devmodel *m,
 
 	while (last > out && !iov[last - 1].len)
 		last--;
+	/*
+	 * The error eventfd only when no status can reach the guest; every
+	 * other error is the request's alone (IOERR, UNSUPP).
+	 */
 	if (last == out) {
 		o->has_status = false;
+		o->ring_err = true;
 		return;
 	}
 	o->has_status = true;
 	o->status_ptr = iov[last - 1].base + iov[last - 1].len - 1;
 	o->status_lost = iov[last - 1].fault;
+	o->ring_err = o->status_lost;
 	status(o, VIRTIO_BLK_S_IOERR, 1);
 	if (out_len < sizeof(hdr) || faults(iov, out, 0, sizeof(hdr)))
 		return;

@@ -116,6 +116,7 @@ struct fz_outcome {
 	char why[112];
 	bool has_status;	/* else used length 0 and nothing written */
 	bool status_lost;	/* the status byte is in unmapped memory */
+	bool ring_err;		/* no status to give: the error eventfd */
 	uint8_t *status_ptr;
 	uint8_t status;
 	bool unsupp_ok;		/* UNSUPP is fine too (the backend cannot) */
