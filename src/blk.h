@@ -31,7 +31,7 @@
 #include "../uapi/vhost_blk.h"
 
 /* Limits the device reports in VHOST_BLK_GET_CONFIG and enforces. */
-#define VHOST_BLK_SEG_MAX		128		/* data segments a request */
+#define VHOST_BLK_SEG_MAX		128		/* reported; bytes are enforced */
 #define VHOST_BLK_SIZE_MAX		SZ_64K		/* bytes a segment */
 #define VHOST_BLK_MAX_BYTES		(VHOST_BLK_SEG_MAX * VHOST_BLK_SIZE_MAX)
 #define VHOST_BLK_DISCARD_SEG_MAX	16

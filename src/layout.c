@@ -67,7 +67,17 @@ struct vhost_blk_layout {
 };
 
 #define VHOST_BLK_LAYOUT_WRITTEN	0	/* flags: data written, mtime not */
-#define VHOST_BLK_LAYOUT_MAX_EXTENTS	SZ_1M
+/*
+ * The map_blocks calls of one map. Each returns one extent or hole, and
+ * each, on XFS, takes the file's I/O lock exclusively and flushes and
+ * invalidates the whole file's page cache (xfs_fs_map_blocks, 6.12): a
+ * file in a million extents would cost a million of those a map, and a
+ * map is taken again after every recall. Past the bound the rest of the
+ * file stays unmapped, which is safe: what the map does not cover goes
+ * through the file, as holes do (a write there recalls the layout). It
+ * bounds the map's memory too (24 bytes an extent).
+ */
+#define VHOST_BLK_LAYOUT_MAX_CALLS	1024
 /*
  * Giving the lease back wakes the task that broke it, which then checks
  * for conflicting leases again but breaks none taken since (__break_lease
@@ -174,8 +184,6 @@ static int vhost_blk_map_add(struct vhost_blk_map *m, u64 pos, u64 len,
 		unsigned int cap = m->cap ? 2 * m->cap : 16;
 		struct vhost_blk_extent *ext;
 
-		if (cap > VHOST_BLK_LAYOUT_MAX_EXTENTS)
-			return -E2BIG;
 		ext = kvmalloc_array(cap, sizeof(*ext), GFP_KERNEL_ACCOUNT);
 		if (!ext)
 			return -ENOMEM;
@@ -197,9 +205,10 @@ static bool vhost_blk_layout_broken(struct vhost_blk_layout *lo,
 
 /*
  * The written extents of the file, into @m (none is fine: nothing written
- * yet), under the lease taken when lm_break had been called @breaks times.
- * -EAGAIN if it is recalled meanwhile, -EOPNOTSUPP if its blocks are not
- * on one device the bios can use.
+ * yet), under the lease taken when lm_break had been called @breaks times:
+ * from the start, as far as VHOST_BLK_LAYOUT_MAX_CALLS calls of map_blocks
+ * go. -EAGAIN if it is recalled meanwhile, -EOPNOTSUPP if its blocks are
+ * not on one device the bios can use.
  */
 static int vhost_blk_layout_map(struct vhost_blk_layout *lo,
 				struct vhost_blk_map *m, unsigned int breaks)
@@ -207,10 +216,11 @@ static int vhost_blk_layout_map(struct vhost_blk_layout *lo,
 	struct inode *inode = file_inode(lo->file);
 	const struct export_operations *ops = inode->i_sb->s_export_op;
 	struct block_device *bdev = lo->bdev;
+	unsigned int calls = 0;
 	u64 pos = 0;
 	int ret;
 
-	while (pos < lo->size) {
+	while (pos < lo->size && calls++ < VHOST_BLK_LAYOUT_MAX_CALLS) {
 		struct iomap map = {};
 		u32 gen;
 		u64 skip;

@@ -188,6 +188,12 @@ static void vhost_blk_req_status(struct vhost_blk_req *req,
 
 	if (req->status == VIRTIO_BLK_S_OK)
 		len = req->used_len;
+	/*
+	 * The status byte was translated when the chain was taken: a fault
+	 * now means the owner unmapped the guest memory behind it (or never
+	 * mapped it). The guest cannot be told anything about this request:
+	 * that is guest memory broken under the ring, not a failed request.
+	 */
 	if (req->status_ptr && put_user(req->status, req->status_ptr))
 		vq_err(vq, "vhost-blk: cannot write the status of request %u\n",
 		       req->head);
@@ -273,20 +279,6 @@ void vhost_blk_orphan_work(struct work_struct *work)
 			   false);
 }
 
-/* Non-empty iovecs of @iov[0..n) overlapping bytes [skip, skip + len). */
-static unsigned int vhost_blk_count_segs(const struct iovec *iov,
-					 unsigned int n, size_t skip,
-					 size_t len)
-{
-	unsigned int i, segs = 0;
-	size_t pos = 0;
-
-	for (i = 0; i < n && pos < skip + len; pos += iov[i++].iov_len)
-		if (iov[i].iov_len && pos + iov[i].iov_len > skip)
-			segs++;
-	return segs;
-}
-
 static bool vhost_blk_range_ok(const struct vhost_blk_backend_state *be,
 			       u64 sector, u64 nr_sectors)
 {
@@ -303,26 +295,30 @@ static bool vhost_blk_may_write(const struct vhost_blk_backend_state *be)
 	return !be->read_only && !(be->bdev && bdev_read_only(be->bdev));
 }
 
-/* IN and OUT: check and pin. */
-static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data,
-			     unsigned int nr_segs)
+/*
+ * IN and OUT: check and pin.
+ *
+ * Bytes are bounded, not segments: the vhost core turns a descriptor that
+ * crosses from one memory region into the next into one iovec a region
+ * (translate_desc), so how many iovecs a guest within seg_max descriptors
+ * makes depends on how the owner laid out its memory, which the guest
+ * cannot see. What is pinned stays bounded all the same: the pages of at
+ * most 8 MiB and two more an iovec at most, and the core gives at most
+ * UIO_MAXIOV iovecs a chain (beyond that the ring breaks).
+ */
+static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data)
 {
-	struct vhost_virtqueue *vq = &req->bvq->vq;
 	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
 	u64 pos = req->sector << SECTOR_SHIFT;
 
+	/* Per-request errors, the ring is fine: IOERR alone (parse_req). */
 	req->len = iov_iter_count(data);
-	if (!req->len) {
-		vq_err(vq, "vhost-blk: request %u has no data\n", req->head);
+	if (!req->len)
 		return VIRTIO_BLK_S_IOERR;
-	}
 	if (!req->to_guest && !vhost_blk_may_write(be))
 		return VIRTIO_BLK_S_IOERR;
-	if (req->len > VHOST_BLK_MAX_BYTES || nr_segs > VHOST_BLK_SEG_MAX) {
-		vq_err(vq, "vhost-blk: request %u is too large (%zu bytes, %u segments)\n",
-		       req->head, req->len, nr_segs);
+	if (req->len > VHOST_BLK_MAX_BYTES)
 		return VIRTIO_BLK_S_IOERR;
-	}
 	if (req->sector > U64_MAX >> SECTOR_SHIFT ||
 	    !IS_ALIGNED(pos, be->lbs) || !IS_ALIGNED(req->len, be->lbs) ||
 	    !vhost_blk_range_ok(be, req->sector, req->len >> SECTOR_SHIFT))
@@ -354,7 +350,6 @@ static u8 vhost_blk_setup_segs(struct vhost_blk_req *req,
 			       struct iov_iter *from)
 {
 	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
-	struct vhost_virtqueue *vq = &req->bvq->vq;
 	size_t bytes = iov_iter_count(from);
 	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
 	u32 max = discard ? be->discard_sectors : be->zeroes_sectors;
@@ -365,11 +360,8 @@ static u8 vhost_blk_setup_segs(struct vhost_blk_req *req,
 	if (!vhost_blk_may_write(be))
 		return VIRTIO_BLK_S_IOERR;
 	if (!bytes || bytes % sizeof(req->segs[0]) ||
-	    bytes > sizeof(req->segs)) {
-		vq_err(vq, "vhost-blk: request %u has %zu bytes of segments\n",
-		       req->head, bytes);
+	    bytes > sizeof(req->segs))
 		return VIRTIO_BLK_S_IOERR;
-	}
 	if (!copy_from_iter_full(req->segs, bytes, from))
 		return VIRTIO_BLK_S_IOERR;
 	req->nr_seg = bytes / sizeof(req->segs[0]);
@@ -451,6 +443,14 @@ void vhost_blk_punt(struct vhost_blk_req *req, enum vhost_blk_why why)
 /*
  * Parse the chain of @req (vq->iov: @out readable, then @in writable
  * iovecs) and check it: VIRTIO_BLK_S_OK when it is ready for its engine.
+ *
+ * vq_err (the error eventfd: the owner reports a broken ring, QEMU logs a
+ * vring error) only when the device cannot return a status at all: no
+ * writable byte in the chain here, a status byte or used ring that cannot
+ * be written later. Anything wrong inside a request that has a status byte
+ * (header, type, sizes, sectors, segments, its data unreadable) is the
+ * guest's mistake about that request alone: it completes with IOERR or
+ * UNSUPP and the queue goes on, as on a real disk.
  */
 static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
 			      unsigned int in)
@@ -461,11 +461,16 @@ static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
 	struct iov_iter from, to;
 	size_t out_len = iov_length(iov, out);
 	size_t in_len = iov_length(iov + out, in);
-	unsigned int segs, last = out + in;
+	unsigned int last = out + in;
 
 	/* The status is the last writable byte. */
 	while (last > out && !iov[last - 1].iov_len)
 		last--;
+	/*
+	 * Nowhere to put a status: the head goes back with used length 0,
+	 * which tells the guest nothing about the request. A chain no device
+	 * could complete is a broken driver, not a failed request: report it.
+	 */
 	if (last == out) {
 		vq_err(vq, "vhost-blk: request %u has no status byte\n",
 		       req->head);
@@ -478,23 +483,17 @@ static u8 vhost_blk_parse_req(struct vhost_blk_req *req, unsigned int out,
 	iov_iter_init(&from, ITER_SOURCE, iov, out, out_len);
 
 	if (out_len < sizeof(hdr) || !copy_from_iter_full(&hdr, sizeof(hdr),
-							  &from)) {
-		vq_err(vq, "vhost-blk: request %u has a short or unreadable header\n",
-		       req->head);
+							  &from))
 		return VIRTIO_BLK_S_IOERR;
-	}
 	req->type = vhost32_to_cpu(vq, hdr.type);
 	req->sector = vhost64_to_cpu(vq, hdr.sector);
 
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
 		req->to_guest = true;
-		segs = vhost_blk_count_segs(iov + out, in, 0, in_len - 1);
-		return vhost_blk_setup_rw(req, &to, segs);
+		return vhost_blk_setup_rw(req, &to);
 	case VIRTIO_BLK_T_OUT:
-		segs = vhost_blk_count_segs(iov, out, sizeof(hdr),
-					    out_len - sizeof(hdr));
-		return vhost_blk_setup_rw(req, &from, segs);
+		return vhost_blk_setup_rw(req, &from);
 	case VIRTIO_BLK_T_FLUSH:
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_GET_ID:

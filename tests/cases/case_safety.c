@@ -806,3 +806,175 @@ out:
 	rmdir(dir);
 	return res;
 }
+
+#define LB_MAX_CALLS	1024	/* VHOST_BLK_LAYOUT_MAX_CALLS (src/layout.c) */
+#define LB_BLOCKS	8192	/* a 32 MiB file of 4 KiB blocks */
+#define LB_SECT		8	/* sectors a block */
+#define LB_CHUNK	256	/* sectors a guest request */
+#define TRACEFS		"/sys/kernel/tracing"
+
+/* The extent count of the last "map" layout event of inode @ino, or -1. */
+static long traced_map(const char *dir, unsigned long ino, int *ret)
+{
+	char path[320], line[512], key[64];
+	long n = -1;
+	FILE *f;
+	char *p;
+
+	snprintf(path, sizeof(path), "%s/trace", dir);
+	snprintf(key, sizeof(key), " ino=%lu event=map ", ino);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if ((p = strstr(line, key)) &&
+		    sscanf(p + strlen(key), "extents=%ld ret=%d", &n, ret) != 2)
+			n = -1;
+	fclose(f);
+	return n;
+}
+
+/* Guest reads of the whole file: block b holds write @gen if b is even
+ * and @gen, else zeroes; with @gen 0 any block may hold @all. */
+static int lb_verify(struct vbt *t, struct vblk_vq *vq, uint64_t gen,
+		     uint64_t all)
+{
+	size_t len = LB_CHUNK * VBLK_SECTOR;
+	uint8_t *buf = vblk_mem_alloc(vq->mem, len, 4096);
+	static const uint8_t zero[LB_SECT * VBLK_SECTOR];
+	char msg[300];
+	uint64_t s, b;
+
+	if (!buf)
+		return vbt_fail(t, "no guest memory"), -1;
+	for (s = 0; s < (uint64_t)LB_BLOCKS * LB_SECT; s += LB_CHUNK) {
+		uint32_t used = 0;
+		int ret = vblk_rw(vq, VIRTIO_BLK_T_IN, s, buf, len, NULL, &used);
+
+		if (vbt_expect(t, vq, "read", ret, used, VIRTIO_BLK_S_OK,
+			       (long)len + 1))
+			return -1;
+		for (b = 0; b < LB_CHUNK / LB_SECT; b++) {
+			const uint8_t *p = buf + b * LB_SECT * VBLK_SECTOR;
+			uint64_t at = s + b * LB_SECT;
+			bool data = all || !((at / LB_SECT) & 1);
+
+			if (!data && memcmp(p, zero, sizeof(zero)))
+				return vbt_fail(t, "sector %" PRIu64 " (a hole) does not read as zeroes",
+						at), -1;
+			if (data && vblk_pat_verify(p, at, LB_SECT, t->seed,
+						    all ? all : gen, msg,
+						    sizeof(msg)) >= 0)
+				return vbt_fail(t, "sector %" PRIu64 ": %s", at,
+						msg), -1;
+		}
+	}
+	vblk_mem_free(vq->mem, buf);
+	return 0;
+}
+
+/*
+ * layout-bound: a map of a file calls map_blocks once an extent or hole,
+ * and XFS flushes and invalidates the whole file's page cache each time.
+ * A file of 4 KiB written every other block (4096 extents and as many
+ * holes) is attached with the bio engine: the map must stop at
+ * LB_MAX_CALLS calls (its extent count, traced, at most that), and the
+ * guest must read and write the whole file right, mapped part or not.
+ */
+int case_layout_bound(struct vbt *t)
+{
+	static uint8_t blk[LB_SECT * VBLK_SECTOR] __attribute__((aligned(4096)));
+	char path[4300], dir[64];
+	struct vblk_events e0, e1;
+	struct vblk_dev d;
+	struct statfs sf;
+	struct stat st;
+	long n, ext;
+	int fd, res, ret, mret = 0;
+	uint64_t b, s;
+
+	res = backend_stat(t, &st);
+	if (res != VBT_PASS)
+		return res;
+	if (!S_ISREG(st.st_mode) || vbt_expected_engine(t, false) != VHOST_BLK_ENGINE_BIO)
+		return vbt_skip(t, "needs the bio engine on an image file");
+	if (statfs(t->o->backend, &sf) < 0 || sf.f_type != XFS_MAGIC)
+		return vbt_skip(t, "XFS's map_blocks is what is bounded");
+	if (stat(TRACEFS "/instances", &st) < 0 &&
+	    mount("tracefs", TRACEFS, "tracefs", 0, NULL) < 0)
+		return vbt_skip(t, "no tracefs: the map's extent count is traced");
+	snprintf(path, sizeof(path), "%s.sparse", t->o->backend);
+	unlink(path);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)LB_BLOCKS * sizeof(blk)))
+		return vbt_fail(t, "creating %s: %s", path, strerror(errno));
+	for (b = 0; b < LB_BLOCKS; b += 2) {
+		vblk_pat_fill(blk, b * LB_SECT, LB_SECT, t->seed, 1);
+		if (pwrite(fd, blk, sizeof(blk), (off_t)(b * sizeof(blk))) !=
+		    sizeof(blk)) {
+			res = vbt_fail(t, "writing %s: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	res = VBT_FAIL;
+	if (fsync(fd) || fstat(fd, &st)) {
+		vbt_fail(t, "fsync %s: %s", path, strerror(errno));
+		goto out;
+	}
+	ext = extents(fd);
+	if (ext <= LB_MAX_CALLS) {
+		vbt_fail(t, "%s has %ld extents, not more than %d", path, ext,
+			 LB_MAX_CALLS);
+		goto out;
+	}
+	snprintf(dir, sizeof(dir), TRACEFS "/instances/vbt-lb-%d", (int)getpid());
+	if (mkdir(dir, 0700) < 0 ||
+	    vbt_write_file(dir, "events/vhost_blk/vhost_blk_layout/enable", "1")) {
+		vbt_fail(t, "trace instance %s: %s", dir, strerror(errno));
+		goto out_trace;
+	}
+	ret = attach_path(t, &d, path, O_RDWR | (t->o->direct ? O_DIRECT : 0),
+			  0, VHOST_BLK_ENGINE_BIO);
+	if (ret) {
+		vbt_prefix(t, "attaching %s", path);
+		goto out_trace;
+	}
+	n = traced_map(dir, (unsigned long)st.st_ino, &mret);
+	if (n < 0 || mret) {
+		vbt_fail(t, "no map of %s was traced (extents %ld, ret %d)", path,
+			 n, mret);
+		goto close_dev;
+	}
+	if (n > LB_MAX_CALLS || !n) {
+		vbt_fail(t, "the map of %s, in %ld extents, holds %ld of them: expected 1 to %d (the map_blocks calls are bounded)",
+			 path, ext, n, LB_MAX_CALLS);
+		goto close_dev;
+	}
+	/* Block 0 is mapped: the bios serve it. */
+	if (vblk_read_events(&e0) || vbt_verify_pat(t, &d.vq[0], 0, LB_SECT, 1, NULL) ||
+	    vblk_read_events(&e1))
+		goto close_dev;
+	if (e1.layout_bios == e0.layout_bios) {
+		vbt_fail(t, "a read of block 0, in the map, did not go to the file's blocks");
+		goto close_dev;
+	}
+	/* The whole file, mapped and not; then written over and read again. */
+	if (lb_verify(t, &d.vq[0], 1, 0))
+		goto close_dev;
+	for (s = 0; s < (uint64_t)LB_BLOCKS * LB_SECT; s += LB_CHUNK)
+		if (vbt_write_pat(t, &d.vq[0], s, LB_CHUNK, 2, NULL))
+			goto close_dev;
+	if (lb_verify(t, &d.vq[0], 0, 2))
+		goto close_dev;
+	vbt_note(t, "%ld extents, %ld mapped; the whole file read and written right",
+		 ext, n);
+	res = VBT_PASS;
+close_dev:
+	vblk_dev_close(&d);
+out_trace:
+	rmdir(dir);
+out:
+	close(fd);
+	unlink(path);
+	return res;
+}

@@ -370,7 +370,8 @@ static void mutate(struct fz_dev *dv, struct spec *sp)
 			sp->data_len = 0;
 			sp->nseg = fz_pm(rng, 500) ? 0 : (unsigned int)fz_range(rng, 1, 3);
 			break;
-		case 11:	/* too many segments (1025+: too many iovecs) */
+		case 11:	/* past seg_max (served: bytes are what is bounded);
+				 * 1025+: too many iovecs, the ring breaks */
 			sp->nseg = (unsigned int)(fz_pm(rng, 700) ?
 				fz_range(rng, FZ_SEG_MAX + 1, FZ_SEG_MAX + 8) :
 				fz_range(rng, 1000, 1030));

@@ -255,19 +255,6 @@ static uint64_t iov_total(const struct fz_iov *iov, unsigned int n)
 	return s;
 }
 
-/* vhost_blk_count_segs() */
-static unsigned int count_segs(const struct fz_iov *iov, unsigned int n,
-			       uint64_t skip, uint64_t len)
-{
-	unsigned int i, segs = 0;
-	uint64_t pos = 0;
-
-	for (i = 0; i < n && pos < skip + len; pos += iov[i++].len)
-		if (iov[i].len && pos + iov[i].len > skip)
-			segs++;
-	return segs;
-}
-
 /* Iovecs of bytes [skip, skip + len) into a malloc'd array. */
 static void slice(struct fz_outcome *o, const struct fz_iov *iov,
 		  unsigned int n, uint64_t skip, uint64_t len)
@@ -319,9 +306,10 @@ static bool overlap(const struct fz_iov *iov, unsigned int n)
 }
 
 /* vhost_blk_setup_rw(); @fault: the data touch unmapped memory (the pin
- * fails). */
+ * fails). Bytes are bounded, not segments (how many iovecs a descriptor
+ * makes depends on the memory table). */
 static void rw(struct fz_outcome *o, const struct fz_devmodel *m,
-	       bool to_guest, uint64_t len, unsigned int segs, bool fault)
+	       bool to_guest, uint64_t len, bool fault)
 {
 	o->len = len;
 	status(o, VIRTIO_BLK_S_IOERR, 1);
@@ -329,7 +317,7 @@ static void rw(struct fz_outcome *o, const struct fz_devmodel *m,
 		return;
 	if (!to_guest && m->ro)
 		return;
-	if (len > FZ_MAX_BYTES || segs > FZ_SEG_MAX)
+	if (len > FZ_MAX_BYTES)
 		return;
 	if (!vblk_extent_ok(m->capacity, m->lbs, o->sector, len))
 		return;
@@ -379,17 +367,23 @@ static void blk(struct fz_outcome *o, const struct fz_devmodel *m,
 {
 	struct virtio_blk_outhdr hdr;
 	uint64_t out_len = iov_total(iov, out), in_len = iov_total(iov + out, in);
-	unsigned int last = out + in, segs;
+	unsigned int last = out + in;
 
 	while (last > out && !iov[last - 1].len)
 		last--;
+	/*
+	 * The error eventfd only when no status can reach the guest; every
+	 * other error is the request's alone (IOERR, UNSUPP).
+	 */
 	if (last == out) {
 		o->has_status = false;
+		o->ring_err = true;
 		return;
 	}
 	o->has_status = true;
 	o->status_ptr = iov[last - 1].base + iov[last - 1].len - 1;
 	o->status_lost = iov[last - 1].fault;
+	o->ring_err = o->status_lost;
 	status(o, VIRTIO_BLK_S_IOERR, 1);
 	if (out_len < sizeof(hdr) || faults(iov, out, 0, sizeof(hdr)))
 		return;
@@ -400,15 +394,12 @@ static void blk(struct fz_outcome *o, const struct fz_devmodel *m,
 
 	switch (o->type) {
 	case VIRTIO_BLK_T_IN:
-		segs = count_segs(iov + out, in, 0, in_len - 1);
-		rw(o, m, true, in_len - 1, segs,
-		   faults(iov + out, in, 0, in_len - 1));
+		rw(o, m, true, in_len - 1, faults(iov + out, in, 0, in_len - 1));
 		if (o->effect == FZ_EFF_READ)
 			slice(o, iov + out, in, 0, in_len - 1);
 		break;
 	case VIRTIO_BLK_T_OUT:
-		segs = count_segs(iov, out, sizeof(hdr), out_len - sizeof(hdr));
-		rw(o, m, false, out_len - sizeof(hdr), segs,
+		rw(o, m, false, out_len - sizeof(hdr),
 		   faults(iov, out, sizeof(hdr), out_len - sizeof(hdr)));
 		if (o->effect == FZ_EFF_WRITE)
 			slice(o, iov, out, sizeof(hdr), out_len - sizeof(hdr));

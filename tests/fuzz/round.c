@@ -10,7 +10,10 @@
  * data read (against the shadow), serial. A queue whose chain the model
  * says the vhost core refuses must then be stuck there: a kick signals the
  * error eventfd again and VHOST_GET_VRING_BASE shows last_avail_idx at that
- * chain. The round ends with the guest memory checks (chain.c) and the
+ * chain. A queue with no such chain, whose chains all had a status byte
+ * in mapped memory, must leave its error eventfd silent: a request the
+ * guest got wrong fails alone. The round ends with the guest memory checks
+ * (chain.c) and the
  * descriptor table wiped, so heads of stray avail entries are empty chains.
  */
 #include <endian.h>
@@ -383,6 +386,38 @@ static int check_broken(struct fz_dev *dv)
 	return 0;
 }
 
+/*
+ * Queues with no refused chain, all of whose chains had a status to give:
+ * their error eventfd must be silent (the device reports a broken ring,
+ * and the owner logs one, only when it cannot give a status at all).
+ * After a round that changed nothing under the device but kicks, workers
+ * and layouts: a table made smaller or bad, a detach or bad ioctls may
+ * rightly break a ring.
+ */
+static int check_quiet(struct fz_dev *dv)
+{
+	unsigned int q, i;
+
+	for (q = 0; q < dv->nq; q++) {
+		struct fz_queue *qs = &dv->q[q];
+		uint64_t e;
+
+		if (qs->first_reject != FZ_NONE)
+			continue;
+		for (i = 0; i < qs->npos; i++)
+			if (qs->pos[i].req && qs->pos[i].req->out.ring_err)
+				break;
+		if (i < qs->npos)
+			continue;
+		e = vblk_vq_errors(&dv->d.vq[q]);
+		if (e != qs->err0)
+			return fz_fail(dv->run, "device #%u queue %u: the error eventfd was signalled %llu times in a round whose %u chains all had a status byte to complete with: a request's own error must not report a broken ring",
+				       dv->id, q, (unsigned long long)(e - qs->err0),
+				       qs->npos);
+	}
+	return 0;
+}
+
 /* After RESET_OWNER or close: what came back is checked; the rest may
  * never come. */
 static int unsure(struct fz_dev *dv)
@@ -663,6 +698,7 @@ static void start_queues(struct fz_dev *dv)
 		qs->first_reject = FZ_NONE;
 		qs->closed = false;
 		qs->pending = 0;
+		qs->err0 = vblk_vq_errors(&dv->d.vq[q]);
 	}
 }
 
@@ -799,7 +835,12 @@ int fz_round(struct fz_dev *dv)
 		return -1;
 	for (q = 0; q < dv->nq; q++)
 		publish(dv, q, dv->q[q].npos);
-	if (kick_all(dv, false) || drain(dv) || check_broken(dv))
+	if (kick_all(dv, false) || drain(dv))
+		return -1;
+	if ((ev == FZ_EV_NONE || ev == FZ_EV_MEM_SAME || ev == FZ_EV_KICKS ||
+	     ev == FZ_EV_WORKER || ev == FZ_EV_RECALL) && check_quiet(dv))
+		return -1;
+	if (check_broken(dv))
 		return -1;
 	fz_round_release(dv, true);
 	return 0;

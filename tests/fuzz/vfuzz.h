@@ -42,7 +42,7 @@
 #define FZ_MAX_IOV	1024	/* UIO_MAXIOV: the vhost core's iovec array */
 #define FZ_IND_MAX	65536	/* most descriptors in one indirect table */
 #define FZ_MAX_BYTES	(8u << 20)	/* data bytes of one request */
-#define FZ_SEG_MAX	128	/* data segments of one request */
+#define FZ_SEG_MAX	128	/* seg_max: reported; bytes are enforced */
 #define FZ_DWZ_SEG_MAX	16	/* discard / write-zeroes segments */
 #define FZ_SERIAL_LEN	VHOST_BLK_SERIAL_LEN
 #define FZ_STATUS_FRESH	VBLK_STATUS_UNSET
@@ -116,6 +116,7 @@ struct fz_outcome {
 	char why[112];
 	bool has_status;	/* else used length 0 and nothing written */
 	bool status_lost;	/* the status byte is in unmapped memory */
+	bool ring_err;		/* no status to give: the error eventfd */
 	uint8_t *status_ptr;
 	uint8_t status;
 	bool unsupp_ok;		/* UNSUPP is fine too (the backend cannot) */
