@@ -41,6 +41,14 @@
 #define VHOST_BLK_BATCH			16		/* requests between used ring updates */
 #define VHOST_BLK_BUSYLOOP_MAX_US	10000		/* cap of the poll window */
 #define VHOST_BLK_PUNT_MAX_ACTIVE	64		/* punted requests run at once */
+/*
+ * Guest pages a queue keeps pinned at once (32 MiB of 4 KiB pages). Each
+ * pin of a small page adds GUP_PIN_COUNTING_BIAS (1024) to its refcount:
+ * segments that all point at one page would otherwise take it near the
+ * refcount's limit (2^31) with a few thousand requests in flight. Bounded,
+ * a device holds at most 2^17 pins, 2^27 of that refcount.
+ */
+#define VHOST_BLK_PIN_BUDGET		8192
 
 struct vhost_blk_req;
 struct vhost_blk_backend_state;
@@ -173,6 +181,7 @@ struct vhost_blk_vq {
 	unsigned int		index;
 	struct vhost_blk_req	*free;		/* under vq.mutex */
 	unsigned int		inflight;	/* under vq.mutex */
+	unsigned int		pinned;		/* under vq.mutex: pages */
 	bool			starved;	/* under vq.mutex */
 	bool			repoll;		/* under vq.mutex: notify is off */
 	/*

@@ -22,6 +22,9 @@
 #include "blk.h"
 #include "trace.h"
 
+/* Not a virtio status: the queue's pin budget is spent, start it later. */
+#define VHOST_BLK_S_LATER	0xff
+
 int vhost_blk_vq_alloc_reqs(struct vhost_blk_vq *bvq)
 {
 	unsigned int i, n = bvq->vq.num;
@@ -38,6 +41,7 @@ int vhost_blk_vq_alloc_reqs(struct vhost_blk_vq *bvq)
 		bvq->free = &bvq->reqs[i];
 	}
 	bvq->inflight = 0;
+	bvq->pinned = 0;
 	bvq->starved = false;
 	bvq->repoll = false;
 	vhost_blk_stat_add(VHOST_BLK_STAT_REQUESTS, n);
@@ -48,7 +52,7 @@ void vhost_blk_vq_free_reqs(struct vhost_blk_vq *bvq)
 {
 	if (!bvq->reqs)
 		return;
-	WARN_ON(bvq->inflight);
+	WARN_ON(bvq->inflight || bvq->pinned);
 	vhost_blk_stat_add(VHOST_BLK_STAT_REQUESTS, -(long)bvq->nr_reqs);
 	kvfree(bvq->reqs);
 	bvq->reqs = NULL;
@@ -100,10 +104,14 @@ static void vhost_blk_put_req(struct vhost_blk_vq *bvq,
  */
 static int vhost_blk_pin(struct vhost_blk_req *req, struct iov_iter *iter)
 {
+	struct vhost_blk_vq *bvq = req->bvq;
 	/* Bounded by the request limits checked before. */
 	unsigned int max = iov_iter_npages(iter, INT_MAX);
 	struct page *chunk[16];
 
+	/* Over the queue's budget: later, unless nothing else is pinned. */
+	if (bvq->pinned && bvq->pinned + max > VHOST_BLK_PIN_BUDGET)
+		return -EBUSY;
 	if (max > VHOST_BLK_INLINE_BVECS) {
 		req->bvec = kvmalloc_array(max, sizeof(*req->bvec),
 					   GFP_KERNEL_ACCOUNT);
@@ -136,6 +144,7 @@ static int vhost_blk_pin(struct vhost_blk_req *req, struct iov_iter *iter)
 			got -= len;
 			off = 0;
 		}
+		bvq->pinned += n;
 		vhost_blk_stat_add(VHOST_BLK_STAT_PINNED_PAGES, n);
 	}
 	return 0;
@@ -148,6 +157,7 @@ static void vhost_blk_unpin(struct vhost_blk_req *req)
 	for (i = 0; i < req->nr_bvec; i++)
 		unpin_user_page_range_dirty_lock(req->bvec[i].bv_page, 1,
 						 req->to_guest);
+	req->bvq->pinned -= req->nr_bvec;
 	vhost_blk_stat_add(VHOST_BLK_STAT_PINNED_PAGES, -(long)req->nr_bvec);
 	req->nr_bvec = 0;
 	if (req->bvec != req->inline_bvec)
@@ -310,6 +320,7 @@ static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data)
 {
 	const struct vhost_blk_backend_state *be = vhost_blk_req_backend(req);
 	u64 pos = req->sector << SECTOR_SHIFT;
+	int ret;
 
 	/* Per-request errors, the ring is fine: IOERR alone (parse_req). */
 	req->len = iov_iter_count(data);
@@ -323,7 +334,10 @@ static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data)
 	    !IS_ALIGNED(pos, be->lbs) || !IS_ALIGNED(req->len, be->lbs) ||
 	    !vhost_blk_range_ok(be, req->sector, req->len >> SECTOR_SHIFT))
 		return VIRTIO_BLK_S_IOERR;
-	if (vhost_blk_pin(req, data))
+	ret = vhost_blk_pin(req, data);
+	if (ret == -EBUSY)
+		return VHOST_BLK_S_LATER;
+	if (ret)
 		return VIRTIO_BLK_S_IOERR;
 	if (req->to_guest)
 		req->used_len = req->len + 1;
@@ -519,11 +533,12 @@ static bool vhost_blk_write_through(struct vhost_blk_vq *bvq)
 
 /*
  * Take the chain at @head as a request and start it; requests that fail
- * here, and GET_ID, complete at once. Returns the bytes the request moves,
- * for the worker's weight.
+ * here, and GET_ID, complete at once. Adds the bytes the request moves to
+ * @bytes, for the worker's weight. -EBUSY when the queue's pin budget is
+ * spent: the chain is given back to the ring, to be taken again.
  */
-static size_t vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
-				  unsigned int out, unsigned int in)
+static int vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
+			       unsigned int out, unsigned int in, size_t *bytes)
 {
 	const struct vhost_blk_backend_state *be = bvq->blk->be;
 	struct vhost_blk_req *req = vhost_blk_get_req(bvq);
@@ -531,6 +546,11 @@ static size_t vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
 
 	req->head = head;
 	status = vhost_blk_parse_req(req, out, in);
+	if (status == VHOST_BLK_S_LATER) {
+		vhost_discard_vq_desc(&bvq->vq, 1);
+		vhost_blk_put_req(bvq, req);
+		return -EBUSY;
+	}
 	if (status != VIRTIO_BLK_S_OK || req->type == VIRTIO_BLK_T_GET_ID) {
 		vhost_blk_req_done(req, status);
 		return 0;
@@ -544,7 +564,8 @@ static size_t vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
 		be->ops->rw(req, true);
 	else
 		vhost_blk_punt(req, VHOST_BLK_WHY_CMD);
-	return req->len;
+	*bytes += req->len;
+	return 0;
 }
 
 static unsigned long vhost_blk_busy_clock(void)
@@ -634,7 +655,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct blk_plug plug;
-	unsigned int out, in, batch = 0;
+	unsigned int out, in, batch = 0, reaped;
 	size_t total = 0;
 	int head, n = 0;
 
@@ -668,7 +689,21 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 				continue;
 			break;
 		}
-		total += vhost_blk_start_req(bvq, head, out, in);
+		if (vhost_blk_start_req(bvq, head, out, in, &total)) {
+			/*
+			 * Out of pins: go on if completions give some back,
+			 * else a completion takes the ring up again.
+			 */
+			batch = 0;
+			blk_finish_plug(&plug);
+			reaped = vhost_blk_reap(bvq, true);
+			blk_start_plug(&plug);
+			if (!reaped) {
+				bvq->starved = true;
+				break;
+			}
+			continue;
+		}
 		batch++;
 	} while (likely(!vhost_exceeds_weight(vq, ++n, total)));
 	blk_finish_plug(&plug);

@@ -79,6 +79,7 @@ static const struct vbt_case cases[] = {
 	{ "cgroup-charge", case_cgroup_charge, VBT_WRITES },
 	{ "trace", case_trace, VBT_WRITES },
 	{ "write-through", case_write_through, VBT_WRITES },
+	{ "pin-budget", case_pin_budget, VBT_WRITES },
 	{ "integrity", case_integrity, VBT_WRITES },
 };
 

@@ -233,5 +233,6 @@ int case_layout_bound(struct vbt *t);
 int case_cgroup_charge(struct vbt *t);
 int case_trace(struct vbt *t);
 int case_write_through(struct vbt *t);
+int case_pin_budget(struct vbt *t);
 
 #endif /* VBT_H */
