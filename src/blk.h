@@ -49,6 +49,7 @@
  * a device holds at most 2^17 pins, 2^27 of that refcount.
  */
 #define VHOST_BLK_PIN_BUDGET		8192
+#define VHOST_BLK_INLINE_LOG		4	/* writable descriptors kept inline */
 
 struct vhost_blk_req;
 struct vhost_blk_backend_state;
@@ -164,6 +165,13 @@ struct vhost_blk_req {
 	bool			layout_locked;
 	/* The file system left the write's end to the reap (kiocb engine). */
 	bool			dio_deferred;
+	/*
+	 * Dirty logging (VHOST_F_LOG_ALL): the device-writable descriptors,
+	 * by guest address, logged once the request has written them.
+	 */
+	struct vhost_log	*log;
+	unsigned int		log_num;
+	struct vhost_log	inline_log[VHOST_BLK_INLINE_LOG];
 	union {
 		struct bio_vec	inline_bvec[VHOST_BLK_INLINE_BVECS];
 		struct virtio_blk_discard_write_zeroes

@@ -22,7 +22,7 @@
 #include "trace.h"
 
 enum {
-	VHOST_BLK_FEATURES = (VHOST_FEATURES & ~(1ULL << VHOST_F_LOG_ALL)) |
+	VHOST_BLK_FEATURES = VHOST_FEATURES |
 			     (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
 			     (1ULL << VIRTIO_BLK_F_SEG_MAX) |
 			     (1ULL << VIRTIO_BLK_F_RO) |
@@ -202,6 +202,13 @@ static void vhost_blk_detach(struct vhost_blk *blk)
 		vhost_blk_vq_free_reqs(bvq);
 		mutex_unlock(&bvq->vq.mutex);
 	}
+	/*
+	 * What the guest wrote is durable once the frontend has stopped the
+	 * device: a migration's destination opens the same image next.
+	 */
+	if (!be->read_only && be->ops->flush(be))
+		pr_warn_ratelimited("device %u: flushing the backend at detach failed\n",
+				    blk->id);
 	trace_vhost_blk_backend(blk, "detach", be);
 	vhost_blk_layout_put(be);
 	vhost_blk_owner_put(be);
@@ -369,8 +376,15 @@ static void vhost_blk_get_config(struct vhost_blk *blk,
 	mutex_unlock(&blk->dev.mutex);
 }
 
+/*
+ * Dirty logging goes on or off with VHOST_F_LOG_ALL. Requests log what
+ * they write if logging was on when they were taken from the ring, so the
+ * queues stop while it changes: none taken before logs after, unlogged.
+ */
 static long vhost_blk_set_features(struct vhost_blk *blk, u64 features)
 {
+	bool log = features & (1ULL << VHOST_F_LOG_ALL);
+	bool pause;
 	long ret;
 	int i;
 
@@ -378,15 +392,26 @@ static long vhost_blk_set_features(struct vhost_blk *blk, u64 features)
 		return -EOPNOTSUPP;
 	mutex_lock(&blk->dev.mutex);
 	ret = vhost_dev_check_owner(&blk->dev);
-	if (!ret) {
-		for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
-			struct vhost_virtqueue *vq = &blk->vqs[i].vq;
-
-			mutex_lock(&vq->mutex);
-			vq->acked_features = features;
-			mutex_unlock(&vq->mutex);
-		}
+	if (ret)
+		goto out;
+	if (log && !vhost_log_access_ok(&blk->dev)) {
+		ret = -EFAULT;
+		goto out;
 	}
+	pause = blk->be &&
+		log != vhost_has_feature(&blk->vqs[0].vq, VHOST_F_LOG_ALL);
+	if (pause)
+		vhost_blk_quiesce(blk);
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vhost_virtqueue *vq = &blk->vqs[i].vq;
+
+		mutex_lock(&vq->mutex);
+		vq->acked_features = features;
+		mutex_unlock(&vq->mutex);
+	}
+	if (pause)
+		vhost_blk_resume(blk);
+out:
 	mutex_unlock(&blk->dev.mutex);
 	return ret;
 }

@@ -85,12 +85,18 @@ static struct vhost_blk_req *vhost_blk_get_req(struct vhost_blk_vq *bvq)
 	req->used_len = 0;
 	req->to_guest = false;
 	req->fua = false;
+	req->log = NULL;
+	req->log_num = 0;
 	return req;
 }
 
 static void vhost_blk_put_req(struct vhost_blk_vq *bvq,
 			      struct vhost_blk_req *req)
 {
+	if (req->log != req->inline_log)
+		kfree(req->log);
+	req->log = NULL;
+	req->log_num = 0;
 	req->next_free = bvq->free;
 	bvq->free = req;
 	WRITE_ONCE(bvq->inflight, bvq->inflight - 1);
@@ -189,6 +195,57 @@ void vhost_blk_req_done(struct vhost_blk_req *req, u8 status)
 	rcu_read_unlock();
 }
 
+/*
+ * Dirty logging: mark the device-writable descriptors @log[0..@num) of
+ * request @head, after the device wrote them and before their used entry
+ * is published. All of them, whatever the status: a read that failed may
+ * have written part of its data. A log the core cannot write is the
+ * owner's broken setup: the ring stops.
+ */
+static void vhost_blk_log(struct vhost_virtqueue *vq,
+			  const struct vhost_log *log, unsigned int num,
+			  u16 head)
+{
+	unsigned int i;
+	u64 len = 0;
+
+	for (i = 0; i < num; i++)
+		len += log[i].len;
+	if (vhost_log_write(vq, (struct vhost_log *)log, num, len, NULL, 0))
+		vq_err(vq, "vhost-blk: cannot write the dirty log of request %u\n",
+		       head);
+}
+
+/*
+ * Keep the writable descriptors vhost_get_vq_desc() put in vq->log, which
+ * the next call overwrites. Without memory for them: log them all now
+ * (GET_ID wrote its answer already; extra bits are harmless) and keep the
+ * last, which holds the status byte; false, and the request must fail
+ * without its data.
+ */
+static bool vhost_blk_keep_log(struct vhost_blk_req *req,
+			       unsigned int log_num)
+{
+	struct vhost_virtqueue *vq = &req->bvq->vq;
+	const struct vhost_log *log = vq->log;
+
+	req->log = req->inline_log;
+	if (log_num > VHOST_BLK_INLINE_LOG) {
+		req->log = kmalloc_array(log_num, sizeof(*log),
+					 GFP_KERNEL_ACCOUNT);
+		if (!req->log) {
+			vhost_blk_log(vq, log, log_num, req->head);
+			req->log = req->inline_log;
+			req->inline_log[0] = log[log_num - 1];
+			req->log_num = 1;
+			return false;
+		}
+	}
+	memcpy(req->log, log, log_num * sizeof(*log));
+	req->log_num = log_num;
+	return true;
+}
+
 /* Write @req's status and fill in its used entry @used. */
 static void vhost_blk_req_status(struct vhost_blk_req *req,
 				 struct vring_used_elem *used)
@@ -207,6 +264,8 @@ static void vhost_blk_req_status(struct vhost_blk_req *req,
 	if (req->status_ptr && put_user(req->status, req->status_ptr))
 		vq_err(vq, "vhost-blk: cannot write the status of request %u\n",
 		       req->head);
+	if (req->log_num)
+		vhost_blk_log(vq, req->log, req->log_num, req->head);
 	used->id = cpu_to_vhost32(vq, req->head);
 	used->len = cpu_to_vhost32(vq, len);
 }
@@ -538,7 +597,8 @@ static bool vhost_blk_write_through(struct vhost_blk_vq *bvq)
  * spent: the chain is given back to the ring, to be taken again.
  */
 static int vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
-			       unsigned int out, unsigned int in, size_t *bytes)
+			       unsigned int out, unsigned int in,
+			       unsigned int log_num, size_t *bytes)
 {
 	const struct vhost_blk_backend_state *be = bvq->blk->be;
 	struct vhost_blk_req *req = vhost_blk_get_req(bvq);
@@ -551,6 +611,9 @@ static int vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
 		vhost_blk_put_req(bvq, req);
 		return -EBUSY;
 	}
+	if (log_num && !vhost_blk_keep_log(req, log_num) &&
+	    status == VIRTIO_BLK_S_OK && req->type != VIRTIO_BLK_T_GET_ID)
+		status = VIRTIO_BLK_S_IOERR;
 	if (status != VIRTIO_BLK_S_OK || req->type == VIRTIO_BLK_T_GET_ID) {
 		vhost_blk_req_done(req, status);
 		return 0;
@@ -655,14 +718,17 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct blk_plug plug;
-	unsigned int out, in, batch = 0, reaped;
+	unsigned int out, in, batch = 0, reaped, log_num = 0;
 	size_t total = 0;
 	int head, n = 0;
+	bool log;
 
 	mutex_lock(&vq->mutex);
 	if (!vhost_vq_get_backend(vq))
 		goto out;
 
+	/* Stable while the queue runs (vhost_blk_set_features()). */
+	log = vhost_has_feature(vq, VHOST_F_LOG_ALL);
 	/* Requests completing in this loop need no done_work: see below. */
 	WRITE_ONCE(bvq->loop_task, current);
 	vhost_disable_notify(vq->dev, vq);
@@ -677,7 +743,8 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 			break;
 		}
 		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
-					 &out, &in, NULL, NULL);
+					 &out, &in, log ? vq->log : NULL,
+					 log ? &log_num : NULL);
 		if (unlikely(head < 0))
 			break;		/* the core reported the broken ring */
 		if (head == vq->num) {
@@ -689,7 +756,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 				continue;
 			break;
 		}
-		if (vhost_blk_start_req(bvq, head, out, in, &total)) {
+		if (vhost_blk_start_req(bvq, head, out, in, log_num, &total)) {
 			/*
 			 * Out of pins: go on if completions give some back,
 			 * else a completion takes the ring up again.

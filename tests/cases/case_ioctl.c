@@ -214,6 +214,7 @@ static const struct feat must_offer[] = {
 	{ VIRTIO_RING_F_INDIRECT_DESC, "INDIRECT_DESC" },
 	{ VIRTIO_RING_F_EVENT_IDX, "EVENT_IDX" },
 	{ VIRTIO_F_NOTIFY_ON_EMPTY, "NOTIFY_ON_EMPTY" },
+	{ VHOST_F_LOG_ALL, "LOG_ALL" },
 	{ VIRTIO_BLK_F_SEG_MAX, "BLK_SEG_MAX" },
 	{ VIRTIO_BLK_F_SIZE_MAX, "BLK_SIZE_MAX" },
 	{ VIRTIO_BLK_F_BLK_SIZE, "BLK_BLK_SIZE" },
@@ -248,8 +249,6 @@ int case_features(struct vbt *t)
 	if (missing[0])
 		return vbt_fail(t, "VHOST_GET_FEATURES %#" PRIx64 " lacks%s", f,
 				missing);
-	if (f & VBLK_F(VHOST_F_LOG_ALL))
-		return vbt_fail(t, "VHOST_F_LOG_ALL offered (dirty logging is not supported)");
 
 	/* Every bit not offered must be refused, alone with the basics. */
 	want = VBLK_FEATURES_DEFAULT;

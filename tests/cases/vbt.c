@@ -80,6 +80,7 @@ static const struct vbt_case cases[] = {
 	{ "trace", case_trace, VBT_WRITES },
 	{ "write-through", case_write_through, VBT_WRITES },
 	{ "pin-budget", case_pin_budget, VBT_WRITES },
+	{ "dirty-log", case_dirty_log, VBT_WRITES },
 	{ "integrity", case_integrity, VBT_WRITES },
 };
 

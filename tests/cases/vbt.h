@@ -234,5 +234,6 @@ int case_cgroup_charge(struct vbt *t);
 int case_trace(struct vbt *t);
 int case_write_through(struct vbt *t);
 int case_pin_budget(struct vbt *t);
+int case_dirty_log(struct vbt *t);
 
 #endif /* VBT_H */

@@ -62,8 +62,10 @@
 #define DWZ_SEG_MAX	16
 #define DWZ_SECTORS	(1u << 21)
 
+/* LOG_ALL is accepted, but no log is kept: dirty-log SKIPs here. */
 #define FEATURES	(VBLK_FEATURES_DEFAULT |			\
 			 VBLK_F(VIRTIO_F_NOTIFY_ON_EMPTY) |		\
+			 VBLK_F(VHOST_F_LOG_ALL) |			\
 			 VBLK_F(VIRTIO_BLK_F_SEG_MAX) |			\
 			 VBLK_F(VIRTIO_BLK_F_SIZE_MAX) |		\
 			 VBLK_F(VIRTIO_BLK_F_BLK_SIZE) |		\

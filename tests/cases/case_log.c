@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dirty-log: live migration's dirty page log (VHOST_F_LOG_ALL). With it
+ * on, every guest page the device writes (the data of reads and GET_ID,
+ * status bytes) and the used ring have their bits set in the log, and no
+ * other page; the log's eventfd fires. Switched on while requests are in
+ * flight, and off again; a log the device cannot write stops the ring
+ * (error eventfd), never the host; a log outside user memory is refused.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vbt.h"
+
+#define LOG_PAGE	4096u
+#define LOG_SEGS	3u
+
+struct dlog {
+	uint8_t *bits;
+	size_t bytes;
+	int efd;
+	uint64_t allowed[16][2];	/* [first, last] page of what may be set */
+	unsigned int nallowed;
+};
+
+static void dlog_allow(struct dlog *l, uint64_t gpa, uint64_t len)
+{
+	l->allowed[l->nallowed][0] = gpa / LOG_PAGE;
+	l->allowed[l->nallowed][1] = (gpa + len - 1) / LOG_PAGE;
+	l->nallowed++;
+}
+
+static bool dlog_bit(const struct dlog *l, uint64_t page)
+{
+	return page / 8 < l->bytes && (l->bits[page / 8] >> (page % 8)) & 1;
+}
+
+/* Every page of [gpa, gpa + len) logged? */
+static bool dlog_has(const struct dlog *l, uint64_t gpa, uint64_t len)
+{
+	uint64_t p;
+
+	for (p = gpa / LOG_PAGE; p <= (gpa + len - 1) / LOG_PAGE; p++)
+		if (!dlog_bit(l, p))
+			return false;
+	return true;
+}
+
+/* A set bit outside what is allowed: its page, or 0 (page 0 is no GPA). */
+static uint64_t dlog_stray(const struct dlog *l)
+{
+	uint64_t i, p;
+	unsigned int a;
+
+	for (i = 0; i < l->bytes; i++) {
+		if (!l->bits[i])
+			continue;
+		for (p = i * 8; p < i * 8 + 8; p++) {
+			if (!dlog_bit(l, p))
+				continue;
+			for (a = 0; a < l->nallowed; a++)
+				if (p >= l->allowed[a][0] && p <= l->allowed[a][1])
+					break;
+			if (a == l->nallowed)
+				return p;
+		}
+	}
+	return 0;
+}
+
+static uint64_t dlog_events(struct dlog *l)
+{
+	uint64_t v = 0;
+
+	if (read(l->efd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/* SET_VRING_ADDR of queue 0 again, with the used ring's log on or off. */
+static int dlog_vring(struct vbt *t, struct vblk_dev *d, bool on)
+{
+	struct vblk_vq *vq = &d->vq[0];
+	struct vhost_vring_addr a = {
+		.index = 0,
+		.flags = on ? 1u << VHOST_VRING_F_LOG : 0,
+		.desc_user_addr = (uintptr_t)vq->desc,
+		.avail_user_addr = (uintptr_t)vq->avail,
+		.used_user_addr = (uintptr_t)vq->used,
+		.log_guest_addr = vbt_gpa(vq->mem, vq->used, 4),
+	};
+
+	if (ioctl(d->fd, VHOST_SET_VRING_ADDR, &a))
+		return vbt_fail(t, "SET_VRING_ADDR with the log flag %d: %s", on,
+				strerror(errno)), -1;
+	return 0;
+}
+
+static int dlog_features(struct vbt *t, struct vblk_dev *d, bool on)
+{
+	uint64_t f = d->features | (on ? VBLK_F(VHOST_F_LOG_ALL) : 0);
+
+	if (ioctl(d->fd, VHOST_SET_FEATURES, &f))
+		return vbt_fail(t, "SET_FEATURES %s VHOST_F_LOG_ALL: %s",
+				on ? "with" : "without", strerror(errno)), -1;
+	return 0;
+}
+
+/*
+ * A read of LOG_SEGS pages, a GET_ID and a write; the pages of the read's
+ * data, the GET_ID's and the status bytes are what the device writes.
+ */
+static int dlog_requests(struct vbt *t, struct vbt_dev *v, struct dlog *l,
+			 bool logged)
+{
+	struct vblk_vq *vq = &v->d.vq[0];
+	struct vblk_seg seg[LOG_SEGS];
+	struct vblk_req r;
+	uint8_t *out = vblk_mem_alloc(vq->mem, LOG_PAGE, LOG_PAGE);
+	uint8_t *id = vblk_mem_alloc(vq->mem, LOG_PAGE, LOG_PAGE);
+	uint64_t st_read, st_id, st_write, pages[LOG_SEGS];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < LOG_SEGS; i++) {
+		seg[i].buf = vblk_mem_alloc(vq->mem, LOG_PAGE, LOG_PAGE);
+		seg[i].len = LOG_PAGE;
+		if (!seg[i].buf)
+			return vbt_fail(t, "guest memory"), -1;
+	}
+	if (!out || !id)
+		return vbt_fail(t, "guest memory"), -1;
+	memset(l->bits, 0, l->bytes);
+	dlog_events(l);
+	l->nallowed = 0;
+	dlog_allow(l, vbt_gpa(vq->mem, vq->used, 4),
+		   4 + 8 * vq->num + 2);
+
+	r = (struct vblk_req){ .type = VIRTIO_BLK_T_IN, .seg = seg,
+			       .nseg = LOG_SEGS };
+	ret = vblk_req_run(vq, &r);
+	if (vbt_expect_req(t, vq, "read", ret, &r, VIRTIO_BLK_S_OK,
+			   LOG_SEGS * LOG_PAGE + 1))
+		return -1;
+	st_read = vbt_gpa(vq->mem, r.status_ptr, 1);
+	for (i = 0; i < LOG_SEGS; i++)
+		pages[i] = vbt_gpa(vq->mem, seg[i].buf, LOG_PAGE);
+	memset(out, 0x5a, LOG_PAGE);
+	r = (struct vblk_req){ .type = VIRTIO_BLK_T_OUT, .seg = seg,
+			       .nseg = 1 };
+	seg[0].buf = out;
+	seg[0].len = LOG_PAGE;
+	r.sector = v->cfg.capacity - LOG_PAGE / VBLK_SECTOR;
+	ret = vblk_req_run(vq, &r);
+	if (vbt_expect_req(t, vq, "write", ret, &r, VIRTIO_BLK_S_OK, 1))
+		return -1;
+	st_write = vbt_gpa(vq->mem, r.status_ptr, 1);
+	seg[0] = (struct vblk_seg){ id, VHOST_BLK_SERIAL_LEN };
+	r = (struct vblk_req){ .type = VIRTIO_BLK_T_GET_ID, .seg = seg,
+			       .nseg = 1 };
+	ret = vblk_req_run(vq, &r);
+	if (vbt_expect_req(t, vq, "GET_ID", ret, &r, VIRTIO_BLK_S_OK, -1))
+		return -1;
+	st_id = vbt_gpa(vq->mem, r.status_ptr, 1);
+
+	if (!logged) {
+		/* Only the used ring, whose log flag is the core's. */
+		for (i = 0; i < LOG_SEGS; i++)
+			if (dlog_has(l, pages[i], 1))
+				return vbt_fail(t, "logging off, yet the read's page %u is logged",
+						i), -1;
+		if (dlog_has(l, vbt_gpa(vq->mem, id, 1), 1))
+			return vbt_fail(t, "logging off, yet GET_ID's page is logged"), -1;
+		return 0;
+	}
+	for (i = 0; i < LOG_SEGS; i++) {
+		dlog_allow(l, pages[i], LOG_PAGE);
+		if (!dlog_has(l, pages[i], LOG_PAGE))
+			return vbt_fail(t, "the read's page %u (gpa %#" PRIx64 ") is not logged",
+					i, pages[i]), -1;
+	}
+	dlog_allow(l, vbt_gpa(vq->mem, id, 1), VHOST_BLK_SERIAL_LEN);
+	dlog_allow(l, st_read, 1);
+	dlog_allow(l, st_write, 1);
+	dlog_allow(l, st_id, 1);
+	if (!dlog_has(l, vbt_gpa(vq->mem, id, 1), VHOST_BLK_SERIAL_LEN))
+		return vbt_fail(t, "GET_ID's answer is not logged"), -1;
+	if (!dlog_has(l, st_read, 1) || !dlog_has(l, st_write, 1) ||
+	    !dlog_has(l, st_id, 1))
+		return vbt_fail(t, "a status byte is not logged (read %d, write %d, GET_ID %d)",
+				dlog_has(l, st_read, 1), dlog_has(l, st_write, 1),
+				dlog_has(l, st_id, 1)), -1;
+	if (!dlog_has(l, vbt_gpa(vq->mem, vq->used, 4), 4))
+		return vbt_fail(t, "the used ring is not logged"), -1;
+	if (dlog_has(l, vbt_gpa(vq->mem, out, 1), 1))
+		return vbt_fail(t, "the write's data page is logged: the device only read it"), -1;
+	if (dlog_stray(l))
+		return vbt_fail(t, "page %#" PRIx64 " is logged, which the device never wrote",
+				dlog_stray(l) * LOG_PAGE), -1;
+	if (!dlog_events(l))
+		return vbt_fail(t, "the log's eventfd (VHOST_SET_LOG_FD) never fired"), -1;
+	return 0;
+}
+
+/* Switch logging on with a batch of reads in flight: all complete. */
+static int dlog_switch_busy(struct vbt *t, struct vbt_dev *v)
+{
+	struct vblk_vq *vq = &v->d.vq[0];
+	struct vblk_req r[32];
+	struct vblk_seg seg[32];
+	unsigned int i;
+
+	memset(seg, 0, sizeof(seg));
+	if (vbt_queue_batch(t, vq, r, seg, 32, 0, true, 1, false) ||
+	    vblk_vq_kick(vq) < 0 || dlog_features(t, &v->d, true) ||
+	    vbt_reap_batch(t, vq, r, 32, 1))
+		return -1;
+	for (i = 0; i < 32; i++)
+		vblk_mem_free(vq->mem, seg[i].buf);
+	return 0;
+}
+
+int case_dirty_log(struct vbt *t)
+{
+	struct dlog l = { .efd = -1 };
+	struct vbt_dev v;
+	struct stat st;
+	uint64_t base, errs, bad, bad_features;
+	int res = VBT_FAIL;
+
+	if (stat("/sys/module/vhost_blk", &st) < 0)
+		return vbt_skip(t, "needs the vhost_blk module: the stand-in keeps no dirty log");
+	if (vbt_dev_up(t, &v, NULL, 0))
+		return VBT_FAIL;
+	if (!(v.d.offered & VBLK_F(VHOST_F_LOG_ALL)))
+		return vbt_fail(t, "VHOST_F_LOG_ALL is not offered");
+	/* One bit a 4 KiB page, up to the end of the highest region. */
+	l.bytes = (VBLK_GPA_BASE1 + v.d.mem.reg[1].size) / LOG_PAGE / 8 + 1;
+	l.bits = mmap(NULL, l.bytes, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	l.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l.bits == MAP_FAILED || l.efd < 0) {
+		vbt_fail(t, "log memory: %s", strerror(errno));
+		goto out;
+	}
+	/*
+	 * A log outside user memory: logging cannot go on with it (the core
+	 * checks the base when logging is on, vhost_log_access_ok()).
+	 */
+	bad = ~0ULL << 60;
+	bad_features = v.d.features | VBLK_F(VHOST_F_LOG_ALL);
+	if (!ioctl(v.d.fd, VHOST_SET_LOG_BASE, &bad) &&
+	    !ioctl(v.d.fd, VHOST_SET_FEATURES, &bad_features)) {
+		vbt_fail(t, "VHOST_F_LOG_ALL with a log at %#" PRIx64 " (not user memory) accepted",
+			 bad);
+		goto out;
+	}
+	base = (uintptr_t)l.bits;
+	if (ioctl(v.d.fd, VHOST_SET_LOG_BASE, &base) ||
+	    ioctl(v.d.fd, VHOST_SET_LOG_FD, &l.efd)) {
+		vbt_fail(t, "SET_LOG_BASE/SET_LOG_FD: %s", strerror(errno));
+		goto out;
+	}
+	if (dlog_switch_busy(t, &v) || dlog_vring(t, &v.d, true) ||
+	    dlog_requests(t, &v, &l, true))
+		goto out;
+	/* Off: the device logs nothing of its own. */
+	if (dlog_features(t, &v.d, false) || dlog_requests(t, &v, &l, false))
+		goto out;
+	/*
+	 * A log the device cannot write (read-only): the ring stops, no oops.
+	 * The used ring's log off, so the request still completes.
+	 */
+	if (dlog_vring(t, &v.d, false) || dlog_features(t, &v.d, true) ||
+	    mprotect(l.bits, l.bytes, PROT_READ)) {
+		vbt_prefix(t, "making the log read-only");
+		goto out;
+	}
+	errs = vblk_vq_errors(&v.d.vq[0]);
+	if (vbt_read_ok(t, &v.d.vq[0], 0, 8))
+		goto out;
+	if (vblk_vq_wait_error(&v.d.vq[0], errs, 5000)) {
+		vbt_fail(t, "a read-only dirty log: no error eventfd");
+		goto out;
+	}
+	vbt_note(t, "data, GET_ID, status bytes and the used ring logged, nothing else; a read-only log stops the ring");
+	res = VBT_PASS;
+out:
+	vblk_dev_close(&v.d);
+	if (l.bits && l.bits != MAP_FAILED)
+		munmap(l.bits, l.bytes);
+	if (l.efd >= 0)
+		close(l.efd);
+	return res;
+}
