@@ -215,7 +215,7 @@ int fz_dev_up(struct fz_run *run, struct fz_dev *dv, bool simple)
 	}
 	dv->table.n = VBLK_MEM_REGIONS;
 	dv->big_ok = !simple && fz_pm(&run->rng, 250);
-	if (fz_dev_new_serial(dv) || fz_log_dev(dv))
+	if (fz_dev_new_serial(dv) || fz_log_dev(dv, simple))
 		return -1;
 	if (fz_dev_attach(dv, 0, simple ? (run->o.engine < 0 ? 0u :
 					   (uint32_t)run->o.engine) :

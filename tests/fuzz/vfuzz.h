@@ -503,8 +503,9 @@ int fz_session(struct fz_run *run, uint64_t max_rounds);
 /* log.c: dirty logging on about a third of the devices */
 /* Is the module there (a stand-in keeps no log)? Sets run->log_ok. */
 void fz_log_init(struct fz_run *run);
-/* Draw whether the new device @dv logs; set it up if so (before attach). */
-int fz_log_dev(struct fz_dev *dv);
+/* Draw whether the new device @dv logs; set it up if so (before attach).
+ * A @simple device (the final read-back) never logs. */
+int fz_log_dev(struct fz_dev *dv, bool simple);
 /* The log set up again (after RESET_OWNER and vblk_dev_setup()). */
 int fz_log_setup(struct fz_dev *dv);
 void fz_log_free(struct fz_dev *dv);
