@@ -355,7 +355,7 @@ static void account(struct fz_dev *dv, struct fz_req *r)
 		}
 		free(buf);
 		/* The model's copy of the data iovecs is not needed any more. */
-		fz_outcome_free(o);
+		fz_outcome_free_data(o);
 		break;
 	case FZ_EFF_ZERO:
 	case FZ_EFF_DISCARD:

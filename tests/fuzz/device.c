@@ -182,6 +182,7 @@ int fz_dev_up(struct fz_run *run, struct fz_dev *dv, bool simple)
 	unsigned int q, i;
 
 	memset(dv, 0, sizeof(*dv));
+	dv->log_efd = -1;
 	dv->run = run;
 	dv->id = ++run->dev_seq;
 	vblk_dev_opts_init(&o);
@@ -214,18 +215,19 @@ int fz_dev_up(struct fz_run *run, struct fz_dev *dv, bool simple)
 	}
 	dv->table.n = VBLK_MEM_REGIONS;
 	dv->big_ok = !simple && fz_pm(&run->rng, 250);
-	if (fz_dev_new_serial(dv))
+	if (fz_dev_new_serial(dv) || fz_log_dev(dv, simple))
 		return -1;
 	if (fz_dev_attach(dv, 0, simple ? (run->o.engine < 0 ? 0u :
 					   (uint32_t)run->o.engine) :
 				    fz_pick_engine(run)))
 		return -1;
 	if (run->o.verbose)
-		fz_note(run, "device #%u: %u queues of %u, ring base %u, features %#llx%s, engine %u%s",
+		fz_note(run, "device #%u: %u queues of %u, ring base %u, features %#llx%s, engine %u%s%s",
 			dv->id, dv->nq, o.ring_size, o.ring_base,
 			(unsigned long long)dv->d.features,
 			o.worker_per_queue ? ", worker per queue" : "",
-			dv->engine, dv->big_ok ? ", big requests" : "");
+			dv->engine, dv->big_ok ? ", big requests" : "",
+			dv->log ? ", dirty log" : "");
 	return 0;
 }
 
@@ -237,6 +239,7 @@ void fz_dev_down(struct fz_dev *dv)
 		fz_round_release(dv, false);
 	vblk_dev_close(&dv->d);
 	dv->open = false;
+	fz_log_free(dv);
 	free(dv->scratch);
 	dv->scratch = NULL;
 	dv->scratch_len = 0;

@@ -264,6 +264,7 @@ int main(int argc, char **argv)
 	if (open_backend(&run) || probe(&run) || fz_shadow_init(&run) ||
 	    fz_shadow_fill(&run))
 		goto out;
+	fz_log_init(&run);
 	run.t0_ms = vblk_now_ms();
 	run.last_report_ms = (uint64_t)run.t0_ms;
 	vblk_read_events(&run.ev0);

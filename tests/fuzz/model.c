@@ -160,6 +160,12 @@ static int add_desc(struct fz_model *mx, const struct fz_table *t,
 			      where, idx, (unsigned long long)d->addr, d->len);
 	if (w) {
 		*in += r;
+		/* vhost_get_vq_desc()'s log: what the device must mark */
+		if (d->len && mx->nwdesc < FZ_MAX_IOV) {
+			mx->wdesc[mx->nwdesc].gpa = d->addr;
+			mx->wdesc[mx->nwdesc].len = d->len;
+			mx->nwdesc++;
+		}
 	} else {
 		if (*in)
 			return refuse(o, "%s descriptor %u is readable after a writable one",
@@ -220,6 +226,7 @@ static int core(struct fz_model *mx, const struct fz_table *t,
 	unsigned int i = head, found = 0;
 
 	*out = *in = 0;
+	mx->nwdesc = 0;
 	if (head >= num)
 		return refuse(o, "the avail ring names head %u of a ring of %u",
 			      head, num);
@@ -436,12 +443,27 @@ void fz_model_chain(struct fz_model *mx, const struct fz_table *t,
 	memset(o, 0, sizeof(*o));
 	if (core(mx, t, desc, num, head, &out, &in, o))
 		return;
+	if (mx->nwdesc) {
+		o->wdesc = malloc(mx->nwdesc * sizeof(*o->wdesc));
+		if (!o->wdesc)
+			abort();
+		memcpy(o->wdesc, mx->wdesc, mx->nwdesc * sizeof(*o->wdesc));
+		o->nwdesc = mx->nwdesc;
+	}
 	blk(o, m, mx->iov, out, in);
 }
 
-void fz_outcome_free(struct fz_outcome *o)
+void fz_outcome_free_data(struct fz_outcome *o)
 {
 	free(o->data);
 	o->data = NULL;
 	o->ndata = 0;
+}
+
+void fz_outcome_free(struct fz_outcome *o)
+{
+	fz_outcome_free_data(o);
+	free(o->wdesc);
+	o->wdesc = NULL;
+	o->nwdesc = 0;
 }

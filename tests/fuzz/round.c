@@ -639,7 +639,8 @@ static int reset_owner(struct fz_dev *dv)
 	if (vblk_dev_setup(&dv->d))
 		return fz_fail(dv->run, "device #%u: setting it up again after RESET_OWNER: %s",
 			       dv->id, dv->d.err);
-	if (fz_dev_new_serial(dv))
+	/* RESET_OWNER forgot the log and VHOST_F_LOG_ALL: set them again. */
+	if (fz_dev_new_serial(dv) || fz_log_setup(dv))
 		return -1;
 	return fz_dev_attach(dv, dv->flags, dv->engine);
 }
@@ -774,6 +775,7 @@ int fz_round(struct fz_dev *dv)
 	if (between_rounds(dv))
 		return -1;
 	start_queues(dv);
+	fz_log_round_start(dv);
 	dv->allow_break = fz_pm(rng, 120);
 	if (generate(dv))
 		return -1;
@@ -794,6 +796,8 @@ int fz_round(struct fz_dev *dv)
 		else if (fz_pm(rng, 300))
 			vblk_sleep_us(fz_below(rng, 3000));
 	}
+	if (ev != FZ_EV_RESET && ev != FZ_EV_CLOSE && fz_log_maybe_toggle(dv))
+		return -1;
 	switch (ev) {
 	case FZ_EV_MEM_SAME: {
 		uint8_t raw[sizeof(struct vhost_memory) + 2 * sizeof(struct vhost_memory_region)];
@@ -816,9 +820,12 @@ int fz_round(struct fz_dev *dv)
 		ret = fz_dev_bad_ioctls(dv);
 		break;
 	case FZ_EV_RESET:
+		/* Its round ends undrained: its log is not checked. */
+		fz_log_skip(dv);
 		ret = reset_owner(dv);
 		return ret;
 	case FZ_EV_CLOSE:
+		fz_log_skip(dv);
 		return close_inflight(dv);
 	case FZ_EV_KICKS:
 		for (q = (unsigned int)fz_range(rng, 1, 5); q && !ret; q--)
@@ -840,7 +847,7 @@ int fz_round(struct fz_dev *dv)
 	if ((ev == FZ_EV_NONE || ev == FZ_EV_MEM_SAME || ev == FZ_EV_KICKS ||
 	     ev == FZ_EV_WORKER || ev == FZ_EV_RECALL) && check_quiet(dv))
 		return -1;
-	if (check_broken(dv))
+	if (check_broken(dv) || fz_log_check(dv))
 		return -1;
 	fz_round_release(dv, true);
 	return 0;

@@ -26,6 +26,7 @@
  *   round.c   one round: build, publish, kick, disturb, reap, check
  *   device.c  a device's life: options, attach, config, ioctls
  *   owner.c   a child owner killed at a random point
+ *   log.c     dirty logging: every page written is logged, nothing else
  *   report.c  failures, counters, summary, module counters
  *   main.c    options and the main loop
  */
@@ -130,12 +131,22 @@ struct fz_outcome {
 	struct fz_iov *data;	/* malloc'd */
 	unsigned int nsegs;
 	struct virtio_blk_discard_write_zeroes segs[FZ_DWZ_SEG_MAX];
+	/* The device-writable descriptors of the chain with bytes (indirect
+	 * tables' too), guest-physical: what the dirty log must hold once it
+	 * completes. malloc'd; not for refused chains. */
+	struct fz_wdesc {
+		uint64_t gpa;
+		uint32_t len;
+	} *wdesc;
+	unsigned int nwdesc;
 };
 
 /* Scratch space of the model (too big for the stack of every call). */
 struct fz_model {
 	struct fz_iov iov[FZ_MAX_IOV];
 	struct fz_iov tiov[FZ_MAX_IOV];
+	struct fz_wdesc wdesc[FZ_MAX_IOV];	/* each takes an iovec at least */
+	unsigned int nwdesc;
 };
 
 /*
@@ -147,6 +158,8 @@ void fz_model_chain(struct fz_model *mx, const struct fz_table *t,
 		    const struct fz_devmodel *m, const struct vring_desc *desc,
 		    unsigned int num, uint32_t head, struct fz_outcome *o);
 void fz_outcome_free(struct fz_outcome *o);
+/* Only the data iovecs (o->data): the descriptors stay for the log check. */
+void fz_outcome_free_data(struct fz_outcome *o);
 /* Copy @len bytes at offset @skip of the iovecs into @buf: bytes copied. */
 uint64_t fz_iov_gather(const struct fz_iov *iov, unsigned int n,
 		       uint64_t skip, void *buf, uint64_t len);
@@ -244,6 +257,13 @@ struct fz_counters {
 	uint64_t stranded;		/* behind a refused chain */
 	uint64_t data_checked;		/* sectors read back and compared */
 	uint64_t failures;
+	/* dirty logging (log.c) */
+	uint64_t log_devices;		/* devices with a log */
+	uint64_t log_rounds;		/* rounds whose log was checked */
+	uint64_t log_rounds_off;	/* of them with VHOST_F_LOG_ALL off */
+	uint64_t log_toggles;		/* LOG_ALL switched mid-round */
+	uint64_t log_skipped;		/* rounds ended by RESET_OWNER / close */
+	uint64_t log_pages;		/* pages found logged as they must be */
 };
 
 /* What the fuzzing process and a child owner share (MAP_SHARED). */
@@ -287,6 +307,7 @@ struct fz_run {
 	struct vblk_events ev0;		/* the module's events at the start */
 	struct fz_devmodel base;	/* the backend as a writable attach shows it */
 	bool is_child;
+	bool log_ok;			/* the module is there: logs are kept */
 	unsigned int dev_seq;
 	uint64_t round_seq;
 	int64_t t0_ms, deadline_ms;
@@ -400,6 +421,15 @@ struct fz_dev {
 	bool big_ok;			/* arenas allowed this device */
 	bool allow_break;		/* this round may refuse chains */
 	uint64_t rounds;
+	/* dirty logging (log.c) */
+	bool log;			/* the device has a log (SET_LOG_BASE) */
+	bool log_on;			/* VHOST_F_LOG_ALL acked now */
+	bool log_was_on;		/* ... at the round's start */
+	bool log_toggled;		/* switched in this round */
+	uint8_t *log_bits;		/* the log: a bit a 4 KiB guest page */
+	uint8_t *log_allowed;		/* the pages this round may log */
+	int log_efd;			/* VHOST_SET_LOG_FD */
+	uint64_t log_rounds, log_rounds_off, log_pages, log_toggles;
 };
 
 /* device.c */
@@ -469,6 +499,24 @@ void fz_round_release(struct fz_dev *dv, bool check);
 
 /* session: a device from start to close. 0, or -1 on failure. */
 int fz_session(struct fz_run *run, uint64_t max_rounds);
+
+/* log.c: dirty logging on about a third of the devices */
+/* Is the module there (a stand-in keeps no log)? Sets run->log_ok. */
+void fz_log_init(struct fz_run *run);
+/* Draw whether the new device @dv logs; set it up if so (before attach).
+ * A @simple device (the final read-back) never logs. */
+int fz_log_dev(struct fz_dev *dv, bool simple);
+/* The log set up again (after RESET_OWNER and vblk_dev_setup()). */
+int fz_log_setup(struct fz_dev *dv);
+void fz_log_free(struct fz_dev *dv);
+/* A round starts: the log cleared. */
+void fz_log_round_start(struct fz_dev *dv);
+/* Maybe switch VHOST_F_LOG_ALL, with requests in flight. */
+int fz_log_maybe_toggle(struct fz_dev *dv);
+/* The round is drained: the log holds what it must and nothing else. */
+int fz_log_check(struct fz_dev *dv);
+/* A round that ended with RESET_OWNER or close: not checked. */
+void fz_log_skip(struct fz_dev *dv);
 
 /* owner.c */
 int fz_owner_episode(struct fz_run *run);

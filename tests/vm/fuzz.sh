@@ -117,8 +117,10 @@ fuzz_seed() {
 # fuzz_report NAME OUTPUT EXIT_STATUS
 fuzz_report() {
 	local name=$1 out=$2 rc=$3
-	grep -E '^(vfuzz: seed .*fuzzing|requests made|completions|rings broken|events|layout|deferred|throughput)' "$out" |
+	grep -E '^(vfuzz: seed .*fuzzing|requests made|completions|rings broken|events|dirty log|layout|deferred|throughput)' "$out" |
 		sed 's/^/vbt:   /'
+	# the devices that kept a dirty log: what their checks covered
+	grep -E '^# device #[0-9]+: dirty log' "$out" | sed 's/^# /vbt:     /'
 	if [ "$rc" = 0 ] && grep -q '^PASS vfuzz' "$out"; then
 		echo "PASS $name"
 	else
