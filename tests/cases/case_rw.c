@@ -553,7 +553,9 @@ int case_busy_poll(struct vbt *t)
 		return VBT_FAIL;
 	vblk_dev_opts_init(&o);
 	o.queues = vbt_queues(t, t->o->queues);
+#ifdef VHOST_NEW_WORKER
 	o.worker_per_queue = o.queues > 1;
+#endif
 	o.poll_us = 5000;
 	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
 }
