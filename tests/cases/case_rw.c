@@ -812,20 +812,20 @@ int case_dio_deferred(struct vbt *t)
 	vbt_note(t, "writes the worker ended: %ld of %u into a hole, %ld of %u over them",
 		 first, n, again, n);
 	/*
-	 * XFS (6.12, on a null_blk) leaves none: seen in #21, every one of
-	 * the 64 writes was first refused under IOCB_NOWAIT (-EAGAIN, the
-	 * vhost_blk_req_punt event with why=again), then submitted again
-	 * from the workqueue, and dio_deferred stayed 0, where ext4 on the
-	 * same kind of device leaves all 32. iomap's direct-io.c itself
-	 * would defer an XFS overwrite; presumably the punted write, sent
-	 * outside the worker's plug, completes before its submission
-	 * returns and iomap ends it there. Not checked here until then.
+	 * XFS (6.12) leaves some or none, by timing: under IOCB_NOWAIT it
+	 * refuses (-EAGAIN) a write that must first update the file's mtime
+	 * (kiocb_modified(), once a clock tick; ext4's file_modified() just
+	 * does it), the worker punts it (vhost_blk_req_punt why=again) and
+	 * the write sent again from the workqueue was ended by XFS. Seen in
+	 * #21 on XFS on a null_blk: 0 of 32 in three runs under load, 32 of
+	 * 32 in another. So on XFS a shortfall is no verdict; ext4 is the
+	 * check.
 	 */
-	if (!again && !statfs(t->o->backend, &sfs) &&
+	if (again < n / 2 && !statfs(t->o->backend, &sfs) &&
 	    sfs.f_type == XFS_SUPER_MAGIC) {
 		vblk_dev_close(&v.d);
-		return vbt_skip(t, "XFS left none of %u overwrites to the worker: each IOCB_NOWAIT try was refused (-EAGAIN) and the punted write ended in XFS (#21); checked on ext4",
-				n);
+		return vbt_skip(t, "XFS left %ld of %u overwrites to the worker: it refuses an IOCB_NOWAIT write that must update the mtime (-EAGAIN, once a clock tick) and ends the punted one itself, so the count depends on timing (#21); ext4 is checked",
+				again, n);
 	}
 	if (again < n / 2)
 		return vbt_fail(t, "only %ld of %u overwrites were ended by the worker (dio_deferred): the file system ended the rest",

@@ -26,8 +26,10 @@ else
 	echo "FAIL selftest: $(printf '%s\n' "$out" | grep -E '^(FAIL|selftest:)' |
 		head -n 4 | tr '\n' ' ')" | record
 fi
-in_testhost make -s -C /repo/tests O=/repo/build/guest selftest-bugs 2>&1 |
-	expect_check | record
+out=$(in_testhost make -s -C /repo/tests O=/repo/build/guest selftest-bugs 2>&1)
+printf '%s\n' "$out" | expect_check | record
+grep -q '^# expect ' <<<"$out" ||
+	echo "FAIL selftest-bugs: did not run: $(tail -n 3 <<<"$out" | tr '\n' ' ')" | record
 phase_end unit
 
 phase build
