@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "vbt.h"
@@ -133,7 +135,7 @@ int case_get_id(struct vbt *t)
  */
 static int expect_zeroed(struct vbt *t, struct vblk_vq *vq, uint64_t sector,
 			 uint32_t n, uint64_t gen, bool may_keep,
-			 const char *what)
+			 const char *what, uint32_t *kept_out)
 {
 	size_t len = (size_t)n * VBLK_SECTOR;
 	uint8_t *buf = vblk_mem_alloc(vq->mem, len, 4096);
@@ -163,6 +165,8 @@ static int expect_zeroed(struct vbt *t, struct vblk_vq *vq, uint64_t sector,
 	if (kept)
 		vbt_note(t, "%s: %u of %u sectors kept their data (allowed for discard on a block device)",
 			 what, kept, n);
+	if (kept_out)
+		*kept_out += kept;
 	vblk_mem_free(vq->mem, buf);
 	return 0;
 }
@@ -171,7 +175,7 @@ static int expect_zeroed(struct vbt *t, struct vblk_vq *vq, uint64_t sector,
  * and check inside and around. */
 static int zero_range(struct vbt *t, struct vblk_vq *vq, uint32_t type,
 		      uint64_t s, uint32_t n, uint32_t flags, uint64_t gen,
-		      bool may_keep)
+		      bool may_keep, uint32_t *kept)
 {
 	struct virtio_blk_discard_write_zeroes seg = {
 		.sector = htole64(s), .num_sectors = htole32(n),
@@ -188,7 +192,7 @@ static int zero_range(struct vbt *t, struct vblk_vq *vq, uint32_t type,
 		return -1;
 	st = vblk_discard_type(vq, type, &seg, 1, &used);
 	if (vbt_expect(t, vq, what, st, used, VIRTIO_BLK_S_OK, 1) ||
-	    expect_zeroed(t, vq, s, n, gen, may_keep, what))
+	    expect_zeroed(t, vq, s, n, gen, may_keep, what, kept))
 		return -1;
 	if (vbt_verify_pat(t, vq, s - 16, 16, gen, NULL) ||
 	    vbt_verify_pat(t, vq, s + n, 16, gen, NULL)) {
@@ -201,7 +205,7 @@ static int zero_range(struct vbt *t, struct vblk_vq *vq, uint32_t type,
 /* Several segments with gaps: zeros in each, the gaps intact. */
 static int zero_segments(struct vbt *t, struct vblk_vq *vq, uint32_t type,
 			 uint64_t s, uint32_t nseg, uint32_t len, uint32_t flags,
-			 uint64_t gen, bool may_keep)
+			 uint64_t gen, bool may_keep, uint32_t *kept)
 {
 	struct virtio_blk_discard_write_zeroes seg[64];
 	uint32_t used = 0, k;
@@ -224,9 +228,63 @@ static int zero_segments(struct vbt *t, struct vblk_vq *vq, uint32_t type,
 		return -1;
 	for (k = 0; k < nseg; k++)
 		if (expect_zeroed(t, vq, s + 2 * len * k, len, gen, may_keep,
-				  what) ||
+				  what, kept) ||
 		    vbt_verify_pat(t, vq, s + 2 * len * k + len, len, gen, NULL))
 			return -1;
+	return 0;
+}
+
+/*
+ * Sectors the block device @path says it discarded so far (field 14 of
+ * /sys/dev/block/MAJ:MIN/stat), or -1 when it keeps no such count (brd
+ * keeps none; its discard frees pages, which read back as zeros).
+ */
+static int64_t discarded_sectors(const char *path)
+{
+	unsigned long long f[14];
+	char sys[64];
+	struct stat st;
+	FILE *fp;
+	int n;
+
+	if (stat(path, &st) || !S_ISBLK(st.st_mode))
+		return -1;
+	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/stat",
+		 major(st.st_rdev), minor(st.st_rdev));
+	fp = fopen(sys, "r");
+	if (!fp)
+		return -1;
+	n = fscanf(fp, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+		   &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7],
+		   &f[8], &f[9], &f[10], &f[11], &f[12], &f[13]);
+	fclose(fp);
+	return n == 14 ? (int64_t)f[13] : -1;
+}
+
+/*
+ * A DISCARD of @n sectors on a block device that left @kept of them with
+ * their data: allowed only if the device saw a discard of them all (its
+ * stats went up by @n since @before). One that reads back zeros is seen to
+ * have discarded. A device that did neither was never asked: the guest's
+ * DISCARD completed OK, yet did nothing.
+ */
+static int discard_seen(struct vbt *t, int64_t before, uint32_t n,
+			uint32_t kept, const char *what)
+{
+	int64_t after;
+
+	if (!kept)
+		return 0;
+	after = discarded_sectors(t->o->backend);
+	if (before < 0 || after < 0)
+		return vbt_fail(t, "%s: %u of %u sectors kept their data, and %s keeps no discard count to show the device was asked",
+				what, kept, n, t->o->backend), -1;
+	if (after - before < n)
+		return vbt_fail(t, "%s: %u of %u sectors kept their data, and %s counted %" PRId64 " sectors discarded (%u expected): the discard did not reach the device",
+				what, kept, n, t->o->backend, after - before,
+				n), -1;
+	vbt_note(t, "%s: the device counted %" PRId64 " sectors discarded",
+		 what, after - before);
 	return 0;
 }
 
@@ -234,7 +292,8 @@ int case_discard(struct vbt *t)
 {
 	struct vbt_dev v;
 	uint64_t align, s;
-	uint32_t n;
+	uint32_t n, kept = 0;
+	int64_t before;
 	bool keep;
 	int st;
 
@@ -257,11 +316,19 @@ int case_discard(struct vbt *t)
 	if (!n)
 		return vbt_skip(t, "max_discard_sectors %u is below the alignment %" PRIu64,
 				v.cfg.max_discard_sectors, align);
-	if (zero_range(t, &v.d.vq[0], VIRTIO_BLK_T_DISCARD, s, n, 0, 1, keep))
+	before = discarded_sectors(t->o->backend);
+	if (zero_range(t, &v.d.vq[0], VIRTIO_BLK_T_DISCARD, s, n, 0, 1, keep,
+		       &kept) ||
+	    discard_seen(t, before, n, kept, "DISCARD of one range"))
 		return VBT_FAIL;
+	before = discarded_sectors(t->o->backend);
+	kept = 0;
 	if (zero_segments(t, &v.d.vq[0], VIRTIO_BLK_T_DISCARD,
 			  s + vblk_align_up(2 * n, align), v.cfg.max_discard_seg,
-			  (uint32_t)align, 0, 2, keep))
+			  (uint32_t)align, 0, 2, keep, &kept) ||
+	    discard_seen(t, before,
+			 (v.cfg.max_discard_seg > 64 ? 64 : v.cfg.max_discard_seg) *
+			 (uint32_t)align, kept, "DISCARD of several segments"))
 		return VBT_FAIL;
 	/* UNMAP belongs to WRITE_ZEROES only. */
 	{
@@ -299,14 +366,14 @@ int case_write_zeroes(struct vbt *t)
 	n = 256 < v.cfg.max_write_zeroes_sectors ? 256 :
 	    v.cfg.max_write_zeroes_sectors / a * a;
 	if (zero_range(t, &v.d.vq[0], VIRTIO_BLK_T_WRITE_ZEROES, s, n, 0, 1,
-		       false) ||
+		       false, NULL) ||
 	    zero_range(t, &v.d.vq[0], VIRTIO_BLK_T_WRITE_ZEROES, s + 1024, n,
-		       VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, 2, false) ||
+		       VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, 2, false, NULL) ||
 	    zero_range(t, &v.d.vq[0], VIRTIO_BLK_T_WRITE_ZEROES, s + 2048, a, 0,
-		       3, false) ||
+		       3, false, NULL) ||
 	    zero_segments(t, &v.d.vq[0], VIRTIO_BLK_T_WRITE_ZEROES, s + 4096,
 			  v.cfg.max_write_zeroes_seg, a,
-			  VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, 4, false))
+			  VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, 4, false, NULL))
 		return VBT_FAIL;
 	vblk_dev_close(&v.d);
 	return VBT_PASS;

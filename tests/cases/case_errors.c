@@ -188,6 +188,35 @@ static int backend_bytes(struct vbt *t, uint64_t off, uint8_t *out,
 	return 0;
 }
 
+/*
+ * DISCARD and WRITE_ZEROES (with and without UNMAP) of [s, s + n) on a
+ * read-only device: a guest may send them though the device offers none
+ * (0 limits), the features stay negotiated. Each must fail: UNSUPP (the
+ * backend has no such command: req.c checks that first) or IOERR (it has,
+ * but may not write). That nothing changed is the caller's to check.
+ */
+static int refuse_dwz(struct vbt *t, struct vblk_vq *vq, uint64_t s,
+		      uint32_t n, const char *where)
+{
+	static const char *const name[] = {
+		"WRITE_ZEROES", "WRITE_ZEROES (UNMAP)", "DISCARD"
+	};
+	char what[160];
+	unsigned int i;
+	int st;
+
+	for (i = 0; i < 3; i++) {
+		st = i == 2 ? vblk_discard(vq, s, n) :
+			      vblk_write_zeroes(vq, s, n, i == 1);
+		if (st == VIRTIO_BLK_S_IOERR || st == VIRTIO_BLK_S_UNSUPP)
+			continue;
+		snprintf(what, sizeof(what), "%s on %s", name[i], where);
+		return vbt_expect(t, vq, what, st, 0, VIRTIO_BLK_S_IOERR, -1),
+		       -1;
+	}
+	return 0;
+}
+
 int case_read_only(struct vbt *t)
 {
 	const uint64_t s = 2048;
@@ -224,18 +253,20 @@ int case_read_only(struct vbt *t)
 	if (vbt_expect(t, vq, "write to a read-only backend", st, used,
 		       VIRTIO_BLK_S_IOERR, 1))
 		return VBT_FAIL;
-	if (v.cfg.max_write_zeroes_sectors) {
-		st = vblk_write_zeroes(vq, s, n, false);
-		if (st != VIRTIO_BLK_S_IOERR && st != VIRTIO_BLK_S_UNSUPP)
-			return vbt_expect(t, vq, "WRITE_ZEROES on a read-only backend",
-					  st, 0, VIRTIO_BLK_S_IOERR, -1), VBT_FAIL;
-	}
-	if (v.cfg.max_discard_sectors) {
-		st = vblk_discard(vq, s, n);
-		if (st != VIRTIO_BLK_S_IOERR && st != VIRTIO_BLK_S_UNSUPP)
-			return vbt_expect(t, vq, "DISCARD on a read-only backend",
-					  st, 0, VIRTIO_BLK_S_IOERR, -1), VBT_FAIL;
-	}
+	/*
+	 * A read-only device offers no DISCARD or WRITE_ZEROES (0 limits),
+	 * but the features stay negotiated, so a guest may send them anyway:
+	 * each must fail, UNSUPP (the backend has no such command, req.c
+	 * checks that first) or IOERR (it has, but may not write), and
+	 * change nothing (checked below, through the device and on the
+	 * backend).
+	 */
+	if (v.cfg.max_write_zeroes_sectors || v.cfg.max_discard_sectors)
+		return vbt_fail(t, "GET_CONFIG on a read-only backend: max_discard_sectors %u, max_write_zeroes_sectors %u (0 expected)",
+				v.cfg.max_discard_sectors,
+				v.cfg.max_write_zeroes_sectors);
+	if (refuse_dwz(t, vq, s, n, "a read-only backend"))
+		return VBT_FAIL;
 	if (!t->o->readonly && vbt_verify_pat(t, vq, s, n, 7, NULL)) {
 		vbt_prefix(t, "after refused writes to a read-only backend");
 		return VBT_FAIL;
@@ -253,7 +284,9 @@ int case_read_only(struct vbt *t)
 		st = vblk_rw(vq, VIRTIO_BLK_T_OUT, s, buf, n * VBLK_SECTOR, NULL,
 			     &used);
 		if (vbt_expect(t, vq, "write with VHOST_BLK_BACKEND_F_READONLY on a read-write fd",
-			       st, used, VIRTIO_BLK_S_IOERR, 1))
+			       st, used, VIRTIO_BLK_S_IOERR, 1) ||
+		    refuse_dwz(t, vq, s, n,
+			       "VHOST_BLK_BACKEND_F_READONLY on a read-write fd"))
 			return VBT_FAIL;
 		if (vbt_verify_pat(t, vq, s, n, 7, NULL)) {
 			vbt_prefix(t, "after a refused write with VHOST_BLK_BACKEND_F_READONLY");

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/magic.h>
 #include <linux/major.h>
 #include <sched.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -374,17 +376,145 @@ int case_rw_queues(struct vbt *t)
 	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
 }
 
+#ifdef VHOST_NEW_WORKER
+#define MAX_TASKS	64
+
+/*
+ * The vhost-* threads of this process (the vhost core's workers) and how
+ * often each was switched out so far: how many, or -1 with t->msg set.
+ */
+static int worker_tasks(struct vbt *t, pid_t *tid, unsigned long *sw)
+{
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc/self/task");
+	if (!d)
+		return vbt_fail(t, "/proc/self/task: %s", strerror(errno)), -1;
+	while ((e = readdir(d)) && n < MAX_TASKS) {
+		char path[300], line[128], comm[32] = "";
+		unsigned long v, total = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			 e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "Name: %31s", comm) == 1)
+				continue;
+			if (sscanf(line, "voluntary_ctxt_switches: %lu", &v) == 1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %lu", &v) == 1)
+				total += v;
+		}
+		fclose(f);
+		if (strncmp(comm, "vhost-", 6))
+			continue;
+		tid[n] = atoi(e->d_name);
+		sw[n++] = total;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Which worker thread served queue @q: the vhost-* thread that was switched
+ * out most while @n requests went through the queue one batch at a time
+ * (each batch wakes the queue's worker, which sleeps again once it is done),
+ * or 0 with t->msg set.
+ */
+static pid_t queue_thread(struct vbt *t, struct vbt_dev *v, unsigned int q)
+{
+	static struct vblk_req r[8];
+	static struct vblk_seg seg[8];
+	unsigned long sw0[MAX_TASKS], sw1[MAX_TASKS], best = 0;
+	pid_t tid0[MAX_TASKS], tid1[MAX_TASKS], who = 0;
+	int n0, n1, i, k, round;
+
+	n0 = worker_tasks(t, tid0, sw0);
+	if (n0 < 0)
+		return 0;
+	memset(seg, 0, sizeof(seg));
+	for (round = 0; round < 16; round++)
+		if (vbt_queue_batch(t, &v->d.vq[q], r, seg, 8,
+				    65536 + 4096 * q, !(round & 1), 0, false) ||
+		    vblk_vq_kick(&v->d.vq[q]) < 0 ||
+		    vbt_reap_batch(t, &v->d.vq[q], r, 8, 0))
+			return vbt_prefix(t, "queue %u", q), 0;
+	n1 = worker_tasks(t, tid1, sw1);
+	if (n1 < 0)
+		return 0;
+	for (i = 0; i < n1; i++)
+		for (k = 0; k < n0; k++)
+			if (tid0[k] == tid1[i] && sw1[i] - sw0[k] > best) {
+				best = sw1[i] - sw0[k];
+				who = tid1[i];
+			}
+	if (!who)
+		vbt_fail(t, "queue %u: no vhost-* thread of this process was woken by its requests",
+			 q);
+	return who;
+}
+#endif
+
+/*
+ * A worker for each queue (VHOST_NEW_WORKER, VHOST_ATTACH_VRING_WORKER):
+ * every queue on a worker of its own (VHOST_GET_VRING_WORKER), and, with
+ * the module, served by a thread of its own; then I/O on all at once.
+ */
 int case_worker_per_queue(struct vbt *t)
 {
-	struct vblk_dev_opts o;
-
 #ifndef VHOST_NEW_WORKER
 	return vbt_skip(t, "built with kernel headers without VHOST_NEW_WORKER");
-#endif
+#else
+	pid_t thread[VHOST_BLK_MAX_QUEUES];
+	unsigned int id[VHOST_BLK_MAX_QUEUES];
+	struct vblk_dev_opts o;
+	struct vbt_dev v;
+	struct stat st;
+	unsigned int q, k;
+
 	vblk_dev_opts_init(&o);
 	o.queues = vbt_queues(t, t->o->queues);
 	o.worker_per_queue = true;
+	if (o.queues < 2)
+		return vbt_skip(t, "needs 2 queues or more (--queues)");
+	if (vbt_dev_up(t, &v, &o, 0))
+		return VBT_FAIL;
+	for (q = 0; q < o.queues; q++) {
+		struct vhost_vring_worker w = { .index = q };
+
+		if (ioctl(v.d.fd, VHOST_GET_VRING_WORKER, &w))
+			return vbt_fail(t, "VHOST_GET_VRING_WORKER of queue %u: %s",
+					q, strerror(errno));
+		id[q] = w.worker_id;
+		for (k = 0; k < q; k++)
+			if (id[k] == id[q])
+				return vbt_fail(t, "queues %u and %u share worker %u",
+						k, q, id[q]);
+	}
+	/* A stand-in (fake-vhost-blk.so) has no vhost core threads. */
+	if (!stat("/sys/module/vhost_blk", &st)) {
+		for (q = 0; q < o.queues; q++) {
+			thread[q] = queue_thread(t, &v, q);
+			if (!thread[q])
+				return VBT_FAIL;
+			for (k = 0; k < q; k++)
+				if (thread[k] == thread[q])
+					return vbt_fail(t, "queues %u and %u (workers %u and %u) are served by the same thread %d",
+							k, q, id[k], id[q],
+							(int)thread[q]);
+		}
+		vbt_note(t, "%u queues on %u workers, %u threads", o.queues,
+			 o.queues, o.queues);
+	}
+	vblk_dev_close(&v.d);
 	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
+#endif
 }
 
 /*
@@ -553,7 +683,9 @@ int case_busy_poll(struct vbt *t)
 		return VBT_FAIL;
 	vblk_dev_opts_init(&o);
 	o.queues = vbt_queues(t, t->o->queues);
+#ifdef VHOST_NEW_WORKER
 	o.worker_per_queue = o.queues > 1;
+#endif
 	o.poll_us = 5000;
 	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
 }
@@ -639,6 +771,7 @@ int case_dio_deferred(struct vbt *t)
 	static struct vblk_seg seg[32];
 	const unsigned int n = 32;
 	struct vbt_dev v;
+	struct statfs sfs;
 	struct stat st;
 	long first, again;
 	uint64_t sector;
@@ -678,6 +811,22 @@ int case_dio_deferred(struct vbt *t)
 		return VBT_FAIL;
 	vbt_note(t, "writes the worker ended: %ld of %u into a hole, %ld of %u over them",
 		 first, n, again, n);
+	/*
+	 * XFS (6.12) leaves some or none, by timing: under IOCB_NOWAIT it
+	 * refuses (-EAGAIN) a write that must first update the file's mtime
+	 * (kiocb_modified(), once a clock tick; ext4's file_modified() just
+	 * does it), the worker punts it (vhost_blk_req_punt why=again) and
+	 * the write sent again from the workqueue was ended by XFS. Seen in
+	 * #21 on XFS on a null_blk: 0 of 32 in three runs under load, 32 of
+	 * 32 in another. So on XFS a shortfall is no verdict; ext4 is the
+	 * check.
+	 */
+	if (again < n / 2 && !statfs(t->o->backend, &sfs) &&
+	    sfs.f_type == XFS_SUPER_MAGIC) {
+		vblk_dev_close(&v.d);
+		return vbt_skip(t, "XFS left %ld of %u overwrites to the worker: it refuses an IOCB_NOWAIT write that must update the mtime (-EAGAIN, once a clock tick) and ends the punted one itself, so the count depends on timing (#21); ext4 is checked",
+				again, n);
+	}
 	if (again < n / 2)
 		return vbt_fail(t, "only %ld of %u overwrites were ended by the worker (dio_deferred): the file system ended the rest",
 				again, n);

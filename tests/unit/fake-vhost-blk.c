@@ -29,6 +29,16 @@
  *   event-idx        interrupts only when used_event + 1 is crossed
  *   region-swap      guest addresses of region 0 resolve into region 1
  *   get-id-overrun   GET_ID writes 20 bytes whatever the buffer size
+ *   shared-worker    VHOST_NEW_WORKER gives every new worker the same id
+ *   dwz-readonly     DISCARD and WRITE_ZEROES change a read-only backend
+ *
+ * Workers: one thread serves every queue of a device, named as the vhost
+ * core names its workers (vhost-<owner pid>); VHOST_NEW_WORKER and
+ * VHOST_ATTACH_VRING_WORKER only keep the ids, which
+ * VHOST_GET_VRING_WORKER reports. A busy-poll window
+ * (VHOST_SET_VRING_BUSYLOOP_TIMEOUT) is served as vhost_net serves it: after
+ * a queue's requests the thread watches its avail ring with notifications
+ * off (VRING_USED_F_NO_NOTIFY; with EVENT_IDX nothing is taken back).
  */
 #include <dlfcn.h>
 #include <endian.h>
@@ -47,6 +57,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blk-rules.h"
@@ -84,6 +95,8 @@ struct fvq {
 	struct vring_avail *avail;
 	struct vring_used *used;
 	int kick, call, err;
+	unsigned int poll_us;		/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
+	unsigned int worker;		/* VHOST_ATTACH_VRING_WORKER's id */
 };
 
 struct fdev {
@@ -103,6 +116,7 @@ struct fdev {
 	bool running;
 	int wake;			/* eventfd: stop or rebuild the poll set */
 	bool stop;
+	unsigned int workers;		/* ids given by VHOST_NEW_WORKER */
 	struct iovec iov[MAX_IOV];
 	bool iov_w[MAX_IOV];
 };
@@ -375,7 +389,7 @@ static uint8_t do_dwz(struct fdev *d, bool discard,
 	struct virtio_blk_discard_write_zeroes seg[DWZ_SEG_MAX];
 	unsigned int k, n;
 
-	if (d->ro)
+	if (d->ro && !has_bug("dwz-readonly"))
 		return VIRTIO_BLK_S_IOERR;
 	if (!bytes || bytes % sizeof(seg[0]) || bytes > sizeof(seg))
 		return VIRTIO_BLK_S_IOERR;
@@ -521,6 +535,56 @@ static void handle_vq(struct fdev *d, struct fvq *vq)
 		notify(vq->call);
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static bool avail_pending(const struct fvq *vq)
+{
+	return le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) !=
+	       vq->last_avail;
+}
+
+/*
+ * The busy-poll window of @vq, with the device's lock held: after its
+ * requests, watch the avail ring for poll_us with notifications off,
+ * serving what comes (and watching again); then turn them back on and look
+ * once more, for a request queued while they were off. Without EVENT_IDX
+ * only: with it, a notification asked for cannot be taken back.
+ */
+static void busy_poll(struct fdev *d, struct fvq *vq)
+{
+	bool flags = !(d->features & VBLK_F(VIRTIO_RING_F_EVENT_IDX));
+	uint64_t end;
+
+	if (!vq->poll_us || d->backend < 0 || !vq->has_addr)
+		return;
+	if (flags)
+		__atomic_store_n(&vq->used->flags,
+				 htole16(VRING_USED_F_NO_NOTIFY),
+				 __ATOMIC_RELEASE);
+	end = now_us() + vq->poll_us;
+	while (now_us() < end) {
+		uint16_t last = vq->last_avail;
+
+		if (!avail_pending(vq))
+			continue;
+		handle_vq(d, vq);
+		if (vq->last_avail == last)
+			break;		/* a broken chain: the ring is stalled */
+		end = now_us() + vq->poll_us;
+	}
+	if (flags)
+		__atomic_store_n(&vq->used->flags, 0, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (avail_pending(vq))
+		handle_vq(d, vq);
+}
+
 static void *worker(void *arg)
 {
 	struct fdev *d = arg;
@@ -553,8 +617,10 @@ static void *worker(void *arg)
 				continue;
 			if (read(p[i].fd, &v, sizeof(v)) < 0)
 				continue;
-			if (q[i] >= 0 && !d->stop)
+			if (q[i] >= 0 && !d->stop) {
 				handle_vq(d, &d->vq[q[i]]);
+				busy_poll(d, &d->vq[q[i]]);
+			}
 		}
 		pthread_mutex_unlock(&d->lock);
 	}
@@ -748,6 +814,25 @@ static int vring_ioctl(struct fdev *d, unsigned long req, void *arg)
 		vq->used = (void *)(uintptr_t)a->used_user_addr;
 		vq->has_addr = true;
 		return 0;
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+		vq->poll_us = s->num;
+		return 0;
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
+		s->num = vq->poll_us;
+		return 0;
+#ifdef VHOST_NEW_WORKER
+	case VHOST_ATTACH_VRING_WORKER: {
+		struct vhost_vring_worker *w = arg;
+
+		if (w->worker_id > d->workers)
+			return -ENXIO;
+		vq->worker = w->worker_id;
+		return 0;
+	}
+	case VHOST_GET_VRING_WORKER:
+		((struct vhost_vring_worker *)arg)->worker_id = vq->worker;
+		return 0;
+#endif
 	case VHOST_SET_VRING_KICK:
 	case VHOST_SET_VRING_CALL:
 	case VHOST_SET_VRING_ERR: {
@@ -770,6 +855,7 @@ static int vring_ioctl(struct fdev *d, unsigned long req, void *arg)
 static int dev_ioctl(struct fdev *d, unsigned long req, void *arg)
 {
 	uint64_t *u64 = arg;
+	char name[16];
 
 	if (req == VHOST_GET_FEATURES) {
 		*u64 = FEATURES;
@@ -783,6 +869,8 @@ static int dev_ioctl(struct fdev *d, unsigned long req, void *arg)
 		d->owner = getpid();
 		if (pthread_create(&d->thread, NULL, worker, d))
 			return -ENOMEM;
+		snprintf(name, sizeof(name), "vhost-%d", (int)d->owner);
+		pthread_setname_np(d->thread, name);
 		d->running = true;
 		return 0;
 	}
@@ -822,9 +910,10 @@ static int dev_ioctl(struct fdev *d, unsigned long req, void *arg)
 		return 1;	/* done by the caller, without the lock */
 #ifdef VHOST_NEW_WORKER
 	case VHOST_NEW_WORKER:
-		((struct vhost_worker_state *)arg)->worker_id = 1;
-		return 0;
-	case VHOST_ATTACH_VRING_WORKER:
+		/* The owner's first worker is 0 (SET_OWNER). */
+		if (!has_bug("shared-worker") || !d->workers)
+			d->workers++;
+		((struct vhost_worker_state *)arg)->worker_id = d->workers;
 		return 0;
 #endif
 	}
@@ -910,6 +999,7 @@ int ioctl(int fd, unsigned long req, ...)
 		reset_vqs(d);
 		d->owner = 0;
 		d->nreg = 0;
+		d->workers = 0;
 		d->features = 0;
 		ret = 0;
 	}

@@ -12,8 +12,9 @@ setup_brd() {
 	echo /dev/ram0
 }
 
+# setup_fs FS DEV [MOUNTPOINT]: a fresh image on FS on DEV.
 setup_fs() {
-	local fs=$1 dev=$2 mnt=/mnt/$1
+	local fs=$1 dev=$2 mnt=${3:-/mnt/$1}
 	mkdir -p "$mnt"
 	if ! mountpoint -q "$mnt"; then
 		"mkfs.$fs" -q "$([ "$fs" = xfs ] && echo -f || echo -F)" "$dev" >/dev/null &&
@@ -32,6 +33,12 @@ setup_xfs() { setup_brd >/dev/null && setup_fs xfs /dev/ram1; }
 setup_ext4() {
 	local dev
 	dev=$(nullb_dev vbtext4 1536) && setup_fs ext4 "$dev"
+}
+# XFS on a null_blk: direct writes that complete after their submission,
+# as on ext4 (dio-deferred; brd ends each inside it).
+setup_xfs_nullb() {
+	local dev
+	dev=$(nullb_dev vbtxfs 1536) && setup_fs xfs "$dev" /mnt/xfs-nullb
 }
 
 # nullb_dev NAME MIB: print /dev/NAME, a null_blk with memory backing (a
@@ -117,6 +124,12 @@ teardown_ext4() {
 	return 0
 }
 
+teardown_xfs_nullb() {
+	umount /mnt/xfs-nullb 2>/dev/null
+	rmdir /sys/kernel/config/nullb/vbtxfs 2>/dev/null
+	return 0
+}
+
 teardown_null_blk() {
 	rmdir /sys/kernel/config/nullb/vbtnull 2>/dev/null
 	return 0
@@ -141,5 +154,6 @@ teardown_backends() {
 	teardown_dm_thin
 	teardown_null_blk
 	teardown_ext4
+	teardown_xfs_nullb
 	teardown_brd
 }

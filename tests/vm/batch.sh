@@ -1,8 +1,11 @@
 #!/bin/bash
 # The VM test batch (runs inside the test host, from run.sh). Prints one line
 # a test: "PASS name", "FAIL name: why" or "SKIP name: why".
+# Before each part's results, a line "# expect N part": how many it prints
+# (check.sh fails a part that printed fewer, see expect_check in common.sh).
 # VBT_INTEGRITY_MIB: MiB the integrity case writes on the first spec of each
-# backend kind (default 64; make check asks 2048 on the distribution kernel).
+# backend kind, and of the bio engine on a file kind (default 64; make check
+# asks 2048 on the distribution kernel).
 # VBT_FUZZ_REQUESTS: requests the ring fuzzer makes available (fuzz.sh).
 # VBT_PARTS: which parts run, of "vbt faults fuzz durable" (default all).
 # VBT_DURABLE=short: the durability part on block devices only (durable.sh).
@@ -38,13 +41,16 @@ declare -A SKIP_CASE=(
 	[nbd]="kill-owner the 6.12 nbd driver drops its connection (\"Double reply\") when the task sending to it is SIGKILLed mid-send"
 )
 
-# vbt_on NAME PATH [vbt options]: every vbt case against one backend, each
-# reported as NAME/case, but those SKIP_CASE names for the backend's kind.
+# vbt_on NAME PATH [vbt options]: every vbt case against one backend (or
+# those in ONLY), each reported as NAME/case, but those SKIP_CASE names for
+# the backend's kind.
 vbt_on() {
 	local name=$1 path=$2 skip cases=()
 	shift 2
 	skip=${SKIP_CASE[${name%%-*}]:-}
-	if [ -n "$skip" ]; then
+	if [ -n "${ONLY:-}" ]; then
+		read -r -a cases <<<"$ONLY"
+	elif [ -n "$skip" ]; then
 		# (no process substitution: the debug kernel's VM has no /dev/fd)
 		read -r -a cases <<<"$("$G/vbt" --list | grep -vxF "${skip%% *}" | tr '\n' ' ')"
 		echo "SKIP $name/${skip%% *}: ${skip#* }"
@@ -55,35 +61,56 @@ vbt_on() {
 }
 
 echo "vbt: loading the module"
+echo "# expect 2 module"
 run module-load sh -c "modprobe vhost && insmod /repo/build/kmod/$(uname -r)/vhost_blk.ko"
 run dev-node test -c /dev/vhost-blk
 
-# KIND [vbt options]...: backends and the engines they are tested with.
-# A kind's memory is given back once its last spec has run.
+# KIND [vbt options]... [-- CASE...]: backends and the engines they are
+# tested with (all cases, or those after --).
+# A kind's memory is given back once its last spec has run. --readonly once
+# an engine: kiocb on a file, bio on a block device.
 prev=
+declare -A integrity=()
 specs=("xfs" "xfs --direct" "xfs --engine bio" "xfs --direct --engine bio"
-	"ext4 --direct"
-	"brd" "brd --engine kiocb" "null_blk" "null_blk --engine kiocb"
+	"xfs --readonly"
+	"ext4 --direct" "ext4"
+	"xfs_nullb --direct -- dio-deferred"
+	"brd" "brd --engine kiocb" "brd --readonly"
+	"null_blk" "null_blk --engine kiocb"
 	"dm_thin" "nbd")
 # VBT_SPECS: other specs, ';' between them (a developer's shortcut).
 [ -n "${VBT_SPECS:-}" ] && IFS=';' read -r -a specs <<<"$VBT_SPECS"
 [[ $PARTS == *" vbt "* ]] || specs=()
 for spec in "${specs[@]}"; do
-	set -- $spec
+	ONLY=
+	[[ $spec == *" -- "* ]] && ONLY=${spec#* -- }
+	set -- ${spec%% -- *}
 	kind=$1
 	shift
-	name=$kind$(printf '%s' "$*" | tr -d ' ' | sed 's/--engine/-/; s/--direct/-direct/')
+	name=$kind$(printf '%s' "$*" | tr -d ' ' |
+		sed 's/--engine/-/; s/--direct/-direct/; s/--readonly/-ro/')
 	case "$prev:$kind" in
 	xfs:brd|"$kind:$kind"|:*) ;;
 	*) teardown_"$prev" ;;
 	esac
-	if [ "$prev" != "$kind" ]; then
-		set -- "$@" --integrity-mib "${VBT_INTEGRITY_MIB:-64}" --timeout 900
-	fi
-	prev=$kind
 	# The bio engine on a file serves the blocks it has: give it them all.
 	image=sparse
 	[[ " $* " == *" --engine bio "* ]] && image=written
+	# The full integrity run once a kind, and once more for the bio
+	# engine on a file kind's image (its own path: the image's layout).
+	key=$kind
+	[ "$image" = written ] && key=$kind-bio
+	if [ -z "${integrity[$key]:-}" ]; then
+		set -- "$@" --integrity-mib "${VBT_INTEGRITY_MIB:-64}" --timeout 900
+		integrity[$key]=1
+	fi
+	prev=$kind
+	# the cases, the API example and no-leaks
+	if [ -n "$ONLY" ]; then
+		echo "# expect $(( $(wc -w <<<"$ONLY") + 2 )) $name"
+	else
+		echo "# expect $(( $("$G/vbt" --list | wc -l) + 2 )) $name"
+	fi
 	if ! path=$(VBT_IMAGE=$image setup_"$kind" 2>&1); then
 		echo "FAIL $name/setup: $path"
 		continue
@@ -99,4 +126,5 @@ teardown_backends
 [[ $PARTS == *" faults "* ]] && fault_tests
 [[ $PARTS == *" fuzz "* ]] && fuzz_tests
 [[ $PARTS == *" durable "* ]] && durable_tests
+echo "# expect 1 module-unload"
 run module-unload rmmod vhost_blk

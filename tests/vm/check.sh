@@ -3,7 +3,8 @@
 # distribution kernel, the QEMU frontend test (nested.sh) in another, and the
 # batch on the debug kernel (KASAN, lockdep, kmemleak; QUICK=1 leaves that
 # one out). Prints a line a test and, last,
-# "N passed, N failed[, N skipped]".
+# "N passed, N failed[, N skipped]". A part that prints fewer results than
+# it announced ("# expect N part") fails: "FAIL part: printed M of N results".
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -14,8 +15,21 @@ phase_end() { log "phase $1 took $(( $(date +%s) - P0 ))s"; }
 record() { tee -a "$results" | grep -E '^(PASS|FAIL|SKIP)'; }
 
 phase unit
-make -s -C "$REPO/tests" O="$REPO/build/unit" unit 2>&1 | record
+make -s -C "$REPO/tests" O="$REPO/build/unit" unit 2>&1 | expect_check | record
 [ "${PIPESTATUS[0]}" = 0 ] || echo "FAIL unit: the unit tests did not build or run" | record
+# vbt's own test against fake-vhost-blk.so, then each bug the fake plants,
+# which some vbt case must catch; built in the test host, as for the VM.
+"$VM_DIR/mkrootfs.sh"
+if out=$(in_testhost make -s -C /repo/tests O=/repo/build/guest selftest 2>&1); then
+	echo "PASS selftest" | record
+else
+	echo "FAIL selftest: $(printf '%s\n' "$out" | grep -E '^(FAIL|selftest:)' |
+		head -n 4 | tr '\n' ' ')" | record
+fi
+out=$(in_testhost make -s -C /repo/tests O=/repo/build/guest selftest-bugs 2>&1)
+printf '%s\n' "$out" | expect_check | record
+grep -q '^# expect ' <<<"$out" ||
+	echo "FAIL selftest-bugs: did not run: $(tail -n 3 <<<"$out" | tr '\n' ' ')" | record
 phase_end unit
 
 phase build
@@ -57,13 +71,13 @@ vm_batch() {
 		grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
 	vrc=${PIPESTATUS[0]}
 	{
-		grep -E '^(PASS|FAIL|SKIP) ' "$out/log" 2>/dev/null ||
+		grep -E '^(PASS|FAIL|SKIP|# expect [0-9]+) ' "$out/log" 2>/dev/null ||
 			echo "FAIL vm: the batch reported no test (see $out)"
 		# What the runner itself judged: time-out, crash, kernel log.
 		grep -E '^FAIL (vm|kernel-log):' "$out/runner.log"
 		[ "$vrc" = 0 ] || grep -qE '^FAIL ' "$out/log" "$out/runner.log" ||
 			echo "FAIL vm: the batch exited $vrc (see $out)"
-	} >"$out/results"
+	} | expect_check >"$out/results"
 	sed -E "s#^(PASS|FAIL|SKIP) #\1 $prefix#" "$out/results" | record
 	grep -E '^    ' "$out/runner.log" >&2
 	if grep -qE '^FAIL ' "$out/log" "$out/runner.log" 2>/dev/null || [ "$vrc" != 0 ]; then
@@ -92,7 +106,7 @@ phase qemu
 # QEMU with the vhost-blk device (qemu-frontend/), nested in the test host:
 # the device's errors, and a guest on vhost-blk-pci that reboots once.
 if [ "$built" = 1 ]; then
-	"$VM_DIR/nested.sh" | record
+	"$VM_DIR/nested.sh" | expect_check | record
 else
 	not_built qemu
 fi

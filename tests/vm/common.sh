@@ -10,6 +10,23 @@ SUITE=trixie
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# expect_check: a part's output passed through, and at the end a line
+# "FAIL PART: printed M of N results" for each "# expect N PART" line whose
+# part printed fewer than N result lines (PASS, FAIL or SKIP) before the
+# next such line: a part that silently stops early, or never starts, fails.
+expect_check() {
+	awk '
+	function done_part() {
+		if (part != "" && got < want)
+			short = short sprintf("FAIL %s: printed %d of %d results\n",
+					      part, got, want)
+	}
+	/^# expect [0-9]+ [^ ]+$/ { done_part(); want = $3; part = $4; got = 0 }
+	/^(PASS|FAIL|SKIP) / { got++ }
+	{ print; fflush() }
+	END { done_part(); printf "%s", short }'
+}
+
 need_root() {
 	[ "$(id -u)" = 0 ] || die "$1 needs root (debootstrap, chroot and mounts); run it as root or with sudo"
 }

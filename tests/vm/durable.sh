@@ -140,6 +140,7 @@ durable_tests() {
 	[ "${VBT_DURABLE:-full}" = short ] || specs+=("${dur_specs_fs[@]}")
 	[ -n "${VBT_DURABLE_SPECS:-}" ] && IFS=';' read -r -a specs <<<"$VBT_DURABLE_SPECS"
 	echo "vbt: durable: ${#specs[@]} specs, $DUR_ROUNDS rounds each"
+	echo "# expect ${#specs[@]} durable"
 	for spec in "${specs[@]}"; do
 		# shellcheck disable=SC2086
 		dur_one $spec

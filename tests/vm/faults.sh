@@ -87,9 +87,12 @@ fault_one() {
 
 fault_tests() {
 	local scen engine
+	local scens=(error-range flakey swap) engines=(bio kiocb)
 	echo "vbt: fault injection (dm-error, dm-flakey, table swaps)"
-	for scen in error-range flakey swap; do
-		for engine in bio kiocb; do
+	# a run and its no-leaks each
+	echo "# expect $(( ${#scens[@]} * ${#engines[@]} * 2 )) faults"
+	for scen in "${scens[@]}"; do
+		for engine in "${engines[@]}"; do
 			fault_one "$scen" "$engine"
 		done
 	done

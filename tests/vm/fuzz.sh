@@ -18,6 +18,8 @@ fuzz_tests() {
 	local half=$((total / 2)) dir img p1 p2 rc1 rc2
 	dir=$(mktemp -d /tmp/vfuzz.XXXXXX)
 	echo "vbt: fuzzing: $total requests on brd (2 x $half), $(date +%T)"
+	# brd-mix, brd-mix-2, xfs-kiocb, xfs-bio, ext4-direct, no-leaks
+	echo "# expect 6 fuzz"
 	if ! setup_brd >/dev/null; then
 		echo "FAIL fuzz/setup: no brd disks"
 		return

@@ -40,6 +40,7 @@ if [ "${1:-}" = --prepare ]; then
 fi
 
 t0=$(date +%s)
+echo "# expect 2 qemu-build"
 prepare || exit 0
 echo "PASS qemu/build"
 qdir=$("$REPO/qemu-frontend/build.sh" --print-dir)
@@ -58,7 +59,7 @@ out=$(mktemp -d /tmp/vbt-qemu.XXXXXX)
 	grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
 vrc=${PIPESTATUS[0]}
 {
-	grep -E '^(PASS|FAIL|SKIP) ' "$out/log" 2>/dev/null ||
+	grep -E '^(PASS|FAIL|SKIP|# expect [0-9]+) ' "$out/log" 2>/dev/null ||
 		echo "FAIL qemu/vm: the test reported nothing (see $out)"
 	# What the runner itself judged: time-out, crash, kernel log.
 	grep -E '^FAIL (vm|kernel-log):' "$out/runner.log" | sed 's/^FAIL /FAIL qemu\//'
