@@ -28,6 +28,7 @@ enum {
 			     (1ULL << VIRTIO_BLK_F_RO) |
 			     (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 			     (1ULL << VIRTIO_BLK_F_FLUSH) |
+			     (1ULL << VIRTIO_BLK_F_CONFIG_WCE) |
 			     (1ULL << VIRTIO_BLK_F_TOPOLOGY) |
 			     (1ULL << VIRTIO_BLK_F_MQ) |
 			     (1ULL << VIRTIO_BLK_F_DISCARD) |

@@ -3,11 +3,17 @@
 # vblk_serial= is a vhost-blk-pci device, the one with serial vblk-tools holds
 # fio (mkguest.sh). Reports on the serial console, lines "VBLK: ...".
 #   first boot:  check what the device reports, write pattern A and read it
-#                back, fio verify, discard; leave a marker; reboot
+#                back, fio verify, discard; the write cache: switch it to
+#                write-through and write, back to write-back and write,
+#                leave it write-through; leave a marker; reboot
 #   second boot: (the reset and restart of the device) pattern A and the fio
-#                data are still there; write and read pattern B; power off
+#                data are still there; write and read pattern B; the write
+#                cache is write-back again, write; power off
 # The marker (sector 131072, 64 MiB) says which boot this is. The test host
-# checks the image from outside afterwards. Parameters from the kernel
+# checks the image from outside afterwards, and with the module's tracepoints
+# that the writes of each write cache mode (8 x 4 KiB at 96, 100 and 104 MiB)
+# carried FUA or not. The write cache steps report "wce ok: STEP" or
+# "wce fail: STEP: why" and do not stop the test. Parameters from the kernel
 # command line: vblk_serial=, vblk_sectors=.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -56,6 +62,28 @@ set_marker() {
 		oflag=direct status=none || fail "cannot write the marker"
 }
 
+# The write cache mode (VIRTIO_BLK_F_CONFIG_WCE): virtio_blk's cache_type,
+# which the guest writes to the device's config space, and the block
+# layer's view of it.
+cache_mode() {
+	echo "$(cat $1/cache_type) / $(cat $1/queue/write_cache)"
+}
+# wce_set SYSBLOCK MODE: switch and read back; prints why on failure
+wce_set() {
+	{ echo "$2" >$1/cache_type; } 2>/tmp/wce.err ||
+		{ echo "writing '$2' to cache_type: $(cat /tmp/wce.err)"; return 1; }
+	got=$(cache_mode $1)
+	[ "$got" = "$2 / $2" ] || { echo "wrote '$2', reads '$got'"; return 1; }
+}
+# wce_writes OFF: 8 direct 4 KiB writes at OFF MiB, for the host's trace
+wce_writes() {
+	dd if=/dev/zero of=$DEV bs=4096 seek=$(($1 * 256)) count=8 \
+		oflag=direct status=none 2>&1
+}
+wce_say() {
+	if [ $? = 0 ]; then say "wce ok: $1"; else say "wce fail: $1: $2"; fi
+}
+
 # The fio job; the second boot runs it again with --verify_only. fio runs
 # from the tools disk, through its loader.
 T=/tools
@@ -102,6 +130,16 @@ phase1() {
 		say "discard ok"
 	fi
 
+	mode=$(cache_mode $b)
+	[ "$mode" = "write back / write back" ]
+	wce_say default "'$mode', not 'write back / write back'"
+	why=$(wce_set $b "write through" && wce_writes 96)
+	wce_say write-through "$why"
+	why=$(wce_set $b "write back" && wce_writes 100)
+	wce_say write-back "$why"
+	why=$(wce_set $b "write through")
+	wce_say write-through-at-reboot "$why"
+
 	set_marker "VBLK-PHASE1 $a"
 	say "phase1 ok md5a=$a; rebooting"
 	reboot -f
@@ -120,6 +158,13 @@ phase2() {
 
 	b=$(put_pattern b 8 2) || fail "pattern B: $b"
 	say "pattern B written and read back: md5 $b"
+
+	sb=/sys/block/${DEV#/dev/}
+	mode=$(cache_mode $sb)
+	[ "$mode" = "write back / write back" ]
+	wce_say after-reset "'$mode' after the reset, not 'write back / write back'"
+	why=$(wce_writes 104)
+	wce_say write-after-reset "$why"
 
 	set_marker "VBLK-PHASE2 $1 $b"
 	say "phase2 ok md5a=$1 md5b=$b"

@@ -4,9 +4,11 @@
 # the QEMU we built (TCG inside the TCG test host) boots the test host's own
 # kernel with the initramfs and tools disk of qemu-frontend/test/mkguest.sh,
 # its disk under test served by vhost-blk from a raw image on XFS. The guest writes and verifies data, runs
-# fio verify, reboots once (the device's reset and restart), verifies again
-# and reports on its serial console; then this script checks the image from
-# outside. Prints "PASS qemu/NAME" or "FAIL qemu/NAME: why"; progress lines
+# fio verify, switches its write cache (write-through, write-back), reboots
+# once (the device's reset and restart), verifies again and reports on its
+# serial console; then this script checks the image from outside, and in
+# the module's tracepoints that the writes of each cache mode carried FUA
+# or not. Prints "PASS qemu/NAME" or "FAIL qemu/NAME: why"; progress lines
 # start with "vbt: ". The guest's console is kept in /out/guest-console.log.
 #   nested-vm.sh [--demo]   --demo: only the boot, showing the guest's console
 set -u
@@ -104,7 +106,7 @@ load_module() {
 device_cases() {
 	local props p missing=
 	props=$("$Q" -device vhost-blk-pci,help 2>&1)
-	for p in path vhostfd backendfd readonly serial num-queues queue-size engine poll-us; do
+	for p in path vhostfd backendfd readonly serial num-queues queue-size engine poll-us config-wce; do
 		printf '%s\n' "$props" | grep -qE "^ +$p=" || missing="$missing $p"
 	done
 	if [ -z "$missing" ]; then pass properties; else fail properties "missing:$missing"; fi
@@ -146,6 +148,8 @@ device_cases() {
 
 	starts poll-us "info qtree" "poll-us = 50" \
 		-device vhost-blk-pci,path=$IMG,poll-us=50
+	starts config-wce-off "info qtree" "config-wce = false" \
+		-device vhost-blk-pci,path=$IMG,config-wce=off
 	starts fd-passing "info qtree" "vhost-blk-pci" \
 		-device vhost-blk-pci,vhostfd=3,backendfd=4 3<>/dev/vhost-blk 4<>$IMG
 	starts migration-blocked 'migrate "exec:cat >/dev/null"' \
@@ -153,9 +157,65 @@ device_cases() {
 	if out=$(no_leaks); then pass no-leaks-after-errors; else fail no-leaks-after-errors "$out"; fi
 }
 
+# The write cache checks: the module's tracepoints while the nested guest
+# runs, in a tracefs instance of their own. vhost_blk_req_start says which
+# request (dev, queue, head) is a write to which sector, and
+# vhost_blk_req_submit whether it went to the backend with FUA.
+TR=/sys/kernel/tracing
+TI=$TR/instances/vblk-qemu-wce
+TRACE=/out/wce-trace.txt
+TRACE_WHY="the module's tracepoints were not enabled"
+trace_start() {
+	[ -d $TR/instances ] || mount -t tracefs nodev $TR 2>/dev/null
+	rmdir $TI 2>/dev/null
+	if mkdir $TI && echo 4096 >$TI/buffer_size_kb &&
+		echo 1 >$TI/events/vhost_blk/vhost_blk_req_start/enable &&
+		echo 1 >$TI/events/vhost_blk/vhost_blk_req_submit/enable &&
+		echo 1 >$TI/tracing_on; then
+		TRACE_WHY=
+	else
+		TRACE_WHY="cannot enable vhost_blk:vhost_blk_req_start and _submit in $TI"
+	fi
+}
+trace_stop() {
+	[ -d $TI ] || return 0
+	echo 0 >$TI/tracing_on
+	cat $TI/trace >$TRACE
+	echo 0 >$TI/events/vhost_blk/enable
+	rmdir $TI
+}
+
+# wce_fua OFF: of the guest's writes to the 8 x 4 KiB at OFF MiB, how many
+# were submitted, and how many with FUA: "N F"
+wce_fua() {
+	awk -v lo=$(($1 * 2048)) -v hi=$(($1 * 2048 + 64)) '
+	function val(k,   i) {
+		for (i = 1; i <= NF; i++)
+			if (index($i, k "=") == 1)
+				return substr($i, length(k) + 2)
+		return ""
+	}
+	/ vhost_blk_req_start: / {
+		key = val("dev") " " val("queue") " " val("head")
+		type[key] = val("type")
+		sector[key] = val("sector") + 0
+		next
+	}
+	/ vhost_blk_req_submit: / {
+		key = val("dev") " " val("queue") " " val("head")
+		if (type[key] == "out" && sector[key] >= lo && sector[key] < hi) {
+			n++
+			if (val("fua") == "1")
+				f++
+		}
+	}
+	END { print n + 0, f + 0 }' $TRACE
+}
+
 # The nested guest: two boots, on the guest's own timetable (guest-init.sh).
 boot_guest() {
 	local rc t
+	trace_start
 	say "booting the nested guest ($(uname -r), 1 vCPU, TCG inside TCG; limit ${BOOT_LIMIT}s)"
 	t=$(date +%s)
 	timeout --kill-after=10 "$BOOT_LIMIT" "$Q" "${BASE[@]}" -smp 1 -m 256 \
@@ -181,6 +241,7 @@ boot_guest() {
 	rc=${PIPESTATUS[0]}
 	tr -d '\r' <$LOG >$LOG.tmp && mv $LOG.tmp $LOG
 	say "the nested guest ran $(( $(date +%s) - t ))s; QEMU exited $rc"
+	trace_stop
 	guest_results "$rc"
 }
 
@@ -194,10 +255,50 @@ guest_results() {
 	expect() {
 		if grep -qE "$V $2" $LOG; then pass "$1"; else fail "$1" "$why"; fi
 	}
+	# wce_expect NAME STEP: the guest's "wce ok: STEP" or "wce fail: STEP: why"
+	wce_expect() {
+		local w
+		if grep -qE "$V wce ok: $2\$" $LOG; then
+			pass "$1"
+		else
+			w=$(sed -nE "s/.*$V wce fail: $2: //p" $LOG | head -n 1)
+			fail "$1" "${w:-$why}"
+		fi
+	}
+	# wce_trace NAME OFF FUA STEP: the 8 writes of the guest's STEP at OFF MiB
+	# all went to the backend with FUA (FUA 1), or none did (FUA 0)
+	wce_trace() {
+		local n f w
+		if [ -n "$TRACE_WHY" ]; then
+			fail "$1" "$TRACE_WHY"
+			return
+		fi
+		read -r n f < <(wce_fua "$2")
+		if ! grep -qE "$V wce ok: $4\$" $LOG; then
+			w=$(sed -nE "s/.*$V wce fail: $4: //p" $LOG | head -n 1)
+			fail "$1" "the guest's step $4 did not succeed: ${w:-$why}"
+		elif [ "$n" -lt 8 ]; then
+			fail "$1" "$n writes at $2 MiB in the trace ($TRACE), expected 8"
+		elif [ "$3" = 1 ] && [ "$f" = "$n" ]; then
+			pass "$1"
+		elif [ "$3" = 0 ] && [ "$f" = 0 ]; then
+			pass "$1"
+		else
+			fail "$1" "$f of the $n writes at $2 MiB carried FUA (fua=1), expected $([ "$3" = 1 ] && echo all || echo none)"
+		fi
+	}
 	expect guest-device "device checks ok"
 	expect guest-write-read "pattern A written and read back"
 	expect guest-fio-verify "fio verify ok"
 	expect guest-discard "discard ok"
+	# The write cache (VIRTIO_BLK_F_CONFIG_WCE): what the guest saw, and
+	# whether the module wrote with FUA (write-through) or without.
+	wce_expect guest-wce-default default
+	wce_expect guest-wce-write-through write-through
+	wce_trace wce-write-through-fua 96 1 write-through
+	wce_expect guest-wce-write-back write-back
+	wce_trace wce-write-back-no-fua 100 0 write-back
+	wce_expect guest-wce-write-through-at-reboot write-through-at-reboot
 	boots=$(grep -cE "$V init started" $LOG)
 	if [ "$boots" = 2 ] && grep -qE "$V phase1 ok" $LOG; then
 		pass guest-reboot
@@ -207,6 +308,8 @@ guest_results() {
 	expect guest-data-after-reboot "pattern A intact after the reboot"
 	expect guest-fio-after-reboot "fio data intact after the reboot"
 	expect guest-write-after-reboot "phase2 ok"
+	wce_expect guest-wce-after-reset after-reset
+	wce_trace wce-after-reset-no-fua 104 0 write-after-reset
 	# 33: the guest's power switch (isa-debug-exit) with 0x10, its success
 	if [ "$rc" = 33 ]; then
 		pass guest-poweroff
@@ -237,7 +340,7 @@ guest_results() {
 
 say "QEMU $("$Q" --version 2>/dev/null | head -n1 | sed 's/.*version //'); $(cat /repo/build/qemu/VERSION 2>/dev/null)"
 # device_cases 15, guest_results 11, no-leaks 1 (check.sh counts them)
-[ $demo = 1 ] || echo "# expect 27 qemu"
+[ $demo = 1 ] || echo "# expect 36 qemu"
 setup || exit 1
 if [ $demo = 1 ]; then
 	load_module || exit 1
