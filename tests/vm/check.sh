@@ -92,7 +92,7 @@ phase vm
 # written is verified through vhost-blk and on the backend (about 1.7 GiB).
 # The fuzzer: 200,000 requests on brd and 100,000 on XFS here (half on a
 # written image with the bio engine, through the image's block layout);
-# 1,000,000 and 20,000 on the debug kernel. Durability by log replay: every
+# 600,000 and 20,000 on the debug kernel. Durability by log replay: every
 # engine on block devices and on XFS and ext4 images here, the block devices
 # on the debug kernel (tests/vm/durable.sh).
 if [ "$built" = 1 ]; then
@@ -115,7 +115,7 @@ phase_end qemu
 if [ "${QUICK:-0}" != 1 ]; then
 	phase vm-debug
 	if [ "$built" = 1 ]; then
-		vm_batch debug "debug/" 64 1000000 20000 short
+		vm_batch debug "debug/" 64 600000 20000 short
 	else
 		not_built vm-debug
 	fi
