@@ -699,12 +699,15 @@ static bool vhost_blk_ring_empty(struct vhost_blk_vq *bvq)
  * Submit the plugged requests, then return what has completed, so the
  * guest can reap and queue more while the loop goes on.
  */
-static void vhost_blk_flush_reap(struct vhost_blk_vq *bvq,
-				 struct blk_plug *plug)
+static unsigned int vhost_blk_flush_reap(struct vhost_blk_vq *bvq,
+					 struct blk_plug *plug)
 {
+	unsigned int n;
+
 	blk_finish_plug(plug);
-	vhost_blk_reap(bvq, true);
+	n = vhost_blk_reap(bvq, true);
 	blk_start_plug(plug);
+	return n;
 }
 
 /*
@@ -718,7 +721,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct blk_plug plug;
-	unsigned int out, in, batch = 0, reaped, log_num = 0;
+	unsigned int out, in, batch = 0, log_num = 0;
 	size_t total = 0;
 	int head, n = 0;
 	bool log;
@@ -762,10 +765,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 			 * else a completion takes the ring up again.
 			 */
 			batch = 0;
-			blk_finish_plug(&plug);
-			reaped = vhost_blk_reap(bvq, true);
-			blk_start_plug(&plug);
-			if (!reaped) {
+			if (!vhost_blk_flush_reap(bvq, &plug)) {
 				bvq->starved = true;
 				break;
 			}

@@ -170,9 +170,9 @@ int case_pin_budget(struct vbt *t)
 	struct vblk_stats s;
 	struct stat st;
 	struct pins p;
-	uint64_t sectors;
+	uint64_t sectors, size;
 	long peak = 0;
-	int i, res = VBT_FAIL;
+	int fd, i, res = VBT_FAIL;
 
 	memset(&p, 0, sizeof(p));
 	if (stat("/sys/module/vhost_blk", &st) < 0)
@@ -181,14 +181,13 @@ int case_pin_budget(struct vbt *t)
 		return vbt_skip(t, "needs a block device to slow down with dm-delay");
 	p.nq = vbt_queues(t, VHOST_BLK_MAX_QUEUES);
 	sectors = (uint64_t)p.nq * PIN_RING * (PIN_SEGS * PIN_SEG_LEN / VBLK_SECTOR);
-	i = open(t->o->backend, O_RDONLY | O_CLOEXEC);
-	if (i < 0)
+	fd = open(t->o->backend, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return vbt_fail(t, "open %s: %s", t->o->backend, strerror(errno));
-	if (vbt_fd_size(i, NULL) < sectors * VBLK_SECTOR) {
-		close(i);
+	size = vbt_fd_size(fd, NULL);
+	close(fd);
+	if (size < sectors * VBLK_SECTOR)
 		return vbt_skip(t, "needs %" PRIu64 " MiB of backend", sectors >> 11);
-	}
-	close(i);
 	if (pins_dm(t, &p, sectors) || pins_setup(t, &p, sectors) ||
 	    pins_queue(t, &p))
 		goto out;
