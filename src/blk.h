@@ -102,11 +102,18 @@ struct vhost_blk_engine_ops {
 extern const struct vhost_blk_engine_ops vhost_blk_kiocb_ops;
 extern const struct vhost_blk_engine_ops vhost_blk_bio_ops;
 
-/* What the attached backend is and how to drive it; fixed while attached. */
+/*
+ * What the attached backend is and how to drive it; fixed while attached
+ * but for its capacity (VHOST_BLK_RESIZE).
+ */
 struct vhost_blk_backend_state {
 	struct file		*file;
 	struct block_device	*bdev;		/* NULL for a regular file */
-	u64			capacity;	/* 512-byte sectors */
+	/*
+	 * 512-byte sectors. Changed by VHOST_BLK_RESIZE with the queues
+	 * stopped (under dev.mutex); requests read it under vq.mutex.
+	 */
+	u64			capacity;
 	u32			lbs;		/* logical block size */
 	u32			dio_mem_align;	/* O_DIRECT buffers; 0: any */
 	u32			pbs;		/* physical block size */
@@ -220,6 +227,8 @@ struct vhost_blk {
 	 * read by requests as they start, under vq.mutex.
 	 */
 	bool				writeback;
+	/* VHOST_BLK_SET_CONFIG_CALL's eventfd, under dev.mutex. */
+	struct eventfd_ctx		*config_ctx;
 	u32				id;		/* in tracepoints */
 	u8				serial[VHOST_BLK_SERIAL_LEN];
 };
@@ -259,6 +268,7 @@ int vhost_blk_file_write_zeroes(struct vhost_blk_backend_state *be,
 int vhost_blk_layout_check(struct file *file);
 int vhost_blk_layout_get(struct vhost_blk_backend_state *be);
 void vhost_blk_layout_put(struct vhost_blk_backend_state *be);
+void vhost_blk_layout_resize(struct vhost_blk_layout *lo, u64 size);
 void vhost_blk_layout_touch(struct vhost_blk_layout *lo);
 struct block_device *vhost_blk_layout_bdev(struct vhost_blk_layout *lo);
 int vhost_blk_layout_start(struct vhost_blk_layout *lo,

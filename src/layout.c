@@ -48,7 +48,7 @@ struct vhost_blk_map {
 
 struct vhost_blk_layout {
 	struct file		*file;
-	u64			size;		/* bytes mapped, from 0 */
+	u64			size;		/* bytes mapped, from 0 (RESIZE) */
 	u32			lbs;		/* the device's logical block */
 	struct block_device	*bdev;		/* set once, by the first map */
 	struct vhost_blk_map	map;		/* used only while held */
@@ -218,18 +218,19 @@ static int vhost_blk_layout_map(struct vhost_blk_layout *lo,
 	struct inode *inode = file_inode(lo->file);
 	const struct export_operations *ops = inode->i_sb->s_export_op;
 	struct block_device *bdev = lo->bdev;
+	u64 size = READ_ONCE(lo->size);
 	unsigned int calls = 0;
 	u64 pos = 0;
 	int ret;
 
-	while (pos < lo->size && calls++ < VHOST_BLK_LAYOUT_MAX_CALLS) {
+	while (pos < size && calls++ < VHOST_BLK_LAYOUT_MAX_CALLS) {
 		struct iomap map = {};
 		u32 gen;
 		u64 skip;
 
 		if (vhost_blk_layout_broken(lo, breaks))
 			return -EAGAIN;
-		ret = ops->map_blocks(inode, pos, lo->size - pos, &map, false,
+		ret = ops->map_blocks(inode, pos, size - pos, &map, false,
 				      &gen);
 		/* Realtime or shared (reflinked) files have no layout. */
 		if (ret == -ENXIO)
@@ -438,6 +439,42 @@ void vhost_blk_layout_put(struct vhost_blk_backend_state *be)
 	be->layout = NULL;
 	vhost_blk_layout_touch(lo);
 	vhost_blk_layout_free(lo);
+}
+
+/*
+ * The device's capacity is @size bytes now (VHOST_BLK_RESIZE, with no
+ * request in flight, so no holder). Map the file again to that size under
+ * the lease held, so the blocks of a grown file are sent bios at once;
+ * recalled, the next map takes the new size. Smaller, the new map leaves
+ * out what is past the end (a file cut short recalled the lease anyway).
+ */
+void vhost_blk_layout_resize(struct vhost_blk_layout *lo, u64 size)
+{
+	struct vhost_blk_map m = {};
+	unsigned int breaks;
+	bool held, used = false;
+	u64 version;
+	int ret;
+
+	spin_lock_irq(&lo->lock);
+	WRITE_ONCE(lo->size, size);
+	held = !lo->recalled && !lo->closing;
+	breaks = lo->breaks;
+	spin_unlock_irq(&lo->lock);
+	if (!held)
+		return;
+	version = inode_peek_iversion(file_inode(lo->file));
+	ret = vhost_blk_layout_map(lo, &m, breaks);
+	spin_lock_irq(&lo->lock);
+	if (!ret && lo->breaks == breaks && !lo->recalled && !lo->closing) {
+		swap(lo->map, m);
+		lo->version = version;
+		used = true;
+	}
+	spin_unlock_irq(&lo->lock);
+	kvfree(m.ext);
+	trace_vhost_blk_layout(lo->file, "resize", used ? lo->map.nr : 0,
+			       used ? 0 : ret ?: -EAGAIN);
 }
 
 /* The device under the file, or NULL before any block of it is mapped. */

@@ -9,6 +9,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -39,12 +40,23 @@ DEFINE_PER_CPU(struct vhost_blk_stats, vhost_blk_stats);
 static atomic_t vhost_blk_ids = ATOMIC_INIT(0);
 static struct dentry *vhost_blk_debugfs;
 
+/*
+ * The backend's size now, in sectors, rounded down to the logical block
+ * (the bytes past the last whole block cannot be asked for anyway).
+ */
+static u64 vhost_blk_backend_capacity(const struct vhost_blk_backend_state *be)
+{
+	u64 bytes = be->bdev ? bdev_nr_bytes(be->bdev) :
+			       i_size_read(file_inode(be->file));
+
+	return round_down(bytes, be->lbs) >> SECTOR_SHIFT;
+}
+
 static void vhost_blk_probe_file(struct vhost_blk_backend_state *be)
 {
 	struct inode *inode = file_inode(be->file);
 	struct kstat stat;
 
-	be->capacity = i_size_read(inode) >> SECTOR_SHIFT;
 	be->lbs = SECTOR_SIZE;
 	/* O_DIRECT needs the file system's alignment. */
 	if ((be->file->f_flags & O_DIRECT) &&
@@ -54,6 +66,7 @@ static void vhost_blk_probe_file(struct vhost_blk_backend_state *be)
 		be->lbs = max_t(u32, SECTOR_SIZE, stat.dio_offset_align);
 		be->dio_mem_align = stat.dio_mem_align;
 	}
+	be->capacity = vhost_blk_backend_capacity(be);
 	be->pbs = max_t(u32, be->lbs, i_blocksize(inode));
 	if (be->file->f_op->fallocate) {
 		be->discard_sectors = VHOST_BLK_DISCARD_SECTORS_MAX;
@@ -66,8 +79,8 @@ static void vhost_blk_probe_bdev(struct vhost_blk_backend_state *be)
 {
 	struct block_device *bdev = be->bdev;
 
-	be->capacity = bdev_nr_sectors(bdev);
 	be->lbs = bdev_logical_block_size(bdev);
+	be->capacity = vhost_blk_backend_capacity(be);
 	be->pbs = bdev_physical_block_size(bdev);
 	be->discard_sectors = min_t(u32, bdev_max_discard_sectors(bdev),
 				    VHOST_BLK_DISCARD_SECTORS_MAX);
@@ -340,6 +353,69 @@ out:
 	return ret;
 }
 
+/*
+ * The eventfd signalled when the configuration changed; -1 clears it.
+ * Under dev.mutex, which every signal holds too.
+ */
+static long vhost_blk_set_config_call(struct vhost_blk *blk, int fd)
+{
+	struct eventfd_ctx *ctx = NULL;
+	long ret;
+
+	if (fd != -1) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	mutex_lock(&blk->dev.mutex);
+	ret = vhost_dev_check_owner(&blk->dev);
+	if (!ret)
+		swap(blk->config_ctx, ctx);
+	mutex_unlock(&blk->dev.mutex);
+	if (ctx)
+		eventfd_ctx_put(ctx);
+	return ret;
+}
+
+/*
+ * Read the backend's size again. Unchanged (the common case: frontends
+ * poll), nothing stops. Changed, the queues stop and drain, so no request
+ * is checked against one capacity and done against the other; requests
+ * after it see the new one. A request in flight past a new, smaller end
+ * ends as the backend ends it: a block device fails bios past its end,
+ * and writes to a file are checked against its size as they start
+ * (req.c), so neither touches a block past the end.
+ */
+static long vhost_blk_resize(struct vhost_blk *blk, u64 *capacity)
+{
+	struct vhost_blk_backend_state *be;
+	u64 old, now;
+	long ret;
+
+	mutex_lock(&blk->dev.mutex);
+	ret = vhost_dev_check_owner(&blk->dev);
+	be = blk->be;
+	*capacity = 0;
+	if (ret || !be)
+		goto out;
+	now = vhost_blk_backend_capacity(be);
+	old = be->capacity;
+	*capacity = now;
+	if (now == old)
+		goto out;
+	vhost_blk_quiesce(blk);
+	WRITE_ONCE(be->capacity, now);
+	if (be->layout)
+		vhost_blk_layout_resize(be->layout, now << SECTOR_SHIFT);
+	trace_vhost_blk_backend(blk, now > old ? "grow" : "shrink", be);
+	vhost_blk_resume(blk);
+	if (blk->config_ctx)
+		eventfd_signal(blk->config_ctx);
+out:
+	mutex_unlock(&blk->dev.mutex);
+	return ret;
+}
+
 static void vhost_blk_get_config(struct vhost_blk *blk,
 				 struct vhost_blk_config *cfg)
 {
@@ -447,8 +523,9 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 	struct vhost_blk_backend backend;
 	struct vhost_blk_serial serial;
 	struct vhost_blk_config cfg;
-	u64 features;
+	u64 features, capacity;
 	u32 writeback;
+	int fd;
 	long ret;
 
 	switch (ioctl) {
@@ -464,6 +541,15 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 		if (get_user(writeback, (u32 __user *)argp))
 			return -EFAULT;
 		return vhost_blk_set_writeback(blk, writeback);
+	case VHOST_BLK_SET_CONFIG_CALL:
+		if (get_user(fd, (int __user *)argp))
+			return -EFAULT;
+		return vhost_blk_set_config_call(blk, fd);
+	case VHOST_BLK_RESIZE:
+		ret = vhost_blk_resize(blk, &capacity);
+		if (!ret && put_user(capacity, (u64 __user *)argp))
+			ret = -EFAULT;
+		return ret;
 	case VHOST_BLK_GET_CONFIG:
 		if (get_user(cfg.flags, (u32 __user *)argp))
 			return -EFAULT;
@@ -549,6 +635,8 @@ static int vhost_blk_release(struct inode *inode, struct file *f)
 	mutex_unlock(&blk->dev.mutex);
 	vhost_dev_stop(&blk->dev);
 	vhost_dev_cleanup(&blk->dev);
+	if (blk->config_ctx)
+		eventfd_ctx_put(blk->config_ctx);
 	kfree(blk->dev.vqs);
 	kvfree(blk);
 	vhost_blk_stat_add(VHOST_BLK_STAT_DEVICES, -1);

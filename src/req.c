@@ -348,10 +348,20 @@ void vhost_blk_orphan_work(struct work_struct *work)
 			   false);
 }
 
+/*
+ * Within the capacity; and a change of a regular file within its size now,
+ * which may be less than the capacity until VHOST_BLK_RESIZE: a write past
+ * the end of a file cut short would extend it again, and the blocks it
+ * allocated there would be nobody's.
+ */
 static bool vhost_blk_range_ok(const struct vhost_blk_backend_state *be,
-			       u64 sector, u64 nr_sectors)
+			       u64 sector, u64 nr_sectors, bool write)
 {
-	return sector <= be->capacity && nr_sectors <= be->capacity - sector;
+	if (sector > be->capacity || nr_sectors > be->capacity - sector)
+		return false;
+	return !write || be->bdev ||
+	       (sector + nr_sectors) << SECTOR_SHIFT <=
+	       i_size_read(file_inode(be->file));
 }
 
 /*
@@ -391,7 +401,8 @@ static u8 vhost_blk_setup_rw(struct vhost_blk_req *req, struct iov_iter *data)
 		return VIRTIO_BLK_S_IOERR;
 	if (req->sector > U64_MAX >> SECTOR_SHIFT ||
 	    !IS_ALIGNED(pos, be->lbs) || !IS_ALIGNED(req->len, be->lbs) ||
-	    !vhost_blk_range_ok(be, req->sector, req->len >> SECTOR_SHIFT))
+	    !vhost_blk_range_ok(be, req->sector, req->len >> SECTOR_SHIFT,
+				!req->to_guest))
 		return VIRTIO_BLK_S_IOERR;
 	ret = vhost_blk_pin(req, data);
 	if (ret == -EBUSY)
@@ -447,7 +458,7 @@ static u8 vhost_blk_setup_segs(struct vhost_blk_req *req,
 
 		if (flags & ~allowed)
 			return VIRTIO_BLK_S_UNSUPP;
-		if (!nr || nr > max || !vhost_blk_range_ok(be, sector, nr) ||
+		if (!nr || nr > max || !vhost_blk_range_ok(be, sector, nr, true) ||
 		    !IS_ALIGNED(sector << SECTOR_SHIFT, be->lbs) ||
 		    !IS_ALIGNED((u64)nr << SECTOR_SHIFT, be->lbs))
 			return VIRTIO_BLK_S_IOERR;

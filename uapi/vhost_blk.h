@@ -100,4 +100,26 @@ struct vhost_blk_config {
  */
 #define VHOST_BLK_SET_WRITEBACK	_IOW(VHOST_VIRTIO, 0xC3, __u32)
 
+/*
+ * An eventfd the device signals when its configuration changed: the
+ * capacity, after VHOST_BLK_RESIZE found the backend at a new size. The
+ * frontend then reads VHOST_BLK_GET_CONFIG and raises the guest's config
+ * interrupt. -1 stops it. It stays set across VHOST_BLK_SET_BACKEND and
+ * VHOST_RESET_OWNER, until the device is closed.
+ */
+#define VHOST_BLK_SET_CONFIG_CALL _IOW(VHOST_VIRTIO, 0xC4, int)
+
+/*
+ * Read the backend's size again (file size or block device size, rounded
+ * down to the logical block size) and store the capacity, in 512-byte
+ * sectors, into the argument (0 without a backend). Unchanged, that is
+ * all: cheap enough to call from a timer. Changed, the device waits for
+ * the requests in flight, checks every later request against the new
+ * capacity, and signals the VHOST_BLK_SET_CONFIG_CALL eventfd. Whatever
+ * the capacity says, writes to a regular file never go past its current
+ * size (they get VIRTIO_BLK_S_IOERR), so a file cut short is not extended
+ * again. See docs/api.md.
+ */
+#define VHOST_BLK_RESIZE	_IOR(VHOST_VIRTIO, 0xC5, __u64)
+
 #endif /* _UAPI_LINUX_VHOST_BLK_H */
