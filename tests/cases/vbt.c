@@ -82,6 +82,8 @@ static const struct vbt_case cases[] = {
 	{ "pin-budget", case_pin_budget, VBT_WRITES },
 	{ "dirty-log", case_dirty_log, VBT_WRITES },
 	{ "integrity", case_integrity, VBT_WRITES },
+	{ "resize-grow", case_resize_grow, VBT_WRITES },
+	{ "resize-shrink", case_resize_shrink, VBT_WRITES },
 };
 
 #define NCASES	(sizeof(cases) / sizeof(cases[0]))

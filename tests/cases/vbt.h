@@ -235,5 +235,7 @@ int case_trace(struct vbt *t);
 int case_write_through(struct vbt *t);
 int case_pin_budget(struct vbt *t);
 int case_dirty_log(struct vbt *t);
+int case_resize_grow(struct vbt *t);
+int case_resize_shrink(struct vbt *t);
 
 #endif /* VBT_H */

@@ -112,6 +112,7 @@ struct fdev {
 	uint64_t cap;
 	uint8_t serial[VHOST_BLK_SERIAL_LEN];
 	bool write_through;	/* VHOST_BLK_SET_WRITEBACK 0 (no cache here) */
+	int config_call;		/* VHOST_BLK_SET_CONFIG_CALL, or -1 */
 	pthread_mutex_t lock;
 	pthread_t thread;
 	bool running;
@@ -330,6 +331,15 @@ static bool range_ok(struct fdev *d, uint64_t sector, uint64_t bytes)
 	return vblk_extent_ok(d->cap, d->lbs, sector, bytes);
 }
 
+/* As the module: a write never takes a regular file past its size now. */
+static bool within_file(struct fdev *d, uint64_t sector, uint64_t bytes)
+{
+	struct stat st;
+
+	return d->is_blk || (!fstat(d->backend, &st) &&
+			     sector * VBLK_SECTOR + bytes <= (uint64_t)st.st_size);
+}
+
 static uint8_t do_rw(struct fdev *d, bool rd, uint64_t sector,
 		     struct iovec *iov, unsigned int n, size_t skip, size_t len,
 		     uint32_t *used)
@@ -345,6 +355,8 @@ static uint8_t do_rw(struct fdev *d, bool rd, uint64_t sector,
 		return VIRTIO_BLK_S_IOERR;
 	if (sector > UINT64_MAX / VBLK_SECTOR ||
 	    (!range_ok(d, sector, len) && !has_bug("no-range-check")))
+		return VIRTIO_BLK_S_IOERR;
+	if (!rd && !within_file(d, sector, len))
 		return VIRTIO_BLK_S_IOERR;
 	if (!rd) {
 		nwrites++;
@@ -687,6 +699,7 @@ static int fake_open(void)
 		return -1;
 	}
 	d->backend = -1;
+	d->config_call = -1;
 	d->wake = eventfd(0, EFD_CLOEXEC);
 	pthread_mutex_init(&d->lock, NULL);
 	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
@@ -695,6 +708,37 @@ static int fake_open(void)
 		 ++serial_no);
 	devs[fd] = d;
 	return fd;
+}
+
+/* The backend's size now in sectors, rounded down to the logical block. */
+static uint64_t backend_cap(struct fdev *d)
+{
+	uint64_t size = 0;
+	struct stat st;
+
+	if (d->is_blk)
+		real_ioctl(d->backend, BLKGETSIZE64, &size);
+	else if (!fstat(d->backend, &st))
+		size = (uint64_t)st.st_size;
+	return size / d->lbs * d->lbs / VBLK_SECTOR;
+}
+
+/* VHOST_BLK_RESIZE: the size again; a change is signalled. */
+static int resize(struct fdev *d, uint64_t *cap)
+{
+	uint64_t now;
+
+	*cap = 0;
+	if (d->backend < 0)
+		return 0;
+	now = backend_cap(d);
+	*cap = now;
+	if (now != d->cap) {
+		d->cap = now;
+		if (d->config_call >= 0)
+			notify(d->config_call);
+	}
+	return 0;
 }
 
 static int attach(struct fdev *d, const struct vhost_blk_backend *b)
@@ -739,19 +783,15 @@ static int attach(struct fdev *d, const struct vhost_blk_backend *b)
 							VHOST_BLK_ENGINE_KIOCB;
 	d->lbs = d->pbs = 512;
 	if (d->is_blk) {
-		uint64_t size = 0;
 		int lbs = 512;
 		unsigned int pbs = 512;
 
-		real_ioctl(nfd, BLKGETSIZE64, &size);
 		real_ioctl(nfd, BLKSSZGET, &lbs);
 		real_ioctl(nfd, BLKPBSZGET, &pbs);
-		d->cap = size / VBLK_SECTOR;
 		d->lbs = (uint32_t)lbs;
 		d->pbs = pbs;
-	} else {
-		d->cap = (uint64_t)st.st_size / VBLK_SECTOR;
 	}
+	d->cap = backend_cap(d);
 	/* As vhost_vq_init_access(): the used index comes from the ring. */
 	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
 		if (d->vq[i].has_addr)
@@ -907,6 +947,19 @@ static int dev_ioctl(struct fdev *d, unsigned long req, void *arg)
 			return -EINVAL;
 		d->write_through = !*(uint32_t *)arg;
 		return 0;
+	case VHOST_BLK_SET_CONFIG_CALL: {
+		int fd = *(int *)arg;
+		int nfd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+		if (fd >= 0 && nfd < 0)
+			return -EBADF;
+		if (d->config_call >= 0)
+			real_close(d->config_call);
+		d->config_call = nfd;
+		return 0;
+	}
+	case VHOST_BLK_RESIZE:
+		return resize(d, arg);
 	case VHOST_RESET_OWNER:
 		return 1;	/* done by the caller, without the lock */
 #ifdef VHOST_NEW_WORKER
@@ -965,6 +1018,8 @@ int close(int fd)
 			drop_backend(d);
 			reset_vqs(d);
 			real_close(d->wake);
+			if (d->config_call >= 0)
+				real_close(d->config_call);
 			free(d);
 		}
 	}
