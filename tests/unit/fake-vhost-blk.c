@@ -723,6 +723,20 @@ static uint64_t backend_cap(struct fdev *d)
 	return size / d->lbs * d->lbs / VBLK_SECTOR;
 }
 
+/* As eventfd_ctx_fdget(): is @fd an eventfd? */
+static bool is_eventfd(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	return !strcmp(target, "anon_inode:[eventfd]");
+}
+
 /* VHOST_BLK_RESIZE: the size again; a change is signalled. */
 static int resize(struct fdev *d, uint64_t *cap)
 {
@@ -948,11 +962,15 @@ static int dev_ioctl(struct fdev *d, unsigned long req, void *arg)
 		d->write_through = !*(uint32_t *)arg;
 		return 0;
 	case VHOST_BLK_SET_CONFIG_CALL: {
-		int fd = *(int *)arg;
-		int nfd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		int fd = *(int *)arg, nfd = -1;
 
-		if (fd >= 0 && nfd < 0)
-			return -EBADF;
+		if (fd >= 0) {
+			if (!is_eventfd(fd))
+				return fcntl(fd, F_GETFD) < 0 ? -EBADF : -EINVAL;
+			nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+			if (nfd < 0)
+				return -EBADF;
+		}
 		if (d->config_call >= 0)
 			real_close(d->config_call);
 		d->config_call = nfd;
