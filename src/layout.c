@@ -208,17 +208,17 @@ static bool vhost_blk_layout_broken(struct vhost_blk_layout *lo,
 /*
  * The written extents of the file, into @m (none is fine: nothing written
  * yet), under the lease taken when lm_break had been called @breaks times:
- * from the start, as far as VHOST_BLK_LAYOUT_MAX_CALLS calls of map_blocks
- * go. -EAGAIN if it is recalled meanwhile, -EOPNOTSUPP if its blocks are
- * not on one device the bios can use.
+ * from the start to @size bytes, as far as VHOST_BLK_LAYOUT_MAX_CALLS
+ * calls of map_blocks go. -EAGAIN if it is recalled meanwhile, -EOPNOTSUPP
+ * if its blocks are not on one device the bios can use.
  */
 static int vhost_blk_layout_map(struct vhost_blk_layout *lo,
-				struct vhost_blk_map *m, unsigned int breaks)
+				struct vhost_blk_map *m, unsigned int breaks,
+				u64 size)
 {
 	struct inode *inode = file_inode(lo->file);
 	const struct export_operations *ops = inode->i_sb->s_export_op;
 	struct block_device *bdev = lo->bdev;
-	u64 size = READ_ONCE(lo->size);
 	unsigned int calls = 0;
 	u64 pos = 0;
 	int ret;
@@ -286,9 +286,9 @@ int vhost_blk_layout_check(struct file *file)
 static int vhost_blk_layout_take(struct vhost_blk_layout *lo, bool as_caller)
 {
 	struct vhost_blk_map m = {};
-	unsigned int breaks;
+	unsigned int breaks, resized = 0;
 	bool used = false;
-	u64 version;
+	u64 version, size;
 	int ret;
 
 	spin_lock_irq(&lo->lock);
@@ -315,9 +315,22 @@ static int vhost_blk_layout_take(struct vhost_blk_layout *lo, bool as_caller)
 	 * later change of the inode (atime) bump it, and remap the file each
 	 * time. What moves blocks logs the inode core, which bumps it anyway.
 	 */
+map:
 	version = inode_peek_iversion(file_inode(lo->file));
-	ret = vhost_blk_layout_map(lo, &m, breaks);
+	size = READ_ONCE(lo->size);
+	ret = vhost_blk_layout_map(lo, &m, breaks, size);
 	spin_lock_irq(&lo->lock);
+	/*
+	 * VHOST_BLK_RESIZE changed the size meanwhile and, seeing no map in
+	 * use, left the new size to this one: map again (a few times at
+	 * most; a shorter map is still right, only slower).
+	 */
+	if (!ret && lo->breaks == breaks && !lo->closing &&
+	    size != lo->size && resized++ < 4) {
+		spin_unlock_irq(&lo->lock);
+		m.nr = 0;
+		goto map;
+	}
 	if (!ret && lo->breaks == breaks && !lo->closing) {
 		/* No holder while recalled: the old map is no one's. */
 		swap(lo->map, m);
@@ -464,7 +477,7 @@ void vhost_blk_layout_resize(struct vhost_blk_layout *lo, u64 size)
 	if (!held)
 		return;
 	version = inode_peek_iversion(file_inode(lo->file));
-	ret = vhost_blk_layout_map(lo, &m, breaks);
+	ret = vhost_blk_layout_map(lo, &m, breaks, size);
 	spin_lock_irq(&lo->lock);
 	if (!ret && lo->breaks == breaks && !lo->recalled && !lo->closing) {
 		swap(lo->map, m);
