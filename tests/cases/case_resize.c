@@ -328,12 +328,93 @@ static int rsz_args(struct vbt *t, struct rsz *r)
 	return 0;
 }
 
+/*
+ * Wait up to 10 s until every recall since @e0 was followed by a new map:
+ * the layout is held again.
+ */
+static int wait_mapped(struct vbt *t, const struct vblk_events *e0,
+		       const char *what)
+{
+	struct vblk_events e;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if (vblk_read_events(&e))
+			return vbt_fail(t, "reading %s", VBLK_EVENTS_PATH), -1;
+		if (e.layout_recalls > e0->layout_recalls &&
+		    e.layout_remaps >= e0->layout_remaps +
+				       (e.layout_recalls - e0->layout_recalls))
+			break;
+		usleep(50000);
+	}
+	if (i == 200)
+		return vbt_fail(t, "%s: the image's layout was not mapped again within 10 s (recalls %ld, remaps %ld since)",
+				what, e.layout_recalls - e0->layout_recalls,
+				e.layout_remaps - e0->layout_remaps), -1;
+	vbt_note(t, "%s; layout mapped again after %d ms: recalls %ld, remaps %ld since",
+		 what, i * 50, e.layout_recalls - e0->layout_recalls,
+		 e.layout_remaps - e0->layout_remaps);
+	return 0;
+}
+
+/* Fail unless requests went to the file's blocks since @e0. */
+static int bios_since(struct vbt *t, const struct vblk_events *e0,
+		      const char *what)
+{
+	struct vblk_events e;
+
+	if (vblk_read_events(&e))
+		return vbt_fail(t, "reading %s", VBLK_EVENTS_PATH), -1;
+	vbt_note(t, "%s: layout_bios %ld, recalls %ld, remaps %ld since",
+		 what, e.layout_bios - e0->layout_bios,
+		 e.layout_recalls - e0->layout_recalls,
+		 e.layout_remaps - e0->layout_remaps);
+	if (e.layout_bios <= e0->layout_bios)
+		return vbt_fail(t, "%s: no request to the new space went to the file's blocks (the layout was not mapped again to the new size; recalls %ld, remaps %ld since)",
+				what, e.layout_recalls - e0->layout_recalls,
+				e.layout_remaps - e0->layout_remaps), -1;
+	return 0;
+}
+
+/*
+ * The bio engine on a file, grown again, RESIZE at once: the layout is
+ * recalled then (by the truncate), so the new size goes to the next map.
+ */
+static int grow_recalled(struct vbt *t, struct rsz *r, uint64_t cap1)
+{
+	uint64_t grown = r->orig + 2 * DELTA, first = cap1 + HOLE / VBLK_SECTOR;
+	struct vblk_vq *vq = &r->v.d.vq[0];
+	struct vblk_events e0;
+	uint64_t cap;
+
+	if (vblk_read_events(&e0))
+		return vbt_fail(t, "reading %s", VBLK_EVENTS_PATH), -1;
+	if (rsz_set(t, r, grown) ||
+	    fill_written(t, t->o->backend, cap1 * VBLK_SECTOR + HOLE, grown) ||
+	    rsz_resize(t, r, &cap))
+		return -1;
+	if (cap != grown / VBLK_SECTOR)
+		return vbt_fail(t, "RESIZE grown again, layout recalled: %" PRIu64 " sectors, expected %" PRIu64,
+				cap, grown / VBLK_SECTOR), -1;
+	if (rsz_fired(t, r, true, "RESIZE grown again, layout recalled") ||
+	    wait_mapped(t, &e0, "grown again, RESIZE while recalled") ||
+	    vblk_read_events(&e0))
+		return -1;
+	if (vbt_write_pat(t, vq, first, NSECT, 6, NULL) ||
+	    vbt_write_pat(t, vq, cap - NSECT, NSECT, 7, NULL) ||
+	    vbt_verify_pat(t, vq, first, NSECT, 6, NULL) ||
+	    vbt_verify_pat(t, vq, cap - NSECT, NSECT, 7, NULL)) {
+		vbt_prefix(t, "grown again, RESIZE while recalled");
+		return -1;
+	}
+	return bios_since(t, &e0, "grown again, RESIZE while the layout was recalled");
+}
+
 static int resize_grow(struct vbt *t, struct rsz *r)
 {
 	uint64_t cap0, cap1, cap, want, grown, first;
-	struct vblk_events e0, e;
+	struct vblk_events e0;
 	uint32_t lbs;
-	int i;
 
 	cap0 = r->v.cfg.capacity;
 	lbs = r->v.cfg.logical_block_size;
@@ -362,22 +443,8 @@ static int resize_grow(struct vbt *t, struct rsz *r)
 		if (fill_written(t, t->o->backend, r->orig + HOLE,
 				 r->orig + DELTA))
 			return VBT_FAIL;
-		for (i = 0; i < 200; i++) {
-			if (vblk_read_events(&e))
-				return vbt_fail(t, "reading %s", VBLK_EVENTS_PATH);
-			if (e.layout_recalls > e0.layout_recalls &&
-			    e.layout_remaps >= e0.layout_remaps +
-					       (e.layout_recalls - e0.layout_recalls))
-				break;
-			usleep(50000);
-		}
-		if (i == 200)
-			return vbt_fail(t, "the image's layout was not mapped again within 10 s of growing it (recalls %ld, remaps %ld since)",
-					e.layout_recalls - e0.layout_recalls,
-					e.layout_remaps - e0.layout_remaps);
-		vbt_note(t, "grown; layout mapped again after %d ms: recalls %ld, remaps %ld since",
-			 i * 50, e.layout_recalls - e0.layout_recalls,
-			 e.layout_remaps - e0.layout_remaps);
+		if (wait_mapped(t, &e0, "grown"))
+			return VBT_FAIL;
 	}
 	if (rsz_one(t, r, true, cap0, NSECT, VIRTIO_BLK_S_IOERR, 2,
 		    "grown, before RESIZE") ||
@@ -403,18 +470,8 @@ static int resize_grow(struct vbt *t, struct rsz *r)
 		vbt_prefix(t, "in the new space after RESIZE");
 		return VBT_FAIL;
 	}
-	if (r->bio_file) {
-		if (vblk_read_events(&e))
-			return vbt_fail(t, "reading %s", VBLK_EVENTS_PATH);
-		vbt_note(t, "after RESIZE: layout_bios %ld, recalls %ld, remaps %ld since",
-			 e.layout_bios - e0.layout_bios,
-			 e.layout_recalls - e0.layout_recalls,
-			 e.layout_remaps - e0.layout_remaps);
-		if (e.layout_bios <= e0.layout_bios)
-			return vbt_fail(t, "after RESIZE no request to the new space went to the file's blocks (the layout was not mapped again to the new size; recalls %ld, remaps %ld since RESIZE)",
-					e.layout_recalls - e0.layout_recalls,
-					e.layout_remaps - e0.layout_remaps);
-	}
+	if (r->bio_file && bios_since(t, &e0, "after RESIZE"))
+		return VBT_FAIL;
 	if (rsz_one(t, r, true, cap1, lbs / VBLK_SECTOR, VIRTIO_BLK_S_IOERR,
 		    5, "past the new end") ||
 	    rsz_resize(t, r, &cap) ||
@@ -423,6 +480,8 @@ static int resize_grow(struct vbt *t, struct rsz *r)
 	if (cap != cap1)
 		return vbt_fail(t, "a second RESIZE: %" PRIu64 " sectors, expected %" PRIu64,
 				cap, cap1);
+	if (r->bio_file && grow_recalled(t, r, cap1))
+		return VBT_FAIL;
 	return VBT_PASS;
 }
 
