@@ -24,8 +24,9 @@
  *       runs during which it stayed at most --quiet-pct (default 10).
  *   vbench merge LATEST.json NEW.json
  *       LATEST.json with the ratios of NEW.json (a run of a few cells,
- *       same kernel) that it lacks, on stdout; nothing it holds changes,
- *       and NEW.json's cells stay out (merge.c).
+ *       same kernel) that LATEST.json's own cells do not give, on stdout;
+ *       its cells and the ratios they give stay, NEW.json's cells stay
+ *       out (merge.c).
  */
 #include <dirent.h>
 #include <errno.h>

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * vbench merge: the ratios of a run of a few cells (BENCH_CELLS) added to
- * a latest.json, which keeps everything it holds: its kernel, command
- * line, cells and ratios; from the new run only the ratios it lacks or has
- * as null. Not the new run's cells: they come from another boot, under
- * other load, and divided by the kept cells they would give figures no
- * run measured (a ratio is of cells of one run, paired by repetition).
+ * a latest.json, which keeps its kernel, command line and cells, and every
+ * ratio its own cells give; the new run's value replaces the others (a
+ * ratio merged from an earlier such run, say) unless it is null. Not the
+ * new run's cells: they come from another boot, under other load, and
+ * divided by the kept cells they would give figures no run measured (a
+ * ratio is of cells of one run, paired by repetition).
  */
 #include <math.h>
 #include <stdio.h>
@@ -97,7 +98,7 @@ int vb_merge(FILE *out, const char *old_text, size_t old_len,
 	struct json_doc o = { 0 }, n = { 0 };
 	char kernel[128], new_kernel[128], cmdline[4096];
 	struct vb_ratio r[VB_NRATIOS];
-	struct vb_set s = { 0 }, none = { 0 };
+	struct vb_set s = { 0 };
 	bool has_cmdline;
 	int ret = -1, i;
 
@@ -122,11 +123,12 @@ int vb_merge(FILE *out, const char *old_text, size_t old_len,
 	has_cmdline = !str_of(&o, 0, "cmdline", cmdline, sizeof(cmdline));
 	if (add_runs(&s, &o, "the latest.json to keep", err, len))
 		goto out;
-	vb_ratios(&none, r);	/* the names, values NAN */
+	vb_ratios(&s, r);	/* which ratios the kept cells give */
 	for (i = 0; i < VB_NRATIOS; i++) {
-		r[i].value = ratio_in(&o, r[i].name);
-		if (isnan(r[i].value))
-			r[i].value = ratio_in(&n, r[i].name);
+		double kept = ratio_in(&o, r[i].name);
+		double fresh = ratio_in(&n, r[i].name);
+
+		r[i].value = r[i].pairs || isnan(fresh) ? kept : fresh;
 	}
 	vb_write_json(out, kernel, has_cmdline ? cmdline : NULL, &s, r);
 	ret = 0;

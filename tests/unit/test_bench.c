@@ -604,17 +604,40 @@ static int t_log_merge(struct ut *t)
 		       sizeof(err));
 	fclose(f);
 	CHECK(t, !ret, "merge: %s", err);
-	/* kept: its cell (not the new run's bio 80000), its ratios, no
-	 * cmdline; added: the +log ratios, not their cells */
+	/* kept: its cell (not the new run's bio 80000), no cmdline, and
+	 * bio_vs_host (the new run has no host cell); added: the +log
+	 * ratios, not their cells, and kiocb_vs_bio, which the kept cells
+	 * (no kiocb) do not give */
 	CHECK(t, strstr(out, "\"iops\": 70000, \"lat_p50_us\": 400.50") &&
 	      !strstr(out, "\"iops\": 80000") &&
 	      strstr(out, "\"bio_vs_host\": 1.131") &&
-	      strstr(out, "\"kiocb_vs_bio\": 1.007") &&
+	      strstr(out, "\"kiocb_vs_bio\": 0.875") &&
 	      !strstr(out, "cmdline") &&
 	      !strstr(out, "bio+log") &&
 	      strstr(out, "\"bio_log_vs_bio\": 0.822") &&
 	      strstr(out, "\"kiocb_log_vs_kiocb\": 0.900"),
 	      "merged:\n%s", out);
+	/* merged again from a later run: its log ratios replace the first's */
+	free(fresh);
+	fresh = NULL;
+	r[VB_BIO_LOG_VS_BIO].value = 0.85;
+	r[VB_KIOCB_LOG_VS_KIOCB].value = NAN;
+	f = open_memstream(&fresh, &flen);
+	vb_write_json(f, "6.12.0-test", "console=ttyS0", &s, r);
+	fclose(f);
+	{
+		char *again = NULL;
+		size_t alen = 0;
+
+		f = open_memstream(&again, &alen);
+		ret = vb_merge(f, out, olen, fresh, flen, err, sizeof(err));
+		fclose(f);
+		CHECK(t, !ret && strstr(again, "\"bio_log_vs_bio\": 0.850") &&
+		      strstr(again, "\"kiocb_log_vs_kiocb\": 0.900") &&
+		      strstr(again, "\"bio_vs_host\": 1.131"),
+		      "merged again (%s):\n%s", err, again);
+		free(again);
+	}
 	free(out);
 	out = NULL;
 	f = open_memstream(&out, &olen);
