@@ -23,6 +23,9 @@
  *   vblk_ring=N                            ring size (from iodepth)
  *   vblk_mem_mb=N                          guest memory (from the jobs)
  *   vblk_dev=PATH                          the vhost-blk node
+ *   vblk_log=1                             dirty logging on, as QEMU sets
+ *                                          it up for a live migration
+ *                                          (vhost; target.c, start_log())
  *   direct=1                               open the backend O_DIRECT
  */
 #include <errno.h>
@@ -46,6 +49,7 @@ struct vblk_options {
 	unsigned int ring;
 	unsigned int mem_mb;
 	char *dev;
+	unsigned int log;
 };
 
 static struct fio_option options[] = {
@@ -160,6 +164,16 @@ static struct fio_option options[] = {
 		.group = FIO_OPT_G_INVALID,
 	},
 	{
+		.name = "vblk_log",
+		.lname = "vblk dirty logging",
+		.type = FIO_OPT_BOOL,
+		.off1 = offsetof(struct vblk_options, log),
+		.help = "Dirty logging on, as during a live migration: log bitmap and eventfd, used rings logged, VHOST_F_LOG_ALL (vhost transport)",
+		.def = "0",
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
 		.name = NULL,
 	},
 };
@@ -202,6 +216,7 @@ static void opts_of(struct thread_data *td, struct vbe_opts *o)
 	o->buf_size = td_max_bs(td);
 	o->mem_size = (size_t)eo->mem_mb << 20;
 	o->direct = td->o.odirect;
+	o->log = eo->log;
 }
 
 static unsigned int eo_queues(struct thread_data *td)

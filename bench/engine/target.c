@@ -58,6 +58,35 @@ static size_t mem_for(const struct vbe_opts *o, unsigned int ring)
 	return VBLK_MEM_DEFAULT_SIZE + 2 * (per_job * o->queues + rings);
 }
 
+/*
+ * Dirty logging as QEMU sets it up when a migration starts, on the running
+ * device: a bitmap of one bit a 4 KiB page up to the end of the highest
+ * region of guest memory, the log's eventfd, every used ring logged and
+ * VHOST_F_LOG_ALL. Nobody reads the eventfd while fio runs (a signal then
+ * costs the device the eventfd's count and lock, no wake-up); the bitmap
+ * is never read or cleared (every page the device writes is marked anew).
+ */
+static int start_log(struct vbe_target *t, char *err, size_t len)
+{
+	uint64_t end = 0;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < VBLK_MEM_REGIONS; i++)
+		if (t->dev.mem.reg[i].gpa + t->dev.mem.reg[i].size > end)
+			end = t->dev.mem.reg[i].gpa + t->dev.mem.reg[i].size;
+	ret = vblk_log_init(&t->log, end);
+	if (ret) {
+		say(err, len, "no memory for a dirty log of %llu MiB of guest addresses: %s",
+		    (unsigned long long)(end >> 20), strerror(-ret));
+		return ret;
+	}
+	ret = vblk_dev_log_start(&t->dev, &t->log);
+	if (ret)
+		say(err, len, "dirty logging (vblk_log=1): %s", t->dev.err);
+	return ret;
+}
+
 static int open_vhost(struct vbe_target *t, const struct vbe_opts *o,
 		      char *err, size_t len)
 {
@@ -97,17 +126,22 @@ static int open_vhost(struct vbe_target *t, const struct vbe_opts *o,
 		say(err, len, "%s", t->dev.err);
 		return ret;
 	}
+	if (o->log) {
+		ret = start_log(t, err, len);
+		if (ret)
+			return ret;
+	}
 	t->vq = t->dev.vq;
 	t->mem = &t->dev.mem;
 	t->size = t->dev.cfg.capacity * VBLK_SECTOR;
 	t->block = t->dev.cfg.logical_block_size;
 	snprintf(t->desc, sizeof(t->desc),
-		 "vhost-blk %s%s: %s engine, %u queue%s%s, polls %u us, ring %u",
+		 "vhost-blk %s%s: %s engine, %u queue%s%s, polls %u us, ring %u%s",
 		 o->path, o->direct ? " (O_DIRECT)" : "",
 		 vblk_engine_name(t->dev.cfg.engine), o->queues,
 		 o->queues > 1 ? "s" : "",
 		 d.worker_per_queue ? ", a worker each" : ", one worker",
-		 o->poll_us, t->ring);
+		 o->poll_us, t->ring, o->log ? ", dirty log on" : "");
 	return 0;
 }
 
@@ -118,8 +152,8 @@ static int open_vhost_user(struct vbe_target *t, const struct vbe_opts *o,
 	int ret;
 
 	if (o->engine != VHOST_BLK_ENGINE_AUTO ||
-	    o->workers == VBE_WORKERS_PER_QUEUE || o->poll_us) {
-		say(err, len, "%s is a vhost-user socket: vblk_engine, vblk_workers and vblk_poll_us apply to /dev/vhost-blk only",
+	    o->workers == VBE_WORKERS_PER_QUEUE || o->poll_us || o->log) {
+		say(err, len, "%s is a vhost-user socket: vblk_engine, vblk_workers, vblk_poll_us and vblk_log apply to /dev/vhost-blk only",
 		    o->path);
 		return -EINVAL;
 	}
@@ -148,7 +182,7 @@ static bool same_opts(const struct vbe_opts *a, const struct vbe_opts *b)
 	return a->transport == b->transport && a->engine == b->engine &&
 	       a->workers == b->workers && a->poll_us == b->poll_us &&
 	       a->queues == b->queues &&
-	       a->direct == b->direct;
+	       a->direct == b->direct && a->log == b->log;
 }
 
 static int target_open(const struct vbe_opts *o, struct vbe_target **out,
@@ -170,6 +204,7 @@ static int target_open(const struct vbe_opts *o, struct vbe_target **out,
 	}
 	pthread_mutex_init(&t->mem_lock, NULL);
 	t->dev.fd = -1;
+	t->log.efd = -1;
 	t->vu.sock = -1;
 	t->opts = *o;
 	t->opts.path = t->path;
@@ -285,6 +320,7 @@ void target_close(struct vbe_target *t)
 		vblk_vu_close(&t->vu);
 	else if (t->dev.fd >= 0 || t->dev.mem.map)
 		vblk_dev_close(&t->dev);
+	vblk_log_destroy(&t->log);	/* after the device: it may log until then */
 	pthread_mutex_destroy(&t->mem_lock);
 	free(t->path);
 	free(t);

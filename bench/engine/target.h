@@ -23,6 +23,7 @@ struct vbe_target {
 	size_t mem_size;
 	bool vhost_user;
 	struct vblk_dev dev;		/* vhost */
+	struct vblk_log log;		/* vhost with opts.log */
 	struct vblk_vu vu;		/* vhost-user */
 	struct vblk_vq *vq;		/* dev.vq or vu.vq */
 	struct vblk_mem *mem;

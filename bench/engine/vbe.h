@@ -46,6 +46,7 @@ struct vbe_opts {
 	size_t buf_size;		/* largest I/O of a job */
 	size_t mem_size;		/* guest memory; 0: from the above */
 	bool direct;			/* open the backend O_DIRECT (vhost) */
+	bool log;			/* dirty logging on, as in a migration (vhost) */
 };
 
 struct vbe_target;

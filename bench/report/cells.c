@@ -127,8 +127,8 @@ static int rank(const char *name, const char *const *order)
 }
 
 static const char *const backends[] = { "null_blk", "brd", "xfs", NULL };
-static const char *const targets[] = { "host", "kiocb", "bio", "layout", "qsd",
-				       NULL };
+static const char *const targets[] = { "host", "kiocb", "kiocb+log", "bio",
+				       "bio+log", "layout", "qsd", NULL };
 static const char *const rws[] = { "randread", "randwrite", NULL };
 
 static int cmp_cell(const void *a, const void *b)
@@ -263,7 +263,7 @@ struct rule {
 	enum metric m;
 };
 
-/* The goals are those of issue #4. */
+/* The goals are those of issue #4, and of #20 for dirty logging. */
 static const struct rule rules[VB_NRATIOS] = {
 	[VB_BIO_VS_HOST] = { "bio_vs_host",
 		"bio engine IOPS / io_uring on the backend itself, QD32",
@@ -286,6 +286,12 @@ static const struct rule rules[VB_NRATIOS] = {
 	[VB_Q2_VS_Q1] = { "q2_vs_q1",
 		"vhost-blk IOPS with 2 queues / 1 queue, QD32",
 		1.8, false, "vhost", "vhost", NULL, 32, 2, 1, M_IOPS },
+	[VB_BIO_LOG_VS_BIO] = { "bio_log_vs_bio",
+		"bio engine IOPS with dirty logging on / off, QD32",
+		0.8, false, "bio+log", "bio", NULL, 32, 0, 0, M_IOPS },
+	[VB_KIOCB_LOG_VS_KIOCB] = { "kiocb_log_vs_kiocb",
+		"kiocb engine IOPS with dirty logging on / off, QD32",
+		0.8, false, "kiocb+log", "kiocb", NULL, 32, 0, 0, M_IOPS },
 };
 
 static const struct rule refs[VB_NREFS] = {

@@ -16,7 +16,7 @@
 
 /* The measurement of one fio run. */
 struct vb_record {
-	char target[VB_NAME];	/* host, kiocb, bio, qsd */
+	char target[VB_NAME];	/* host, kiocb, bio, layout, qsd; +log */
 	char backend[VB_NAME];	/* null_blk, brd, xfs */
 	char rw[VB_NAME];	/* randread, randwrite */
 	unsigned int qd;
@@ -71,7 +71,7 @@ const struct vb_cell *vb_find(const struct vb_set *s, const char *target,
 			      unsigned int qd, unsigned int queues);
 double vb_median(double *v, size_t n);
 
-/* The ratios of issue #4. */
+/* The ratios of issue #4, then those of dirty logging (#20). */
 enum vb_ratio_id {
 	VB_BIO_VS_HOST,
 	VB_KIOCB_VS_BIO,
@@ -80,6 +80,8 @@ enum vb_ratio_id {
 	VB_VHOST_VS_QSD_LAT_QD1,
 	VB_CPU_VS_QSD,
 	VB_Q2_VS_Q1,
+	VB_BIO_LOG_VS_BIO,	/* live migration's dirty log: on / off */
+	VB_KIOCB_LOG_VS_KIOCB,
 	VB_NRATIOS,
 };
 

@@ -22,6 +22,11 @@
  *       --step seconds before it; record time + offset = machine time):
  *       each cell's median other load, and the medians and ratios of the
  *       runs during which it stayed at most --quiet-pct (default 10).
+ *   vbench merge LATEST.json NEW.json
+ *       LATEST.json with the ratios of NEW.json (a run of a few cells,
+ *       same kernel) that LATEST.json's own cells do not give, on stdout;
+ *       its cells and the ratios they give stay, NEW.json's cells stay
+ *       out (merge.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +40,7 @@
 #include <unistd.h>
 
 #include "cells.h"
+#include "merge.h"
 #include "run.h"
 #include "out.h"
 
@@ -45,7 +51,8 @@ static void usage(void)
 		"       vbench record --target T --backend B --rw RW --qd N --queues N --rep N\n"
 		"                     --fio RUN.json --stat0 FILE --stat1 FILE\n"
 		"       vbench report [--kernel RELEASE] [--cmdline ARGS] [--json FILE] [--plot DIR]\n"
-		"                     [--hostload FILE --clock-offset S [--step S] [--quiet-pct P]] RESULTS\n");
+		"                     [--hostload FILE --clock-offset S [--step S] [--quiet-pct P]] RESULTS\n"
+		"       vbench merge LATEST.json NEW.json\n");
 	exit(2);
 }
 
@@ -357,6 +364,26 @@ static int mark(int argc, char **argv)
 	return 0;
 }
 
+static int merge(int argc, char **argv)
+{
+	char *old_text, *new_text, err[512];
+	size_t old_len, new_len;
+	int ret = 1;
+
+	if (argc != 3)
+		usage();
+	old_text = slurp(argv[1], &old_len);
+	new_text = old_text ? slurp(argv[2], &new_len) : NULL;
+	if (new_text && vb_merge(stdout, old_text, old_len, new_text, new_len,
+				 err, sizeof(err)))
+		fprintf(stderr, "vbench merge: %s\n", err);
+	else if (new_text)
+		ret = fflush(stdout) ? 1 : 0;
+	free(old_text);
+	free(new_text);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -367,6 +394,8 @@ int main(int argc, char **argv)
 		return record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
 		return report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "merge"))
+		return merge(argc - 1, argv + 1);
 	usage();
 	return 2;
 }

@@ -166,8 +166,10 @@ void vb_write_json(FILE *f, const char *kernel, const char *cmdline,
 
 	fputs("{\n  \"kernel\": ", f);
 	json_str(f, kernel);
-	fputs(",\n  \"cmdline\": ", f);
-	json_str(f, cmdline);
+	if (cmdline) {
+		fputs(",\n  \"cmdline\": ", f);
+		json_str(f, cmdline);
+	}
 	fputs(",\n  \"runs\": [", f);
 	for (i = 0; i < s->ncell; i++) {
 		const struct vb_cell *c = &s->cell[i];

@@ -19,8 +19,8 @@ void vb_print_references(FILE *f, const struct vb_ratio r[VB_NREFS]);
  */
 void vb_print_pairs(FILE *f, const struct vb_pair *p, size_t n);
 /*
- * latest.json: {"kernel", "cmdline" (the test host's kernel command line),
- * "runs" (one per cell, medians), "ratios"}.
+ * latest.json: {"kernel", "cmdline" (the test host's kernel command line;
+ * left out when NULL), "runs" (one per cell, medians), "ratios"}.
  */
 void vb_write_json(FILE *f, const char *kernel, const char *cmdline,
 		   const struct vb_set *s, const struct vb_ratio r[VB_NRATIOS]);

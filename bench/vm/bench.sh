@@ -33,7 +33,10 @@ die() { echo "bench: FAILED: $*"; exit 1; }
 # The cells: "backend rw qd queues target..." a line. QUICK keeps what
 # every ratio needs: randread; QD1 and QD32 with one queue on null_blk for
 # all targets; 2 queues at QD32; the XFS image (io_uring, kiocb and the bio
-# engine through the image's block layout on it) against the brd under it.
+# engine through the image's block layout on it) against the brd under it;
+# dirty logging's cost (kiocb+log, bio+log: the engines with the log on,
+# as during a live migration) on null_blk at QD32, one queue, randread and
+# randwrite (in the full matrix too).
 cells() {
 	local b rw qd q
 	if [ -n "${BENCH_CELLS:-}" ]; then
@@ -42,7 +45,8 @@ cells() {
 	fi
 	if [ "$QUICK" = 1 ]; then
 		echo "null_blk randread 1 1 host kiocb bio qsd"
-		echo "null_blk randread 32 1 host kiocb bio qsd"
+		echo "null_blk randread 32 1 host kiocb bio qsd kiocb+log bio+log"
+		echo "null_blk randwrite 32 1 kiocb bio kiocb+log bio+log"
 		echo "null_blk randread 32 2 host bio qsd"
 		echo "xfs randread 32 1 host kiocb bio layout"
 		return
@@ -51,7 +55,7 @@ cells() {
 		for rw in randread randwrite; do
 			for qd in 1 32; do
 				for q in 1 2; do
-					echo "$b $rw $qd $q host kiocb bio qsd$([ "$b" = xfs ] && echo " layout")"
+					echo "$b $rw $qd $q host kiocb bio qsd$([ "$b" = xfs ] && echo " layout")$([ "$b$qd$q" = null_blk321 ] && echo " kiocb+log bio+log")"
 				done
 			done
 		done
@@ -100,16 +104,19 @@ fio_args() {
 	host)
 		# the limit: io_uring on the backend itself, its best settings
 		ARGS+=(--filename="$file" --ioengine=io_uring --fixedbufs=1 --registerfiles=1) ;;
-	kiocb|bio)
-		if [ "$t" = bio ] && [ "$b" = xfs ]; then
+	kiocb|bio|kiocb+log|bio+log)
+		if [ "${t%+log}" = bio ] && [ "$b" = xfs ]; then
 			# the brd under the image, at the image's blocks: writes
 			# there change the image's data only, so fio may write
 			# to the mounted device
 			file=/dev/ram1
 			ARGS+=(--offset="$XFS_OFF" --allow_mounted_write=1)
 		fi
-		ARGS+=(--filename="$file" --ioengine="external:$ENGINE" --vblk_engine="$t" --vblk_queues="$q" \
-			--vblk_poll_us="$POLL_US") ;;
+		ARGS+=(--filename="$file" --ioengine="external:$ENGINE" --vblk_engine="${t%+log}" --vblk_queues="$q" \
+			--vblk_poll_us="$POLL_US")
+		# +log: the same with dirty logging on, as during a live
+		# migration (an engine option: after --ioengine)
+		[ "$t" = "${t%+log}" ] || ARGS+=(--vblk_log=1) ;;
 	layout)
 		# the bio engine on the image: its blocks, through XFS's layout
 		ARGS+=(--filename="$file" --ioengine="external:$ENGINE" --vblk_engine=bio --vblk_queues="$q" \

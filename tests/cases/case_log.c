@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -22,13 +21,11 @@
 
 #include "vbt.h"
 
-#define LOG_PAGE	4096u
+#define LOG_PAGE	VBLK_LOG_PAGE
 #define LOG_SEGS	3u
 
 struct dlog {
-	uint8_t *bits;
-	size_t bytes;
-	int efd;
+	struct vblk_log log;
 	uint64_t allowed[16][2];	/* [first, last] page of what may be set */
 	unsigned int nallowed;
 };
@@ -42,7 +39,7 @@ static void dlog_allow(struct dlog *l, uint64_t gpa, uint64_t len)
 
 static bool dlog_bit(const struct dlog *l, uint64_t page)
 {
-	return page / 8 < l->bytes && (l->bits[page / 8] >> (page % 8)) & 1;
+	return page / 8 < l->log.bytes && (l->log.bits[page / 8] >> (page % 8)) & 1;
 }
 
 /* Every page of [gpa, gpa + len) logged? */
@@ -62,8 +59,8 @@ static uint64_t dlog_stray(const struct dlog *l)
 	uint64_t i, p;
 	unsigned int a;
 
-	for (i = 0; i < l->bytes; i++) {
-		if (!l->bits[i])
+	for (i = 0; i < l->log.bytes; i++) {
+		if (!l->log.bits[i])
 			continue;
 		for (p = i * 8; p < i * 8 + 8; p++) {
 			if (!dlog_bit(l, p))
@@ -78,41 +75,18 @@ static uint64_t dlog_stray(const struct dlog *l)
 	return 0;
 }
 
-static uint64_t dlog_events(struct dlog *l)
-{
-	uint64_t v = 0;
-
-	if (read(l->efd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
 /* SET_VRING_ADDR of queue 0 again, with the used ring's log on or off. */
 static int dlog_vring(struct vbt *t, struct vblk_dev *d, bool on)
 {
-	struct vblk_vq *vq = &d->vq[0];
-	struct vhost_vring_addr a = {
-		.index = 0,
-		.flags = on ? 1u << VHOST_VRING_F_LOG : 0,
-		.desc_user_addr = (uintptr_t)vq->desc,
-		.avail_user_addr = (uintptr_t)vq->avail,
-		.used_user_addr = (uintptr_t)vq->used,
-		.log_guest_addr = vbt_gpa(vq->mem, vq->used, 4),
-	};
-
-	if (ioctl(d->fd, VHOST_SET_VRING_ADDR, &a))
-		return vbt_fail(t, "SET_VRING_ADDR with the log flag %d: %s", on,
-				strerror(errno)), -1;
+	if (vblk_dev_log_vring(d, 0, on, vbt_gpa(&d->mem, d->vq[0].used, 4)))
+		return vbt_fail(t, "%s", d->err), -1;
 	return 0;
 }
 
 static int dlog_features(struct vbt *t, struct vblk_dev *d, bool on)
 {
-	uint64_t f = d->features | (on ? VBLK_F(VHOST_F_LOG_ALL) : 0);
-
-	if (ioctl(d->fd, VHOST_SET_FEATURES, &f))
-		return vbt_fail(t, "SET_FEATURES %s VHOST_F_LOG_ALL: %s",
-				on ? "with" : "without", strerror(errno)), -1;
+	if (vblk_dev_log_all(d, on))
+		return vbt_fail(t, "%s", d->err), -1;
 	return 0;
 }
 
@@ -140,8 +114,8 @@ static int dlog_requests(struct vbt *t, struct vbt_dev *v, struct dlog *l,
 	}
 	if (!out || !id)
 		return vbt_fail(t, "guest memory"), -1;
-	memset(l->bits, 0, l->bytes);
-	dlog_events(l);
+	memset(l->log.bits, 0, l->log.bytes);
+	vblk_log_events(l->log.efd);
 	l->nallowed = 0;
 	dlog_allow(l, vbt_gpa(vq->mem, vq->used, 4),
 		   4 + 8 * vq->num + 2);
@@ -207,7 +181,7 @@ static int dlog_requests(struct vbt *t, struct vbt_dev *v, struct dlog *l,
 	if (dlog_stray(l))
 		return vbt_fail(t, "page %#" PRIx64 " is logged, which the device never wrote",
 				dlog_stray(l) * LOG_PAGE), -1;
-	if (!dlog_events(l))
+	if (!vblk_log_events(l->log.efd))
 		return vbt_fail(t, "the log's eventfd (VHOST_SET_LOG_FD) never fired"), -1;
 	return 0;
 }
@@ -279,11 +253,11 @@ out:
 
 int case_dirty_log(struct vbt *t)
 {
-	struct dlog l = { .efd = -1 };
+	struct dlog l = { .log = { .efd = -1 } };
 	struct vbt_dev v;
 	struct stat st;
-	uint64_t base, errs, bad, bad_features;
-	int res = VBT_FAIL;
+	uint64_t errs, bad, bad_features;
+	int res = VBT_FAIL, ret;
 
 	if (stat("/sys/module/vhost_blk", &st) < 0)
 		return vbt_skip(t, "needs the vhost_blk module: the stand-in keeps no dirty log");
@@ -292,12 +266,9 @@ int case_dirty_log(struct vbt *t)
 	if (!(v.d.offered & VBLK_F(VHOST_F_LOG_ALL)))
 		return vbt_fail(t, "VHOST_F_LOG_ALL is not offered");
 	/* One bit a 4 KiB page, up to the end of the highest region. */
-	l.bytes = (VBLK_GPA_BASE1 + v.d.mem.reg[1].size) / LOG_PAGE / 8 + 1;
-	l.bits = mmap(NULL, l.bytes, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	l.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (l.bits == MAP_FAILED || l.efd < 0) {
-		vbt_fail(t, "log memory: %s", strerror(errno));
+	ret = vblk_log_init(&l.log, VBLK_GPA_BASE1 + v.d.mem.reg[1].size);
+	if (ret) {
+		vbt_fail(t, "log memory: %s", strerror(-ret));
 		goto out;
 	}
 	/*
@@ -312,10 +283,8 @@ int case_dirty_log(struct vbt *t)
 			 bad);
 		goto out;
 	}
-	base = (uintptr_t)l.bits;
-	if (ioctl(v.d.fd, VHOST_SET_LOG_BASE, &base) ||
-	    ioctl(v.d.fd, VHOST_SET_LOG_FD, &l.efd)) {
-		vbt_fail(t, "SET_LOG_BASE/SET_LOG_FD: %s", strerror(errno));
+	if (vblk_dev_set_log(&v.d, l.log.bits, l.log.efd)) {
+		vbt_fail(t, "%s", v.d.err);
 		goto out;
 	}
 	if (dlog_switch_busy(t, &v) || dlog_vring(t, &v.d, true) ||
@@ -329,7 +298,7 @@ int case_dirty_log(struct vbt *t)
 	 * The used ring's log off, so the request still completes.
 	 */
 	if (dlog_vring(t, &v.d, false) || dlog_features(t, &v.d, true) ||
-	    mprotect(l.bits, l.bytes, PROT_READ)) {
+	    mprotect(l.log.bits, l.log.bytes, PROT_READ)) {
 		vbt_prefix(t, "making the log read-only");
 		goto out;
 	}
@@ -346,9 +315,6 @@ int case_dirty_log(struct vbt *t)
 	res = VBT_PASS;
 out:
 	vblk_dev_close(&v.d);
-	if (l.bits && l.bits != MAP_FAILED)
-		munmap(l.bits, l.bytes);
-	if (l.efd >= 0)
-		close(l.efd);
+	vblk_log_destroy(&l.log);
 	return res;
 }

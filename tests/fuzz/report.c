@@ -145,9 +145,10 @@ void fz_summary(struct fz_run *run, double secs)
 		printf("%s %s %" PRIu64, k == 1 ? "" : ",", fz_event_name(k),
 		       c->events[k]);
 	printf("\n");
-	printf("dirty log: %" PRIu64 " devices logging, %" PRIu64 " rounds checked (%" PRIu64 " with VHOST_F_LOG_ALL off, %" PRIu64 " switched mid-round), %" PRIu64 " pages found logged as they must be, %" PRIu64 " rounds not checked (RESET_OWNER / close)\n",
+	printf("dirty log: %" PRIu64 " devices logging, %" PRIu64 " rounds checked (%" PRIu64 " with VHOST_F_LOG_ALL off, %" PRIu64 " switched mid-round), %" PRIu64 " pages found logged as they must be, %" PRIu64 " rounds that logged and signalled the log's eventfd, %" PRIu64 " rounds not checked (RESET_OWNER / close)\n",
 	       c->log_devices, c->log_rounds, c->log_rounds_off,
-	       c->log_toggles, c->log_pages, c->log_skipped);
+	       c->log_toggles, c->log_pages, c->log_signalled,
+	       c->log_skipped);
 	if (run->has_layout && !vblk_read_events(&ev))
 		printf("layout: %ld requests sent to the file's blocks, %ld layouts recalled, %ld taken again (the module's counts)\n",
 		       ev.layout_bios - run->ev0.layout_bios,

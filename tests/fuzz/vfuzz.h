@@ -264,6 +264,7 @@ struct fz_counters {
 	uint64_t log_toggles;		/* LOG_ALL switched mid-round */
 	uint64_t log_skipped;		/* rounds ended by RESET_OWNER / close */
 	uint64_t log_pages;		/* pages found logged as they must be */
+	uint64_t log_signalled;		/* rounds that logged and fired the eventfd */
 };
 
 /* What the fuzzing process and a child owner share (MAP_SHARED). */
@@ -430,6 +431,7 @@ struct fz_dev {
 	uint8_t *log_allowed;		/* the pages this round may log */
 	int log_efd;			/* VHOST_SET_LOG_FD */
 	uint64_t log_rounds, log_rounds_off, log_pages, log_toggles;
+	uint64_t log_signalled;
 };
 
 /* device.c */

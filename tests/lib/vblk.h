@@ -12,6 +12,7 @@
  *              raw), avail/used rings, EVENT_IDX, kick/call/err eventfds
  *   dev.c      the /dev/vhost-blk file: owner, features, memory table,
  *              vrings, backend, serial, config
+ *   dlog.c     the dirty log of live migration (VHOST_F_LOG_ALL)
  *   req.c      virtio-blk requests: builders, sync helpers, async reaping
  *   pump.c     keep many requests in flight over several queues
  *   pattern.c  self-describing, checksummed 512-byte blocks
@@ -312,6 +313,38 @@ int vblk_dev_set_writeback(struct vblk_dev *d, bool writeback);
 int vblk_dev_reset_owner(struct vblk_dev *d);
 /* Close the file (requests may be in flight), then unmap guest memory. */
 void vblk_dev_close(struct vblk_dev *d);
+
+/*
+ * Dirty logging for live migration (dlog.c): a bitmap of one bit a
+ * VBLK_LOG_PAGE of guest memory, and the eventfd the device signals after
+ * it logged something (non-blocking).
+ */
+#define VBLK_LOG_PAGE		4096u
+
+struct vblk_log {
+	uint8_t *bits;
+	size_t bytes;
+	int efd;
+};
+
+/* A zeroed bitmap for guest addresses below @end, and the eventfd:
+ * 0 or -errno. */
+int vblk_log_init(struct vblk_log *l, uint64_t end);
+void vblk_log_destroy(struct vblk_log *l);
+/* Read (and so reset) eventfd @efd without blocking: its count, 0 when
+ * it was not signalled. */
+uint64_t vblk_log_events(int efd);
+/* VHOST_SET_LOG_BASE @bits and VHOST_SET_LOG_FD @efd (-1: none). */
+int vblk_dev_set_log(struct vblk_dev *d, void *bits, int efd);
+/* VHOST_SET_VRING_ADDR of queue @q again, its used ring (at @used_gpa)
+ * logged (VHOST_VRING_F_LOG) or not. */
+int vblk_dev_log_vring(struct vblk_dev *d, unsigned int q, bool on,
+		       uint64_t used_gpa);
+/* VHOST_SET_FEATURES: the negotiated ones, with VHOST_F_LOG_ALL or not. */
+int vblk_dev_log_all(struct vblk_dev *d, bool on);
+/* All of it, as QEMU when a migration starts: log base and eventfd, every
+ * queue's used ring logged, VHOST_F_LOG_ALL on. -EOPNOTSUPP if not offered. */
+int vblk_dev_log_start(struct vblk_dev *d, const struct vblk_log *l);
 
 /* ------------------------------------------------------------------------
  * virtio-blk requests

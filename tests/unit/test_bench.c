@@ -8,6 +8,7 @@
 
 #include "cells.h"
 #include "json.h"
+#include "merge.h"
 #include "out.h"
 #include "run.h"
 #include "unit.h"
@@ -559,6 +560,98 @@ static int t_references(struct ut *t)
 	return 0;
 }
 
+/*
+ * Dirty logging's ratios (+log over the same engine without, per rw),
+ * and vbench merge: a run of those cells adds the ratios the kept
+ * latest.json lacks, not its cells, and changes nothing the latter holds.
+ */
+static int t_log_merge(struct ut *t)
+{
+	static const char kept[] =
+		"{\n  \"kernel\": \"6.12.0-test\",\n  \"runs\": [\n"
+		"    {\"target\": \"bio\", \"backend\": \"null_blk\", \"rw\": \"randread\", \"qd\": 32, \"queues\": 1, \"iops\": 70000, \"lat_p50_us\": 400.50, \"lat_p99_us\": 900.00, \"cpu_us_per_io\": 18.500}\n"
+		"  ],\n  \"ratios\": {\n    \"bio_vs_host\": 1.131,\n    \"kiocb_vs_bio\": 1.007\n  }\n}\n";
+	static const char other[] = "{\"kernel\": \"6.1\", \"runs\": []}";
+	struct vb_ratio r[VB_NRATIOS];
+	struct vb_set s = { 0 };
+	char *fresh = NULL, *out = NULL, err[256];
+	size_t flen = 0, olen = 0;
+	FILE *f;
+	int ret;
+
+	add(&s, "bio", "null_blk", "randread", 32, 1, 80000, 50, 10);
+	add(&s, "bio+log", "null_blk", "randread", 32, 1, 60000, 60, 12);
+	add(&s, "bio", "null_blk", "randwrite", 32, 1, 50000, 50, 10);
+	add(&s, "bio+log", "null_blk", "randwrite", 32, 1, 45000, 60, 12);
+	add(&s, "kiocb", "null_blk", "randread", 32, 1, 70000, 50, 10);
+	add(&s, "kiocb+log", "null_blk", "randread", 32, 1, 63000, 60, 12);
+	vb_set_cells(&s);
+	vb_ratios(&s, r);
+	/* sqrt(0.75 * 0.9) over the two rw; kiocb's randwrite is missing */
+	CHECK(t, fabs(r[VB_BIO_LOG_VS_BIO].value - sqrt(0.75 * 0.9)) < 1e-9 &&
+	      r[VB_BIO_LOG_VS_BIO].pairs == 2 &&
+	      vb_ratio_met(&r[VB_BIO_LOG_VS_BIO]),
+	      "bio+log / bio %f over %u", r[VB_BIO_LOG_VS_BIO].value,
+	      r[VB_BIO_LOG_VS_BIO].pairs);
+	CHECK(t, fabs(r[VB_KIOCB_LOG_VS_KIOCB].value - 0.9) < 1e-9 &&
+	      r[VB_KIOCB_LOG_VS_KIOCB].pairs == 1,
+	      "kiocb+log / kiocb %f", r[VB_KIOCB_LOG_VS_KIOCB].value);
+	f = open_memstream(&fresh, &flen);
+	vb_write_json(f, "6.12.0-test", "console=ttyS0", &s, r);
+	fclose(f);
+	f = open_memstream(&out, &olen);
+	ret = vb_merge(f, kept, sizeof(kept) - 1, fresh, flen, err,
+		       sizeof(err));
+	fclose(f);
+	CHECK(t, !ret, "merge: %s", err);
+	/* kept: its cell (not the new run's bio 80000), no cmdline, and
+	 * bio_vs_host (the new run has no host cell); added: the +log
+	 * ratios, not their cells, and kiocb_vs_bio, which the kept cells
+	 * (no kiocb) do not give */
+	CHECK(t, strstr(out, "\"iops\": 70000, \"lat_p50_us\": 400.50") &&
+	      !strstr(out, "\"iops\": 80000") &&
+	      strstr(out, "\"bio_vs_host\": 1.131") &&
+	      strstr(out, "\"kiocb_vs_bio\": 0.875") &&
+	      !strstr(out, "cmdline") &&
+	      !strstr(out, "bio+log") &&
+	      strstr(out, "\"bio_log_vs_bio\": 0.822") &&
+	      strstr(out, "\"kiocb_log_vs_kiocb\": 0.900"),
+	      "merged:\n%s", out);
+	/* merged again from a later run: its log ratios replace the first's */
+	free(fresh);
+	fresh = NULL;
+	r[VB_BIO_LOG_VS_BIO].value = 0.85;
+	r[VB_KIOCB_LOG_VS_KIOCB].value = NAN;
+	f = open_memstream(&fresh, &flen);
+	vb_write_json(f, "6.12.0-test", "console=ttyS0", &s, r);
+	fclose(f);
+	{
+		char *again = NULL;
+		size_t alen = 0;
+
+		f = open_memstream(&again, &alen);
+		ret = vb_merge(f, out, olen, fresh, flen, err, sizeof(err));
+		fclose(f);
+		CHECK(t, !ret && strstr(again, "\"bio_log_vs_bio\": 0.850") &&
+		      strstr(again, "\"kiocb_log_vs_kiocb\": 0.900") &&
+		      strstr(again, "\"bio_vs_host\": 1.131"),
+		      "merged again (%s):\n%s", err, again);
+		free(again);
+	}
+	free(out);
+	out = NULL;
+	f = open_memstream(&out, &olen);
+	ret = vb_merge(f, kept, sizeof(kept) - 1, other, sizeof(other) - 1,
+		       err, sizeof(err));
+	fclose(f);
+	CHECK(t, ret && strstr(err, "run the whole matrix"),
+	      "another kernel merged: %d %s", ret, err);
+	free(out);
+	free(fresh);
+	vb_set_free(&s);
+	return 0;
+}
+
 const struct ut_case ut_bench_cases[] = {
 	{ "bench-json", t_json },
 	{ "bench-run", t_run },
@@ -568,5 +661,6 @@ const struct ut_case ut_bench_cases[] = {
 	{ "bench-pairs", t_pairs },
 	{ "bench-records-json", t_records_and_json },
 	{ "bench-references", t_references },
+	{ "bench-log-merge", t_log_merge },
 	{ NULL, NULL },
 };
