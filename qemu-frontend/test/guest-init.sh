@@ -8,13 +8,21 @@
 #                leave it write-through; leave a marker; reboot
 #   second boot: (the reset and restart of the device) pattern A and the fio
 #                data are still there; write and read pattern B; the write
-#                cache is write-back again, write; power off
+#                cache is write-back again, write; power off, or with
+#                vblk_mig_serial= go on with the migration phase:
+#   migration:   a token in tmpfs; fio writes with verify on both vhost-blk
+#                disks while the test host migrates the guest between QEMU
+#                processes; on "vblk-stop" from the console: fio stops (it
+#                must not have stopped before, nor found a bad block), md5
+#                of both whole disks, the token and uptime; power off
 # The marker (sector 131072, 64 MiB) says which boot this is. The test host
 # checks the image from outside afterwards, and with the module's tracepoints
 # that the writes of each write cache mode (8 x 4 KiB at 96, 100 and 104 MiB)
 # carried FUA or not. The write cache steps report "wce ok: STEP" or
 # "wce fail: STEP: why" and do not stop the test. Parameters from the kernel
-# command line: vblk_serial=, vblk_sectors=.
+# command line: vblk_serial=, vblk_sectors=, vblk_mig_serial= (the second
+# vhost-blk disk of the migration phase), vblk_phase=migrate (the migration
+# phase alone, at once).
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -87,9 +95,9 @@ wce_say() {
 # The fio job; the second boot runs it again with --verify_only. fio runs
 # from the tools disk, through its loader.
 T=/tools
+FIOLIBS=$T/lib/x86_64-linux-gnu:$T/usr/lib/x86_64-linux-gnu/ceph
 fio() {
-	$T/lib64/ld-linux-x86-64.so.2 --library-path \
-		$T/lib/x86_64-linux-gnu:$T/usr/lib/x86_64-linux-gnu/ceph $T/bin/fio "$@"
+	$T/lib64/ld-linux-x86-64.so.2 --library-path $FIOLIBS $T/bin/fio "$@"
 }
 FIO="--name=vblk --offset=16M --size=4M --rw=randwrite
 	--bsrange=4k-64k --ioengine=libaio --iodepth=8 --direct=1
@@ -147,6 +155,52 @@ phase1() {
 	fail "reboot -f returned"
 }
 
+# The migration phase (vblk_mig_serial=): one fio with a job on each disk,
+# random writes over 1 MiB again and again, each block read back and
+# checked soon after it is written (verify_backlog), until "vblk-stop".
+# One fio for all of it: starting fio takes a minute here (TCG in TCG).
+MIGFIO="--rw=randwrite --size=1M --bsrange=4k-64k --ioengine=libaio
+	--iodepth=8 --direct=1 --verify=crc32c --verify_fatal=1
+	--verify_backlog=16 --time_based --runtime=3600"
+# sectors written to a disk so far
+written() { awk '{ print $7 }' /sys/block/${1#/dev/}/stat; }
+
+migrate_phase() {
+	mdev=$1
+	tok=$(head -c 16 /dev/urandom | md5sum | cut -d' ' -f1)
+	echo "$tok" >/tmp/token
+	# fio itself in the background, not a shell running it: it gets the
+	# SIGINT that stops it
+	# shellcheck disable=SC2086
+	$T/lib64/ld-linux-x86-64.so.2 --library-path $FIOLIBS $T/bin/fio \
+		$MIGFIO --name=dev --filename=$DEV --offset=112M \
+		--name=bdev --filename=$mdev --offset=0 >/tmp/mig.fio 2>&1 &
+	pf=$!
+	# The writes go on: the sectors each disk has written, now and then
+	( while sleep 10; do say "mig io $(written $DEV) $(written $mdev)"; done ) &
+	pm=$!
+	say "migrate ready token=$tok"
+	# The test host writes "vblk-stop" to the console after the last
+	# migration (the tty echoes it).
+	while read -r line </dev/ttyS0; do
+		case $line in *vblk-stop*) break ;; esac
+	done
+	kill $pm
+	kill -0 $pf 2>/dev/null ||
+		fail "migration: fio ended before the migrations did: $(grep -iE 'verify|err|bad' /tmp/mig.fio | head -n 3 | tr '\n' ' ')"
+	kill -INT $pf
+	wait $pf
+	if grep -qiE 'verify:|bad magic|crc32c|err= *[1-9]' /tmp/mig.fio ||
+		! grep -qE '^ *WRITE: bw=' /tmp/mig.fio; then
+		fail "migration: fio: $(grep -iE 'verify|err=|bad|WRITE' /tmp/mig.fio | head -n 4 | tr '\n' ' ')"
+	fi
+	say "migrate fio ok: $(sed -nE 's/^ *(READ|WRITE): bw=([^ ]+) .* io=([^ ]+) .*/\1 \3 at \2;/p' /tmp/mig.fio | tr '\n' ' ')"
+	m1=$(dd if=$DEV bs=$MIB iflag=direct status=none | md5sum | cut -d' ' -f1)
+	m2=$(dd if=$mdev bs=$MIB iflag=direct status=none | md5sum | cut -d' ' -f1)
+	say "migrate done token=$(cat /tmp/token) uptime=$(cut -d' ' -f1 /proc/uptime) md5dev=$m1 md5bdev=$m2"
+	power_off 020
+}
+
 phase2() {
 	set_marker "VBLK-PHASE2-STARTED $1"
 	say "boot 2: the device restarted after the reset"
@@ -168,6 +222,7 @@ phase2() {
 
 	set_marker "VBLK-PHASE2 $1 $b"
 	say "phase2 ok md5a=$1 md5b=$b"
+	[ -n "$MIGDEV" ] && migrate_phase $MIGDEV
 	power_off 020
 }
 
@@ -177,26 +232,30 @@ say "init started"
 for m in $(cat /lib/modules.order); do
 	insmod /lib/$m.ko 2>/dev/null || say "note: $m.ko did not load"
 done
-# The disks, by serial: the one under test (vhost-blk) and the tools.
-DEV= TOOLS=
+# The disks, by serial: the one under test (vhost-blk), the tools, and the
+# second vhost-blk disk of the migration phase if there is one.
+DEV= TOOLS= MIGDEV=
+mig=$(arg vblk_mig_serial)
 i=0
-while [ -z "$DEV" ] || [ -z "$TOOLS" ]; do
+while [ -z "$DEV" ] || [ -z "$TOOLS" ] || { [ -n "$mig" ] && [ -z "$MIGDEV" ]; }; do
 	for b in /sys/block/vd*; do
 		[ -e "$b/serial" ] || continue
 		case $(cat "$b/serial") in
 		"$(arg vblk_serial)") DEV=/dev/${b##*/} ;;
 		vblk-tools) TOOLS=/dev/${b##*/} ;;
+		"${mig:-/}") MIGDEV=/dev/${b##*/} ;;
 		esac
 	done
 	i=$((i + 1))
-	[ $i -le 100 ] || fail "no disk with serial '$(arg vblk_serial)' (vhost-blk) and 'vblk-tools' after 10 s"
-	[ -n "$DEV" ] && [ -n "$TOOLS" ] || sleep 0.1
+	[ $i -le 100 ] || fail "no disk with serial '$(arg vblk_serial)' (vhost-blk), 'vblk-tools'${mig:+ and '$mig'} after 10 s"
+	[ -n "$DEV" ] && [ -n "$TOOLS" ] && { [ -z "$mig" ] || [ -n "$MIGDEV" ]; } || sleep 0.1
 done
 [ -b "$DEV" ] && [ -b "$TOOLS" ] || fail "no device node for $DEV or $TOOLS"
 mount -t ext4 -o ro "$TOOLS" $T || fail "cannot mount the tools disk $TOOLS"
 
 marker=$(dd if=$DEV bs=512 skip=$MARK count=1 iflag=direct status=none | tr -d '\000' | head -n 1)
-case $marker in
+case $(arg vblk_phase)$marker in
+migrate*) migrate_phase "$MIGDEV" ;;
 "") phase1 ;;
 "VBLK-PHASE1 "*) phase2 "${marker#VBLK-PHASE1 }" ;;
 *) fail "unexpected marker '$marker': booted a third time?" ;;

@@ -11,13 +11,15 @@
 # or not. Prints "PASS qemu/NAME" or "FAIL qemu/NAME: why"; progress lines
 # start with "vbt: ". The guest's console is kept in /out/guest-console.log.
 #   nested-vm.sh [--demo]   --demo: only the boot, showing the guest's console
+# VBLK_NESTED_ONLY=migrate: only the migrations, the guest starting with them
+# (a shorter run while working on them; make check runs everything).
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 Q=/repo/build/qemu/qemu-system-x86_64
 GUEST=/repo/build/qemu/guest
 MNT=/mnt/qxfs
 IMG=$MNT/disk.raw
-SECTORS=524288			# 256 MiB
+SECTORS=262144			# 128 MiB
 SERIAL=vblk-nested-1
 # A guard against a hung guest, not the goal: both boots take a few minutes
 # on an idle machine, three times that when other work shares its cores.
@@ -30,6 +32,7 @@ initcall_blacklist=load_system_certificate_list,jent_mod_init,inet6_init,init_en
 FAST=${FAST//$'\n'/ }
 demo=0
 [ "${1:-}" = --demo ] && demo=1
+ONLY=${VBLK_NESTED_ONLY:-}
 BASE=(-machine q35 -accel tcg -nodefaults -no-user-config -display none)
 
 say() { echo "vbt: $(date +%T) qemu: $*"; }
@@ -92,6 +95,12 @@ setup() {
 	modprobe brd rd_nr=2 rd_size=$((512 * 1024)) && mkfs.xfs -q -f /dev/ram0 &&
 		mkdir -p $MNT && mount /dev/ram0 $MNT && truncate -s $((SECTORS * 512)) $IMG ||
 		{ fail setup "cannot put a raw image on XFS on /dev/ram0"; return 1; }
+	# The migration's second disk: the bio engine on a block device
+	# (no udev in the VM: the kernel's own node, /dev/dm-N)
+	dmsetup create $MIG_DM --table "0 32768 linear /dev/ram1 0" &&
+		MIG_BDEV=/dev/dm-$(dmsetup info -c --noheadings -o minor $MIG_DM | tr -d ' ') &&
+		[ -b "$MIG_BDEV" ] ||
+		{ fail setup "cannot create the dm-linear device $MIG_DM on /dev/ram1"; return 1; }
 }
 
 load_module() {
@@ -152,8 +161,8 @@ device_cases() {
 		-device vhost-blk-pci,path=$IMG,config-wce=off
 	starts fd-passing "info qtree" "vhost-blk-pci" \
 		-device vhost-blk-pci,vhostfd=3,backendfd=4 3<>/dev/vhost-blk 4<>$IMG
-	starts migration-blocked 'migrate "exec:cat >/dev/null"' \
-		"vhost-blk does not support migration yet" -device vhost-blk-pci,path=$IMG
+	starts migratable 'migrate "exec:cat >/dev/null"\ninfo migrate' \
+		"Migration status: completed" -device vhost-blk-pci,path=$IMG
 	if out=$(no_leaks); then pass no-leaks-after-errors; else fail no-leaks-after-errors "$out"; fi
 }
 
@@ -212,37 +221,297 @@ wce_fua() {
 	END { print n + 0, f + 0 }' $TRACE
 }
 
-# The nested guest: two boots, on the guest's own timetable (guest-init.sh).
+# Every QEMU of the nested test runs in the background: the guest's console
+# and the human monitor on pipe character devices in $MIG (NAME.in/.out and
+# NAME-mon.in/.out), its stderr in NAME.err. The console goes to $LOG and
+# its "VBLK:" lines to the progress output.
+MIG=/tmp/vblk-mig
+MIG_SERIAL=vblk-mig-bdev
+MIG_DM=vblkmig			# dm-linear, 16 MiB of /dev/ram1: the bio engine's disk
+MIG_BDEV=			# its /dev/dm-N
+MIG_LIMIT=${VBLK_MIGRATE_LIMIT:-600}
+QEMU_PIDS=
+
+# guest_args DISK-OPTIONS: QARGS, the same for every QEMU of the test (the
+# devices in the same order) but for the first vhost-blk disk's options
+guest_args() {
+	local append="console=ttyS0 loglevel=5 panic=-1 $FAST vblk_serial=$SERIAL vblk_sectors=$SECTORS"
+	QARGS=("${BASE[@]}" -smp 1 -m 256 -bios qboot.rom
+		-device isa-debug-exit,iobase=0xf4,iosize=4
+		-kernel "/boot/vmlinuz-$(uname -r)" -initrd $GUEST/initramfs.cpio
+		-device "vhost-blk-pci,$1,serial=$SERIAL,num-queues=2")
+	if [ $demo = 0 ]; then
+		append="$append vblk_mig_serial=$MIG_SERIAL${ONLY:+ vblk_phase=$ONLY}"
+		QARGS+=(-device "vhost-blk-pci,path=$MIG_BDEV,engine=bio,serial=$MIG_SERIAL")
+	fi
+	QARGS+=(-append "$append"
+		-drive if=none,id=tools,file=$GUEST/tools.img,format=raw,readonly=on
+		-device virtio-blk-pci,drive=tools,serial=vblk-tools)
+}
+
+console() {
+	local line
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		printf '%s\n' "$line" >>$LOG
+		if [ $demo = 1 ]; then
+			echo "guest| $line"
+		else
+			case $line in
+			*"VBLK: "*) say "guest: ${line#*VBLK: }" ;;
+			esac
+		fi
+	done <$MIG/$1.out
+}
+
+# start_qemu NAME [ARGS...]: QEMU NAME with QARGS and ARGS, in the background
+start_qemu() {
+	local n=$1 f
+	shift
+	for f in $n.in $n.out $n-mon.in $n-mon.out; do
+		rm -f $MIG/$f && mkfifo $MIG/$f
+	done
+	"$Q" "${QARGS[@]}" -chardev pipe,id=con,path=$MIG/$n -serial chardev:con \
+		-chardev pipe,id=mon,path=$MIG/$n-mon -mon chardev=mon,mode=readline \
+		"$@" </dev/null >$MIG/$n.err 2>&1 &
+	echo $! >$MIG/$n.pid
+	QEMU_PIDS="$QEMU_PIDS $!"
+	console "$n" &
+	cat $MIG/$n-mon.out >>$MIG/$n-mon.log &	# cat: unbuffered
+}
+qpid() { cat $MIG/$1.pid; }
+running() { kill -0 "$(qpid "$1")" 2>/dev/null; }
+# hmp NAME COMMAND: a monitor command; its answer lands in NAME-mon.log
+hmp() { running "$1" && timeout 10 sh -c "printf '%s\n' '$2' >$MIG/$1-mon.in"; }
+# wait_for FILE PATTERN SECONDS [NAME]: until a line of FILE matches; 1 on
+# time-out, or when QEMU NAME has exited without it
+wait_for() {
+	local end=$((SECONDS + $3))
+	until grep -qE "$2" "$1" 2>/dev/null; do
+		[ $SECONDS -lt $end ] || return 1
+		[ -z "${4:-}" ] || running "$4" || { sleep 1; grep -qE "$2" "$1" 2>/dev/null; return; }
+		sleep 1
+	done
+}
+# ask NAME COMMAND PATTERN: the monitor's answer to COMMAND, its first line
+# that matches PATTERN (waiting up to 20 s for it)
+ask() {
+	: >$MIG/$1-mon.log
+	hmp "$1" "$2" || return 1
+	wait_for $MIG/$1-mon.log "$3" 20 "$1" && tr -d '\r' <$MIG/$1-mon.log | grep -m1 -E "$3"
+}
+# mig_info NAME KEY: the value of "KEY: value" in the last "info migrate"
+mig_info() {
+	tr -d '\r' <$MIG/$1-mon.log | awk -v k="$2" '
+		/^Migration status:/ { v = "" }
+		index($0, k ": ") == 1 { v = substr($0, length(k) + 3) }
+		END { print v }'
+
+}
+# mig_wait NAME: until the migration out of NAME ends; prints its status
+mig_wait() {
+	local end=$((SECONDS + MIG_LIMIT)) st
+	while :; do
+		sleep 2
+		ask "$1" "info migrate" "^Migration status:" >/dev/null ||
+			{ echo "no answer to 'info migrate'"; return; }
+		sleep 1		# the lines after the status
+		st=$(mig_info "$1" "Migration status")
+		case $st in
+		completed | failed* | cancelled) echo "$st"; return ;;
+		esac
+		[ $SECONDS -lt $end ] || { echo "${st:-no status} after ${MIG_LIMIT}s"; return; }
+	done
+}
+# stop_qemu NAME: quit, or kill after 20 s; returns its exit status
+stop_qemu() {
+	local pid
+	pid=$(qpid "$1")
+	hmp "$1" quit
+	timeout 20 tail --pid="$pid" -f /dev/null || kill -9 "$pid" 2>/dev/null
+	wait "$pid"
+}
+
+# report NAME WHY: PASS without WHY, else FAIL; mig_missing fails those of
+# MIG_TESTS that were not reported
+MIG_TESTS="migrate-refuses-other-size migrate-refuses-readonly migrate-1 migrate-2
+	migrate-3 migrate-fio-verify migrate-same-boot migrate-md5-image migrate-md5-bdev"
+report() {
+	echo "$1" >>$MIG/reported
+	if [ -z "$2" ]; then pass "$1"; else fail "$1" "$2"; fi
+}
+mig_missing() {
+	local t
+	for t in $MIG_TESTS; do
+		grep -qx "$t" $MIG/reported 2>/dev/null || fail "$t" "$1"
+	done
+}
+
+# refused NAME PATTERN FROM TO DISK-OPTIONS: a destination on another
+# backend refuses the migration before any RAM, with an error matching
+# PATTERN, and the source runs on
+refused() {
+	local name=$1 pattern=$2 from=$3 to=$4 st why=
+	guest_args "$5"
+	start_qemu "$to" -incoming "unix:$MIG/$to.sock"
+	for _ in $(seq 60); do [ -S $MIG/$to.sock ] && break; sleep 1; done
+	hmp "$from" "migrate -d unix:$MIG/$to.sock"
+	st=$(mig_wait "$from")
+	timeout 30 tail --pid="$(qpid "$to")" -f /dev/null || kill -9 "$(qpid "$to")"
+	wait "$(qpid "$to")"
+	case $st in
+	failed*) ;;
+	*) why="the migration to a destination with $5 ended '$st', expected failed" ;;
+	esac
+	[ -n "$why" ] || grep -qE -- "$pattern" $MIG/$to.err ||
+		why="the destination's error does not match '$pattern': $(oneline 2 <$MIG/$to.err)"
+	[ -n "$why" ] || [ "$(ask "$from" "info status" "^VM status:")" = "VM status: running" ] ||
+		why="the source does not run on: $(tr -d '\r' <$MIG/$from-mon.log | grep -E '^VM status:' | tail -n 1)"
+	say "migration to a destination with $5: $st; it said: $(grep -m1 vhost-blk $MIG/$to.err)"
+	report "$name" "$why"
+}
+
+# migrate_to N TO: the guest from the current QEMU to a new QEMU TO while
+# it writes; the source quits
+migrate_to() {
+	local n=$1 to=$2 from st io
+	from=$(cat $MIG/current)
+	guest_args "path=$IMG"
+	start_qemu "$to" -incoming "unix:$MIG/$to.sock"
+	for _ in $(seq 60); do [ -S $MIG/$to.sock ] && break; sleep 1; done
+	# A long downtime under TCG is no failure here
+	hmp "$from" "migrate_set_parameter downtime-limit 2000"
+	hmp "$from" "migrate -d unix:$MIG/$to.sock"
+	st=$(mig_wait "$from")
+	if [ "$st" != completed ]; then
+		report "migrate-$n" "migration $n ($from to $to): $st; $(oneline 2 <$MIG/$to.err)"
+		kill -9 "$(qpid "$to")" 2>/dev/null
+		return 1
+	fi
+	say "migration $n ($from to $to): total time $(mig_info "$from" "total time"), downtime $(mig_info "$from" downtime)"
+	io=$(mig_io)
+	stop_qemu "$from"
+	echo "$to" >$MIG/current
+	# The guest goes on writing to both disks on the destination
+	if wrote_more "$io" 600 "$to"; then
+		report "migrate-$n" ""
+	else
+		report "migrate-$n" "the guest wrote no more to both disks after migration $n ($from to $to): $io, then $(mig_io)"
+		return 1
+	fi
+}
+# mig_io: the sectors the guest's two vhost-blk disks have written, as it
+# last said ("mig io DEV BDEV", every 10 s)
+mig_io() { sed -nE 's/.*VBLK: .* mig io ([0-9]+) ([0-9]+)$/\1 \2/p' $LOG | tail -n 1; }
+# wrote_more "DEV BDEV" SECONDS NAME: until both are past those counts
+wrote_more() {
+	local end=$((SECONDS + $2)) a b c d
+	read -r a b <<<"$1"
+	while :; do
+		read -r c d <<<"$(mig_io)"
+		[ "${c:-0}" -gt "${a:-0}" ] && [ "${d:-0}" -gt "${b:-0}" ] && return 0
+		[ $SECONDS -lt $end ] && running "$3" || return 1
+		sleep 2
+	done
+}
+
+# The nested guest: two boots, on the guest's own timetable (guest-init.sh),
+# then (not in the demo) the migrations while it writes.
 boot_guest() {
-	local rc t
+	local rc t cur limit=$BOOT_LIMIT
+	rm -rf $MIG && mkdir -p $MIG && echo A >$MIG/current
+	: >$LOG
 	trace_start
 	say "booting the nested guest ($(uname -r), 1 vCPU, TCG inside TCG; limit ${BOOT_LIMIT}s)"
 	t=$(date +%s)
-	timeout --kill-after=10 "$BOOT_LIMIT" "$Q" "${BASE[@]}" -smp 1 -m 256 \
-		-bios qboot.rom -serial stdio -monitor none \
-		-device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-kernel "/boot/vmlinuz-$(uname -r)" -initrd $GUEST/initramfs.cpio \
-		-append "console=ttyS0 loglevel=5 panic=-1 $FAST vblk_serial=$SERIAL vblk_sectors=$SECTORS" \
-		-device vhost-blk-pci,path=$IMG,serial=$SERIAL,num-queues=2 \
-		-drive if=none,id=tools,file=$GUEST/tools.img,format=raw,readonly=on \
-		-device virtio-blk-pci,drive=tools,serial=vblk-tools \
-		</dev/null 2>&1 | tee $LOG |
-		while IFS= read -r line; do
-			line=${line%$'\r'}
-			if [ $demo = 1 ]; then
-				echo "guest| $line"
-			else
-				case $line in
-				*"VBLK: "*) say "guest: ${line#*VBLK: }" ;;
-				*qemu-system-x86_64:*) say "$line" ;;
-				esac
-			fi
-		done
-	rc=${PIPESTATUS[0]}
-	tr -d '\r' <$LOG >$LOG.tmp && mv $LOG.tmp $LOG
-	say "the nested guest ran $(( $(date +%s) - t ))s; QEMU exited $rc"
+	guest_args "path=$IMG"
+	start_qemu A
+	if [ $demo = 0 ]; then
+		if ! wait_for $LOG "VBLK: .*(migrate ready|FAIL)" "$BOOT_LIMIT" A; then
+			limit=1
+		elif grep -qE "VBLK: .*migrate ready" $LOG; then
+			trace_stop
+			migrations
+		fi
+	fi
+	cur=$(cat $MIG/current)
+	timeout "$limit" tail --pid="$(qpid "$cur")" -f /dev/null
+	if running "$cur"; then
+		kill -9 "$(qpid "$cur")"
+		wait "$(qpid "$cur")"
+		rc=124
+	else
+		wait "$(qpid "$cur")"
+		rc=$?
+	fi
+	# shellcheck disable=SC2086
+	kill -9 $QEMU_PIDS 2>/dev/null
+	wait
+	# Each QEMU's stderr and last monitor answers, kept with the output
+	mkdir -p /out/qemus && cp $MIG/*.err $MIG/*-mon.log /out/qemus/ 2>/dev/null
+	grep -h 'qemu-system-x86_64:' $MIG/*.err 2>/dev/null | head -n 5 |
+		while IFS= read -r l; do say "$l"; done
+	say "the nested guest ran $(( $(date +%s) - t ))s; QEMU $cur exited $rc"
 	trace_stop
-	guest_results "$rc"
+	[ "$ONLY" = migrate ] || guest_results "$rc"
+	[ $demo = 1 ] || migration_results
+}
+
+# The migrations: two that a destination must refuse, then three while the
+# guest writes (fio verify on both vhost-blk disks): A to B, B to C, C to D.
+migrations() {
+	local n=0 to
+	truncate -s $((SECTORS * 256)) $MNT/other.raw
+	refused migrate-refuses-other-size "vhost-blk: the source's backend has $SECTORS sectors, '$MNT/other.raw' here has $((SECTORS / 2))" \
+		A R1 "path=$MNT/other.raw"
+	refused migrate-refuses-readonly "vhost-blk: the source serves its backend read-write, '$IMG' here is read-only" \
+		A R2 "path=$IMG,readonly=on"
+	rm -f $MNT/other.raw
+	# fio takes a minute to start here: migrate while it writes
+	say "waiting for the guest's fio to write to both disks"
+	wrote_more "0 0" "$BOOT_LIMIT" A ||
+		say "the guest's fio did not start writing (the migrations fail below)"
+	for to in B C D; do
+		n=$((n + 1))
+		migrate_to $n $to || break
+	done
+	say "asking the guest to stop writing and check (on QEMU $(cat $MIG/current))"
+	running "$(cat $MIG/current)" &&
+		timeout 10 sh -c "printf 'vblk-stop\n' >$MIG/$(cat $MIG/current).in"
+}
+
+# After the last QEMU exited: the guest's checks, the same boot, and its
+# md5 of each disk against the host's.
+migration_results() {
+	local V='VBLK: \[[0-9.]+\]' t1 u1 t2 u2 m1 m2 why got boots=2
+	[ "$ONLY" = migrate ] && boots=1
+	why=$(grep -m1 -E "$V FAIL" $LOG | sed -E "s/.*$V FAIL //")
+	if grep -qE "$V migrate fio ok" $LOG; then
+		report migrate-fio-verify ""
+	elif grep -qE "$V migrate ready" $LOG; then
+		report migrate-fio-verify "${why:-the guest did not report its check}"
+	fi
+	read -r u1 t1 < <(sed -nE "s/.*VBLK: \[([0-9.]+)\] migrate ready token=([0-9a-f]+).*/\1 \2/p" $LOG)
+	read -r t2 u2 m1 m2 < <(sed -nE "s/.*$V migrate done token=([0-9a-f]+) uptime=([0-9.]+) md5dev=([0-9a-f]+) md5bdev=([0-9a-f]+).*/\1 \2 \3 \4/p" $LOG)
+	if [ -n "${t2:-}" ]; then
+		if [ "$t1" != "$t2" ]; then
+			why="the token in the guest's tmpfs was $t1, is $t2"
+		elif [ "$(grep -cE "$V init started" $LOG)" != "$boots" ]; then
+			why="the guest booted $(grep -cE "$V init started" $LOG) times; expected $boots (the reboot of phase 1 included)"
+		elif ! awk -v a="$u1" -v b="$u2" 'BEGIN { exit !(b > a) }'; then
+			why="the guest's uptime went from $u1 to $u2"
+		else
+			why=
+		fi
+		report migrate-same-boot "$why"
+		got=$(md5sum <$IMG | cut -d' ' -f1)
+		[ "$got" = "$m1" ] && why= || why="the guest read $m1 from its disk, the host reads $got from $IMG"
+		report migrate-md5-image "$why"
+		got=$(md5sum <$MIG_BDEV | cut -d' ' -f1)
+		[ "$got" = "$m2" ] && why= || why="the guest read $m2 from its disk, the host reads $got from $MIG_BDEV ($MIG_DM)"
+		report migrate-md5-bdev "$why"
+	fi
+	mig_missing "not reached: ${why:-see the progress lines and $LOG}"
 }
 
 guest_results() {
@@ -339,10 +608,14 @@ guest_results() {
 }
 
 say "QEMU $("$Q" --version 2>/dev/null | head -n1 | sed 's/.*version //'); $(cat /repo/build/qemu/VERSION 2>/dev/null)"
-# device_cases 15, guest_results 11, no-leaks 1 (check.sh counts them)
-[ $demo = 1 ] || echo "# expect 36 qemu"
+# device_cases 16, guest_results 19, migration 9, no-leaks 1 (check.sh counts them)
+if [ "$ONLY" = migrate ]; then
+	echo "# expect 10 qemu"
+elif [ $demo = 0 ]; then
+	echo "# expect 45 qemu"
+fi
 setup || exit 1
-if [ $demo = 1 ]; then
+if [ $demo = 1 ] || [ "$ONLY" = migrate ]; then
 	load_module || exit 1
 else
 	device_cases || exit 1
@@ -350,6 +623,7 @@ fi
 boot_guest
 if out=$(no_leaks); then pass no-leaks; else fail no-leaks "$out"; fi
 umount $MNT
+dmsetup remove $MIG_DM
 rmmod vhost_blk || fail module-unload "rmmod vhost_blk failed"
 say "done in $SECONDS s"
 exit 0

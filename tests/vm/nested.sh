@@ -53,7 +53,7 @@ fi
 log "qemu: build took $(( $(date +%s) - t0 ))s"
 
 out=$(mktemp -d /tmp/vbt-qemu.XXXXXX)
-"$VM_DIR/run.sh" --mem 2048 --timeout "${VM_TIMEOUT:-1200}" --out "$out" \
+"$VM_DIR/run.sh" --mem 3072 --timeout "${VM_TIMEOUT:-1800}" --out "$out" \
 	/repo/tests/vm/nested-vm.sh 2>&1 |
 	tee "$out/runner.log" |
 	grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
