@@ -6,9 +6,11 @@
 # its disk under test served by vhost-blk from a raw image on XFS. The guest writes and verifies data, runs
 # fio verify, switches its write cache (write-through, write-back), reboots
 # once (the device's reset and restart), verifies again and reports on its
-# serial console; then this script checks the image from outside, and in
-# the module's tracepoints that the writes of each cache mode carried FUA
-# or not. Prints "PASS qemu/NAME" or "FAIL qemu/NAME: why"; progress lines
+# serial console; then, while fio writes with verify on it and on a second
+# vhost-blk disk (engine=bio on dm-linear), the guest is migrated three
+# times between QEMU processes, after two destinations on another backend
+# refused; this script checks the image from outside, and in the module's
+# tracepoints that the writes of each cache mode carried FUA or not. Prints "PASS qemu/NAME" or "FAIL qemu/NAME: why"; progress lines
 # start with "vbt: ". The guest's console is kept in /out/guest-console.log.
 #   nested-vm.sh [--demo]   --demo: only the boot, showing the guest's console
 # VBLK_NESTED_ONLY=migrate: only the migrations, the guest starting with them
