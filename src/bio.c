@@ -88,18 +88,30 @@ static int vhost_blk_bio_sync_cache(struct vhost_blk_req *req, bool nowait)
 	return vhost_blk_sync_cache(mapping, pos, req->len, !req->to_guest);
 }
 
+/* The write again, through the cache (vhost_blk_bio_post_write()). */
+static void vhost_blk_bio_cache_fallback(struct vhost_blk_req *req)
+{
+	vhost_blk_bio_fallback(req, VHOST_BLK_WHY_CACHE, false);
+}
+
 /*
  * A write is on the device: drop pages read into the cache meanwhile. A page
  * that a buffered write (the fallback of a misaligned request sharing the
  * page) dirtied meanwhile cannot go, and holds what it read before this
  * write: its writeback would undo the write. Write the data again through
  * the cache, into that page.
+ *
+ * On the release workqueue: the bio is done, so the layout's lock goes
+ * first (an exclusive waiter for it holds up the punts on the device's
+ * workqueue, and this would wait behind them there); the write through
+ * the cache, which may block on the file, goes to that workqueue.
  */
 static void vhost_blk_bio_post_write(struct vhost_blk_req *req)
 {
+	vhost_blk_bio_unlock(req);
 	if (vhost_blk_drop_cache(vhost_blk_bio_mapping(req),
 				 req->sector << SECTOR_SHIFT, req->len)) {
-		vhost_blk_bio_fallback(req, VHOST_BLK_WHY_CACHE, false);
+		vhost_blk_queue_work(req, vhost_blk_bio_cache_fallback);
 		return;
 	}
 	vhost_blk_req_done(req, VIRTIO_BLK_S_OK);
@@ -123,7 +135,7 @@ static void vhost_blk_bio_end_io(struct bio *bio)
 	}
 	if (!status && !req->to_guest &&
 	    READ_ONCE(vhost_blk_bio_mapping(req)->nrpages)) {
-		vhost_blk_queue_work(req, vhost_blk_bio_post_write);
+		vhost_blk_queue_release(req, vhost_blk_bio_post_write);
 		return;
 	}
 	vhost_blk_req_done(req, status ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);

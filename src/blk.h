@@ -132,6 +132,13 @@ struct vhost_blk_backend_state {
 	 * device's own workqueue, so one guest's punts wait for no other's.
 	 */
 	struct workqueue_struct	*wq;
+	/*
+	 * Work that lets go of the layout's lock (a bio's post-write): never
+	 * behind punts that wait for that lock on @wq, which an exclusive
+	 * waiter (fallocate, an extent swap) holds up until every shared
+	 * holder lets go.
+	 */
+	struct workqueue_struct	*release_wq;
 	const struct cred	*cred;
 	struct cgroup_subsys_state *blkcg_css;	/* NULL without io cgroups */
 	struct mem_cgroup	*memcg;		/* NULL without memory cgroups */
@@ -252,6 +259,8 @@ void vhost_blk_owner_put(struct vhost_blk_backend_state *be);
 void vhost_blk_work_init(struct vhost_blk_req *req);
 void vhost_blk_queue_work(struct vhost_blk_req *req,
 			  void (*fn)(struct vhost_blk_req *req));
+void vhost_blk_queue_release(struct vhost_blk_req *req,
+			     void (*fn)(struct vhost_blk_req *req));
 int vhost_blk_sync_cache(struct address_space *mapping, loff_t pos,
 			 size_t len, bool drop);
 int vhost_blk_drop_cache(struct address_space *mapping, loff_t pos,

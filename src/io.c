@@ -39,6 +39,12 @@ int vhost_blk_owner_get(struct vhost_blk_backend_state *be, u32 id)
 				 VHOST_BLK_PUNT_MAX_ACTIVE, id);
 	if (!be->wq)
 		return -ENOMEM;
+	be->release_wq = alloc_workqueue("vhost-blk-%u-rel", WQ_UNBOUND, 0, id);
+	if (!be->release_wq) {
+		destroy_workqueue(be->wq);
+		be->wq = NULL;
+		return -ENOMEM;
+	}
 	be->cred = get_current_cred();
 	be->blkcg_css = vhost_blk_current_blkcg_css();
 	be->memcg = get_mem_cgroup_from_mm(current->mm);
@@ -50,6 +56,8 @@ void vhost_blk_owner_put(struct vhost_blk_backend_state *be)
 {
 	if (!be->wq)
 		return;
+	destroy_workqueue(be->release_wq);
+	be->release_wq = NULL;
 	destroy_workqueue(be->wq);
 	be->wq = NULL;
 	put_cred(be->cred);
@@ -99,6 +107,18 @@ void vhost_blk_queue_work(struct vhost_blk_req *req,
 {
 	req->work_fn = fn;
 	queue_work(vhost_blk_req_backend(req)->wq, &req->work);
+}
+
+/*
+ * As vhost_blk_queue_work(), on the workqueue of work that only lets go:
+ * @fn must wait for nothing that waits for the layout's lock, and hands
+ * anything that could to vhost_blk_queue_work().
+ */
+void vhost_blk_queue_release(struct vhost_blk_req *req,
+			     void (*fn)(struct vhost_blk_req *req))
+{
+	req->work_fn = fn;
+	queue_work(vhost_blk_req_backend(req)->release_wq, &req->work);
 }
 
 /*
