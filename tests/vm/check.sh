@@ -104,7 +104,8 @@ phase_end vm
 
 phase qemu
 # QEMU with the vhost-blk device (qemu-frontend/), nested in the test host:
-# the device's errors, and a guest on vhost-blk-pci that reboots once.
+# the device's errors, a guest on vhost-blk-pci that reboots once, then is
+# migrated three times while it writes.
 if [ "$built" = 1 ]; then
 	"$VM_DIR/nested.sh" | expect_check | record
 else
