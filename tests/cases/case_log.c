@@ -205,6 +205,21 @@ static int dlog_switch_busy(struct vbt *t, struct vbt_dev *v)
 }
 
 /*
+ * A read whose data and status the device writes, then fails to log: the
+ * request completes, and the error eventfd fires.
+ */
+static int dlog_ring_stops(struct vbt *t, struct vblk_dev *d, const char *what)
+{
+	uint64_t errs = vblk_vq_errors(&d->vq[0]);
+
+	if (vbt_read_ok(t, &d->vq[0], 0, 8))
+		return -1;
+	if (vblk_vq_wait_error(&d->vq[0], errs, 5000))
+		return vbt_fail(t, "%s: no error eventfd", what), -1;
+	return 0;
+}
+
+/*
  * A log too small for the guest's memory: its first 64 KiB (the pages below
  * 2 GiB) are there, the rest of its span cannot be touched. The core's
  * check takes it (the span is user memory); the device's first write above
@@ -214,7 +229,6 @@ static int dlog_too_small(struct vbt *t)
 {
 	const size_t head = 64 << 10;
 	struct vbt_dev v;
-	uint64_t base, errs;
 	size_t bytes;
 	uint8_t *bits;
 	int ret = -1;
@@ -228,22 +242,13 @@ static int dlog_too_small(struct vbt *t)
 		vbt_fail(t, "log memory: %s", strerror(errno));
 		goto out;
 	}
-	base = (uintptr_t)bits;
-	if (ioctl(v.d.fd, VHOST_SET_LOG_BASE, &base)) {
-		vbt_fail(t, "SET_LOG_BASE: %s", strerror(errno));
+	if (vblk_dev_set_log(&v.d, bits, -1)) {
+		vbt_fail(t, "%s", v.d.err);
 		goto out;
 	}
 	if (dlog_features(t, &v.d, true))
 		goto out;
-	errs = vblk_vq_errors(&v.d.vq[0]);
-	/* Its data and status are written; logging them is what fails */
-	if (vbt_read_ok(t, &v.d.vq[0], 0, 8))
-		goto out;
-	if (vblk_vq_wait_error(&v.d.vq[0], errs, 5000)) {
-		vbt_fail(t, "a log too small for the guest's memory: no error eventfd");
-		goto out;
-	}
-	ret = 0;
+	ret = dlog_ring_stops(t, &v.d, "a log too small for the guest's memory");
 out:
 	vblk_dev_close(&v.d);
 	if (bits != MAP_FAILED)
@@ -256,7 +261,7 @@ int case_dirty_log(struct vbt *t)
 	struct dlog l = { .log = { .efd = -1 } };
 	struct vbt_dev v;
 	struct stat st;
-	uint64_t errs, bad, bad_features;
+	uint64_t bad, bad_features;
 	int res = VBT_FAIL, ret;
 
 	if (stat("/sys/module/vhost_blk", &st) < 0)
@@ -302,14 +307,8 @@ int case_dirty_log(struct vbt *t)
 		vbt_prefix(t, "making the log read-only");
 		goto out;
 	}
-	errs = vblk_vq_errors(&v.d.vq[0]);
-	if (vbt_read_ok(t, &v.d.vq[0], 0, 8))
-		goto out;
-	if (vblk_vq_wait_error(&v.d.vq[0], errs, 5000)) {
-		vbt_fail(t, "a read-only dirty log: no error eventfd");
-		goto out;
-	}
-	if (dlog_too_small(t))
+	if (dlog_ring_stops(t, &v.d, "a read-only dirty log") ||
+	    dlog_too_small(t))
 		goto out;
 	vbt_note(t, "data, GET_ID, status bytes and the used ring logged, nothing else; a read-only or too small log stops the ring");
 	res = VBT_PASS;
