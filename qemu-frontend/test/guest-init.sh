@@ -5,9 +5,12 @@
 #   first boot:  check what the device reports, write pattern A and read it
 #                back, fio verify, discard; the write cache: switch it to
 #                write-through and write, back to write-back and write,
-#                leave it write-through; leave a marker; reboot
-#   second boot: (the reset and restart of the device) pattern A and the fio
-#                data are still there; write and read pattern B; the write
+#                leave it write-through; with the second vhost-blk disk,
+#                online resize (resize_phase: the test host grows both, the
+#                guest sees the new sizes and writes into the new space);
+#                leave a marker; reboot
+#   second boot: (the reset and restart of the device) the new space, pattern
+#                A and the fio data are still there; write and read pattern B; the write
 #                cache is write-back again, write; power off, or with
 #                vblk_mig_serial= go on with the migration phase:
 #   migration:   a token in tmpfs; fio writes with verify on both vhost-blk
@@ -109,6 +112,47 @@ fio_job() {
 	echo "$out" | sed -nE 's/^ *(READ|WRITE): bw=([^ ]+) .* io=([^ ]+) .*/\1 \3 at \2;/p' | tr '\n' ' '
 }
 
+# Online resize: the test host grows the disk under test (truncate) and the
+# second vhost-blk disk (a longer dm table) while the guest runs, then the
+# disk under test again through QEMU (qom-set size); the guest must see each
+# new size without a reboot (a config change interrupt), and writes into
+# the new space. Steps report "resize ok: STEP" or "resize fail: STEP: why".
+# wait_size SYSBLOCK SECTORS: until the disk has that many sectors (90 s)
+wait_size() {
+	i=0
+	while [ "$(cat $1/size)" != "$2" ]; do
+		i=$((i + 1))
+		[ $i -le 900 ] || { echo "$(cat $1/size) sectors after 90 s, expected $2"; return 1; }
+		sleep 0.1
+	done
+}
+rsz_say() {
+	if [ $? = 0 ]; then say "resize ok: $1"; else say "resize fail: $1: $2"; fi
+}
+resize_phase() {
+	rb=/sys/block/${DEV#/dev/}
+	mb=/sys/block/${MIGDEV#/dev/}
+	s0=$(cat $rb/size)
+	m0=$(cat $mb/size)
+	say "resize wait sectors=$s0 bdev=$m0"
+	why=$(wait_size $rb $((s0 + 4096)))
+	rsz_say grow-file "$why"
+	why=$(wait_size $mb $((m0 + 4096)))
+	rsz_say grow-bdev "$why"
+	say "resize wait qom-set"
+	why=$(wait_size $rb $((s0 + 8192)))
+	rsz_say qom-set "$why"
+	# The new space: 4 MiB at the old end of each (both grew by 2 MiB,
+	# the disk under test by 2 MiB more)
+	rc=$(put_pattern c $((s0 / 2048)) 4)
+	rsz_say write-file "$rc"
+	[ ${#rc} = 32 ] || rc=-
+	rd=$(DEV=$MIGDEV; put_pattern d $((m0 / 2048)) 2)
+	rsz_say write-bdev "$rd"
+	[ ${#rd} = 32 ] || rd=-
+	say "resize done md5c=$rc md5d=$rd at $s0 $m0"
+}
+
 phase1() {
 	b=/sys/block/${DEV#/dev/}
 	sectors=$(cat $b/size)
@@ -148,7 +192,13 @@ phase1() {
 	why=$(wce_set $b "write through")
 	wce_say write-through-at-reboot "$why"
 
-	set_marker "VBLK-PHASE1 $a"
+	if [ -n "$MIGDEV" ]; then
+		resize_phase
+	else
+		rc=- rd=-
+	fi
+
+	set_marker "VBLK-PHASE1 $a $rc $rd"
 	say "phase1 ok md5a=$a; rebooting"
 	reboot -f
 	sleep 60
@@ -203,6 +253,17 @@ migrate_phase() {
 
 phase2() {
 	set_marker "VBLK-PHASE2-STARTED $1"
+	# What boot 1 wrote into the new space of the resized disks
+	if [ "$2" != - ] && [ -n "$MIGDEV" ]; then
+		got=$(md5_at $(($(cat /sys/block/${DEV#/dev/}/size) / 2048 - 4)) 4)
+		[ "$got" = "$2" ]
+		rsz_say after-reboot-file "the new space reads $got after the reboot, was $2"
+	fi
+	if [ "$3" != - ] && [ -n "$MIGDEV" ]; then
+		got=$(DEV=$MIGDEV; md5_at $(($(cat /sys/block/${MIGDEV#/dev/}/size) / 2048 - 2)) 2)
+		[ "$got" = "$3" ]
+		rsz_say after-reboot-bdev "the new space reads $got after the reboot, was $3"
+	fi
 	say "boot 2: the device restarted after the reset"
 	[ "$(md5_at 0 4)" = "$1" ] || fail "pattern A changed across the reboot"
 	say "pattern A intact after the reboot"
@@ -257,6 +318,6 @@ marker=$(dd if=$DEV bs=512 skip=$MARK count=1 iflag=direct status=none | tr -d '
 case $(arg vblk_phase)$marker in
 migrate*) migrate_phase "$MIGDEV" ;;
 "") phase1 ;;
-"VBLK-PHASE1 "*) phase2 "${marker#VBLK-PHASE1 }" ;;
+"VBLK-PHASE1 "*) phase2 ${marker#VBLK-PHASE1 } ;;
 *) fail "unexpected marker '$marker': booted a third time?" ;;
 esac

@@ -4,8 +4,10 @@
 # the QEMU we built (TCG inside the TCG test host) boots the test host's own
 # kernel with the initramfs and tools disk of qemu-frontend/test/mkguest.sh,
 # its disk under test served by vhost-blk from a raw image on XFS. The guest writes and verifies data, runs
-# fio verify, switches its write cache (write-through, write-back), reboots
-# once (the device's reset and restart), verifies again and reports on its
+# fio verify, switches its write cache (write-through, write-back), sees both
+# vhost-blk disks grow while it runs (truncate, a longer dm table, qom-set
+# size) and writes into the new space, reboots once (the device's reset and
+# restart), verifies again and reports on its
 # serial console; then, while fio writes with verify on it and on a second
 # vhost-blk disk (engine=bio on dm-linear), the guest is migrated three
 # times between QEMU processes, after two destinations on another backend
@@ -117,7 +119,7 @@ load_module() {
 device_cases() {
 	local props p missing=
 	props=$("$Q" -device vhost-blk-pci,help 2>&1)
-	for p in path vhostfd backendfd readonly serial num-queues queue-size engine poll-us config-wce; do
+	for p in path vhostfd backendfd readonly serial num-queues queue-size engine poll-us config-wce resize-poll-ms size; do
 		printf '%s\n' "$props" | grep -qE "^ +$p=" || missing="$missing $p"
 	done
 	if [ -z "$missing" ]; then pass properties; else fail properties "missing:$missing"; fi
@@ -241,10 +243,10 @@ guest_args() {
 	QARGS=("${BASE[@]}" -smp 1 -m 256 -bios qboot.rom
 		-device isa-debug-exit,iobase=0xf4,iosize=4
 		-kernel "/boot/vmlinuz-$(uname -r)" -initrd $GUEST/initramfs.cpio
-		-device "vhost-blk-pci,$1,serial=$SERIAL,num-queues=2")
+		-device "vhost-blk-pci,id=vblk0,$1,serial=$SERIAL,num-queues=2")
 	if [ $demo = 0 ]; then
 		append="$append vblk_mig_serial=$MIG_SERIAL${ONLY:+ vblk_phase=$ONLY}"
-		QARGS+=(-device "vhost-blk-pci,path=$MIG_BDEV,engine=bio,serial=$MIG_SERIAL")
+		QARGS+=(-device "vhost-blk-pci,id=vblk1,path=$MIG_BDEV,engine=bio,serial=$MIG_SERIAL")
 	fi
 	QARGS+=(-append "$append"
 		-drive if=none,id=tools,file=$GUEST/tools.img,format=raw,readonly=on
@@ -429,6 +431,11 @@ boot_guest() {
 	guest_args "path=$IMG"
 	start_qemu A
 	if [ $demo = 0 ]; then
+		if [ "$ONLY" != migrate ] &&
+			wait_for $LOG "VBLK: .*(resize wait sectors|FAIL)" "$BOOT_LIMIT" A &&
+			grep -qE "VBLK: .*resize wait sectors" $LOG; then
+			resize_host
+		fi
 		if ! wait_for $LOG "VBLK: .*(migrate ready|FAIL)" "$BOOT_LIMIT" A; then
 			limit=1
 		elif grep -qE "VBLK: .*migrate ready" $LOG; then
@@ -459,12 +466,36 @@ boot_guest() {
 	[ $demo = 1 ] || migration_results
 }
 
+# Online resize, while the guest waits for it in boot 1 (guest-init.sh's
+# resize_phase): grow the image by 2 MiB with truncate and the dm device by
+# 2 MiB with a longer table (QEMU notices both within resize-poll-ms); once
+# the guest saw both, grow the image by 2 MiB more with qom-set (at once).
+# qom-set on the block device must say to grow it with its own tools.
+RSZ_QOM_WHY=
+resize_host() {
+	local out
+	say "growing the image (truncate) and the dm device (a longer table) by 2 MiB each"
+	truncate -s $(((SECTORS + 4096) * 512)) $IMG
+	dmsetup suspend $MIG_DM && dmsetup reload $MIG_DM --table "0 36864 linear /dev/ram1 0" &&
+		dmsetup resume $MIG_DM || say "cannot grow $MIG_DM (the guest's resize steps fail below)"
+	wait_for $LOG "VBLK: .*(resize wait qom-set|FAIL)" 300 A || return
+	grep -qE "VBLK: .*resize wait qom-set" $LOG || return
+	out=$(ask A "qom-set /machine/peripheral/vblk1 size 20M" "vhost-blk:|rror")
+	case $out in
+	*"is a block device; grow it with its own tools"*) ;;
+	*) RSZ_QOM_WHY="qom-set size on the block device said: '${out:-nothing}', expected 'is a block device; grow it with its own tools'" ;;
+	esac
+	say "growing the image by 2 MiB more with qom-set"
+	hmp A "qom-set /machine/peripheral/vblk0 size $(((SECTORS + 8192) * 512))"
+	wait_for $LOG "VBLK: .*(resize done|FAIL)" 300 A
+}
+
 # The migrations: two that a destination must refuse, then three while the
 # guest writes (fio verify on both vhost-blk disks): A to B, B to C, C to D.
 migrations() {
 	local n=0 to
 	truncate -s $((SECTORS * 256)) $MNT/other.raw
-	refused migrate-refuses-other-size "vhost-blk: the source's backend has $SECTORS sectors, '$MNT/other.raw' here has $((SECTORS / 2))" \
+	refused migrate-refuses-other-size "vhost-blk: the source's backend has $(($(stat -c %s $IMG) / 512)) sectors, '$MNT/other.raw' here has $((SECTORS / 2))" \
 		A R1 "path=$MNT/other.raw"
 	refused migrate-refuses-readonly "vhost-blk: the source serves its backend read-write, '$IMG' here is read-only" \
 		A R2 "path=$IMG,readonly=on"
@@ -526,6 +557,16 @@ guest_results() {
 	expect() {
 		if grep -qE "$V $2" $LOG; then pass "$1"; else fail "$1" "$why"; fi
 	}
+	# rsz_expect NAME STEP: the guest's "resize ok: STEP" or "resize fail: STEP: why"
+	rsz_expect() {
+		local w
+		if grep -qE "$V resize ok: $2\$" $LOG; then
+			pass "$1"
+		else
+			w=$(sed -nE "s/.*$V resize fail: $2: //p" $LOG | head -n 1)
+			fail "$1" "${w:-$why}"
+		fi
+	}
 	# wce_expect NAME STEP: the guest's "wce ok: STEP" or "wce fail: STEP: why"
 	wce_expect() {
 		local w
@@ -576,6 +617,21 @@ guest_results() {
 	else
 		fail guest-reboot "the guest booted $boots times; expected 2 (${why})"
 	fi
+	# Online resize (resize_host): what the guest saw, wrote and read back
+	rsz_expect resize-grow-file grow-file
+	rsz_expect resize-grow-bdev grow-bdev
+	if [ -n "$RSZ_QOM_WHY" ]; then
+		fail resize-qom-set-bdev-refused "$RSZ_QOM_WHY"
+	elif grep -qE "$V resize wait qom-set" $LOG; then
+		pass resize-qom-set-bdev-refused
+	else
+		fail resize-qom-set-bdev-refused "not reached: $why"
+	fi
+	rsz_expect resize-qom-set qom-set
+	rsz_expect resize-write-new-space-file write-file
+	rsz_expect resize-write-new-space-bdev write-bdev
+	rsz_expect resize-after-reboot-file after-reboot-file
+	rsz_expect resize-after-reboot-bdev after-reboot-bdev
 	expect guest-data-after-reboot "pattern A intact after the reboot"
 	expect guest-fio-after-reboot "fio data intact after the reboot"
 	expect guest-write-after-reboot "phase2 ok"
@@ -605,16 +661,25 @@ guest_results() {
 	[ -z "$why" ] && [ "$got" != "VBLK-PHASE2 $a $b" ] && why="the marker reads '$got'"
 	[ -z "$why" ] && ! cmp -s -n 1048576 -i $((48 << 20)):0 $IMG /dev/zero &&
 		why="the discarded MiB at 48 MiB is not zeroes"
-	[ -z "$why" ] && [ "$(stat -c %s $IMG)" != $((SECTORS * 512)) ] && why="the image changed size"
 	if [ -z "$why" ]; then pass image-from-host; else fail image-from-host "$why"; fi
+	# The resized image: its size, and what the guest wrote into the new space
+	read -r a < <(sed -nE "s/.*$V resize done md5c=([0-9a-f-]+) .*/\1/p" $LOG)
+	got=$(dd if=$IMG bs=1M skip=$((SECTORS / 2048)) count=4 iflag=direct status=none | md5sum | cut -d' ' -f1)
+	if [ "$(stat -c %s $IMG)" != $(((SECTORS + 8192) * 512)) ]; then
+		fail resize-image-from-host "the image has $(stat -c %s $IMG) bytes, expected $(((SECTORS + 8192) * 512)) after the two grows"
+	elif [ "$got" != "${a:-}" ]; then
+		fail resize-image-from-host "the guest wrote ${a:-nothing} into the new space, the image has $got"
+	else
+		pass resize-image-from-host
+	fi
 }
 
 say "QEMU $("$Q" --version 2>/dev/null | head -n1 | sed 's/.*version //'); $(cat /repo/build/qemu/VERSION 2>/dev/null)"
-# device_cases 16, guest_results 19, migration 9, no-leaks 1 (check.sh counts them)
+# device_cases 16, guest_results 28, migration 9, no-leaks 1 (check.sh counts them)
 if [ "$ONLY" = migrate ]; then
 	echo "# expect 10 qemu"
 elif [ $demo = 0 ]; then
-	echo "# expect 45 qemu"
+	echo "# expect 54 qemu"
 fi
 setup || exit 1
 if [ $demo = 1 ] || [ "$ONLY" = migrate ]; then
