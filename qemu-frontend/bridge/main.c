@@ -25,6 +25,12 @@ static int open_backend(const struct vub_opts *o)
 	struct stat st;
 	int fd;
 
+	if (!stat(o->backend, &st) && !S_ISREG(st.st_mode) &&
+	    !S_ISBLK(st.st_mode)) {
+		fprintf(stderr, "vhost-blk-user: backend %s is neither a regular file (raw image) nor a block device\n",
+			o->backend);
+		return -1;
+	}
 	fd = open(o->backend, flags);
 	if (fd < 0 && errno == EROFS && !o->read_only) {
 		fprintf(stderr, "vhost-blk-user: backend %s is on a read-only file system: add --read-only\n",
@@ -112,14 +118,16 @@ int main(int argc, char **argv)
 	d.backend_fd = open_backend(&o);
 	if (d.backend_fd < 0)
 		return 1;
-	if (vub_probe(d.k, d.kctx, &o, d.backend_fd, &d.probe, why,
-		      sizeof(why))) {
-		fprintf(stderr, "vhost-blk-user: %s\n", why);
-		return 1;
-	}
+	/* The socket first: one in use is the likelier mistake. */
 	ls = listen_on(o.socket);
 	if (ls < 0)
 		return 1;
+	if (vub_probe(d.k, d.kctx, &o, d.backend_fd, &d.probe, why,
+		      sizeof(why))) {
+		fprintf(stderr, "vhost-blk-user: %s\n", why);
+		unlink(o.socket);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	fprintf(stderr, "vhost-blk-user: serving %s (%llu sectors%s, %u queue%s) on %s\n",
 		o.backend, (unsigned long long)d.probe.kcfg.capacity,

@@ -589,7 +589,7 @@ int vub_serve(struct vub_dev *d, int sock, struct vub_conn *c)
 			char reason[sizeof(c->why)];
 
 			memcpy(reason, c->why, sizeof(reason));
-			snprintf(c->why, sizeof(c->why), "%s: %s",
+			snprintf(c->why, sizeof(c->why), "%s: %.200s",
 				 vub_request_name(m.hdr.request, nb, sizeof(nb)),
 				 reason);
 			break;
