@@ -665,6 +665,22 @@ static int t_bridge_qemu_sequence(struct ut *t)
 	/* A reboot: the rings start again where they stopped. */
 	if (fe_start(t, &e, 7) || fe_stop(t, &e, 7) || fe_start(t, &e, 14))
 		return 1;
+	/* One ring stopped while the other runs: drained, then the other
+	 * alone attached again. */
+	{
+		struct vu_vring_state s = { .index = 1 };
+
+		detaches = e.fk.detaches;
+		if (fe_call(t, &e, VU_GET_VRING_BASE, 0, &s, sizeof(s), NULL, 0,
+			    &r))
+			return 1;
+		CHECK(t, r.p.state.num == 21 && e.fk.detaches == detaches + 1 &&
+		      e.fk.attached && !e.fk.ring[1].kick &&
+		      !e.fk.ring[1].addr.desc_user_addr && e.fk.ring[0].kick,
+		      "GET_VRING_BASE of ring 1 alone: num %u, %u detaches, attached %d, ring 1 kick %d",
+		      r.p.state.num, e.fk.detaches - detaches, e.fk.attached,
+		      e.fk.ring[1].kick);
+	}
 	if (conn_end(t, &e, 0, NULL))
 		return 1;
 	/* QEMU reconnects: a new connection, the whole sequence again. */
