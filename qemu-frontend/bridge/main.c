@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * vhost-blk-user: open the backend, check it with the module, listen on
- * the socket and serve one front-end at a time, until killed (the kernel
- * then stops the rings and releases the device; a stale socket file is
- * replaced at the next start).
+ * the socket and serve one front-end at a time. SIGTERM or SIGINT end it
+ * between messages: the backend is detached first, which waits for the
+ * requests in flight, so that every request the kernel took is in the used
+ * ring when the front-end reconnects to the next daemon. (Killed, the
+ * kernel releases the device, but completions whose worker is gone do not
+ * reach the used ring: docs/qemu.md, "Reconnect".)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,14 @@
 #include <unistd.h>
 
 #include "vub.h"
+
+static volatile int stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static int open_backend(const struct vub_opts *o)
 {
@@ -107,7 +118,8 @@ fail:
 int main(int argc, char **argv)
 {
 	struct vub_opts o;
-	struct vub_dev d = { .opts = &o, .k = &vub_kops_real };
+	struct vub_dev d = { .opts = &o, .k = &vub_kops_real, .stop = &stop };
+	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	struct vub_conn c;
 	char why[512];
 	int ls, ret;
@@ -129,11 +141,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	fprintf(stderr, "vhost-blk-user: serving %s (%llu sectors%s, %u queue%s) on %s\n",
 		o.backend, (unsigned long long)d.probe.kcfg.capacity,
 		d.probe.kcfg.read_only ? ", read-only" : "", o.num_queues,
 		o.num_queues > 1 ? "s" : "", o.socket);
-	for (;;) {
+	while (!stop) {
 		int s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 
 		if (s < 0) {
@@ -154,8 +168,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vhost-blk-user: closing the connection: %s\n",
 				c.why);
 		else
-			fprintf(stderr, "vhost-blk-user: front-end disconnected after %lu messages\n",
-				c.handled);
+			fprintf(stderr, "vhost-blk-user: front-end %s after %lu messages\n",
+				c.why[0] ? c.why : "disconnected", c.handled);
 		close(s);
 	}
+	fprintf(stderr, "vhost-blk-user: stopping (signal)\n");
+	close(ls);
+	unlink(o.socket);
+	close(d.backend_fd);
+	return 0;
 }

@@ -565,7 +565,11 @@ int vub_serve(struct vub_dev *d, int sock, struct vub_conn *c)
 	}
 	for (;;) {
 		ret = vub_recv(sock, &m);
-		if (ret == -ECONNRESET) {
+		if (ret == -EINTR && !(d->stop && *d->stop))
+			continue;
+		if (ret == -ECONNRESET || ret == -EINTR) {
+			if (ret == -EINTR)
+				snprintf(c->why, sizeof(c->why), "stopped by a signal");
 			ret = 0;
 			break;
 		}

@@ -146,8 +146,9 @@ struct vub_msg {
 
 /*
  * Receive one message. 0; -ECONNRESET when the peer closed the connection
- * between messages; -EPROTO for a short or oversized message or too many
- * descriptors (none are left open then); other -errno.
+ * between messages; -EINTR when a signal came between messages; -EPROTO
+ * for a short or oversized message or too many descriptors (none are left
+ * open then); other -errno.
  */
 int vub_recv(int sock, struct vub_msg *m);
 /* Send header and hdr.size bytes of payload (no descriptors). */
@@ -252,6 +253,8 @@ struct vub_dev {
 	void *kctx;
 	int backend_fd;
 	struct vub_probe probe;		/* refreshed for each connection */
+	/* Set by a signal handler: end the connection between messages. */
+	volatile int *stop;
 };
 
 struct vub_conn {
@@ -273,8 +276,9 @@ struct vub_conn {
 };
 
 /*
- * Serve one front-end on @sock until it goes away or breaks the protocol:
- * 0 when it closed the connection, -1 with the reason in c->why. Either
+ * Serve one front-end on @sock until it goes away or breaks the protocol,
+ * or *d->stop is set: 0 when it closed the connection (or the daemon
+ * stops), -1 with the reason in c->why. Either
  * way the backend is detached and everything the connection had is
  * released (the socket is not closed).
  */

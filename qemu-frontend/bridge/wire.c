@@ -59,9 +59,8 @@ int vub_recv(int sock, struct vub_msg *m)
 
 	memset(&m->hdr, 0, sizeof(m->hdr));
 	m->nfds = 0;
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	/* A signal between messages is the caller's to see (-EINTR). */
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
