@@ -6,7 +6,8 @@
 # discards, stops and restarts the rings, measures the daemon's CPU time
 # (main thread and vhost workers, printed) under 2000 requests,
 # reconnects, sends two malformed conversations and is served again.
-# Then the daemon must still run and the module have nothing left.
+# Then the daemon must still run, stop at SIGTERM with its socket removed,
+# and the module have nothing left.
 # shellcheck shell=bash
 
 BRIDGE_SOCK=/run/vbt-bridge.sock
@@ -28,7 +29,7 @@ bridge_errors() {
 bridge_on() {
 	local name=$1 path=$2 pid i sectors log=/tmp/bridge-$1.log
 	shift 2
-	echo "# expect $(( $(wc -w <<<"$("$G/vbridge" --list)") + 3 )) $name"
+	echo "# expect $(( $(wc -w <<<"$("$G/vbridge" --list)") + 4 )) $name"
 	rm -f "$BRIDGE_SOCK"
 	"$G/vhost-blk-user" --socket "$BRIDGE_SOCK" --backend "$path" \
 		--num-queues 2 --serial "$BRIDGE_SERIAL" "$@" 2>"$log" &
@@ -59,9 +60,16 @@ bridge_on() {
 	else
 		echo "FAIL $name/daemon-alive: the daemon exited: $(tail -n 3 "$log" | tr '\n' ' ')"
 	fi
-	sed "s#^#bridge: $name: daemon: #" "$log"
+	# SIGTERM: the daemon stops between messages and removes its socket.
 	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	wait "$pid"
+	i=$?
+	if [ "$i" = 0 ] && [ ! -e "$BRIDGE_SOCK" ]; then
+		echo "PASS $name/sigterm"
+	else
+		echo "FAIL $name/sigterm: exit status $i, socket $(ls "$BRIDGE_SOCK" 2>&1)"
+	fi
+	sed "s#^#bridge: $name: daemon: #" "$log"
 	run "$name/no-leaks" no_leaks
 }
 
