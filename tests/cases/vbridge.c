@@ -6,6 +6,7 @@
  * real /dev/vhost-blk:
  *
  *   vbridge --socket PATH --pid PID --sectors N [--serial S] [--requests N]
+ *   vbridge --read-only --socket PATH --pid PID --sectors N
  *
  * One line a test: "PASS bridge/NAME", "FAIL bridge/NAME: why" or "SKIP".
  * io (two queues, a pattern written and read back), serial, flush,
@@ -14,7 +15,9 @@
  * its vhost workers serve the requests: both printed), reconnect (a new
  * connection reads what the first one wrote), malformed (a front-end that
  * breaks the protocol is hung up on, twice) and after-malformed (the next
- * one is served).
+ * one is served). With --read-only (a daemon started with --read-only):
+ * ro-feature (VIRTIO_BLK_F_RO offered), ro-write (a write fails with
+ * IOERR), ro-read (reads work).
  */
 #include <errno.h>
 #include <dirent.h>
@@ -32,6 +35,7 @@
 #include "vu.h"
 
 #define TEST_NAMES	"io serial flush discard stop-restart cpu reconnect malformed after-malformed"
+#define RO_TEST_NAMES	"ro-feature ro-write ro-read"
 #define SEED		0xb41d6eULL
 #define IO_LEN		65536u
 #define IO_COUNT	16u
@@ -42,6 +46,7 @@ struct env {
 	int pid;
 	uint64_t sectors;
 	unsigned int requests;
+	bool read_only;
 	struct vblk_vu u;
 	unsigned int failed;
 };
@@ -413,6 +418,30 @@ static void t_after_malformed(struct env *e)
 	vblk_vu_close(&e->u);
 }
 
+static void t_read_only(struct env *e)
+{
+	uint8_t *buf = vblk_mem_alloc(&e->u.mem, IO_LEN, 4096);
+	int st;
+
+	result(e, "ro-feature", e->u.features & VBLK_F(VIRTIO_BLK_F_RO),
+	       "VIRTIO_BLK_F_RO not negotiated (features %#llx)",
+	       (unsigned long long)e->u.features);
+	if (!buf) {
+		result(e, "ro-write", false, "no guest memory");
+		return;
+	}
+	memset(buf, 0x5a, IO_LEN);
+	st = vblk_write(&e->u.vq[0], 0, buf, IO_LEN);
+	result(e, "ro-write", st == VIRTIO_BLK_S_IOERR,
+	       "a write to a read-only disk: status %d (%s)", st,
+	       e->u.vq[0].err);
+	st = vblk_read(&e->u.vq[1 % e->u.nvq], 8, buf, IO_LEN);
+	result(e, "ro-read", st == VIRTIO_BLK_S_OK, "read: status %d (%s)",
+	       st, e->u.vq[1 % e->u.nvq].err);
+	vblk_mem_free(&e->u.mem, buf);
+	vblk_vu_close(&e->u);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -421,10 +450,12 @@ int main(int argc, char **argv)
 		{ "sectors", required_argument, NULL, 'n' },
 		{ "serial", required_argument, NULL, 'S' },
 		{ "requests", required_argument, NULL, 'r' },
+		{ "read-only", no_argument, NULL, 'R' },
 		{ "list", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct env e = { .requests = 2000 };
+	bool list = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -434,20 +465,28 @@ int main(int argc, char **argv)
 		case 'n': e.sectors = strtoull(optarg, NULL, 0); break;
 		case 'S': e.serial = optarg; break;
 		case 'r': e.requests = (unsigned int)atoi(optarg); break;
-		case 'l':
-			printf("%s\n", TEST_NAMES);
-			return 0;
+		case 'R': e.read_only = true; break;
+		case 'l': list = true; break;
 		default:
 			return 2;
 		}
 	}
+	if (list) {
+		printf("%s\n", e.read_only ? RO_TEST_NAMES : TEST_NAMES);
+		return 0;
+	}
 	if (!e.socket || !e.pid || e.sectors < 65536) {
-		fprintf(stderr, "usage: vbridge --socket PATH --pid DAEMON_PID --sectors N (>= 65536) [--serial S] [--requests N]\n");
+		fprintf(stderr, "usage: vbridge [--read-only] --socket PATH --pid DAEMON_PID --sectors N (>= 65536) [--serial S] [--requests N]\n");
 		return 2;
 	}
 	if (start(&e, 2)) {
-		printf("FAIL bridge/io: %s\n", e.u.err);
+		printf("FAIL bridge/%s: %s\n", e.read_only ? "ro-feature" : "io",
+		       e.u.err);
 		return 1;
+	}
+	if (e.read_only) {
+		t_read_only(&e);
+		return e.failed ? 1 : 0;
 	}
 	t_io(&e);
 	t_serial(&e);

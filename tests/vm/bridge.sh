@@ -25,11 +25,13 @@ bridge_errors() {
 	return 0
 }
 
-# bridge_on NAME PATH [daemon options]
+# bridge_on NAME PATH [daemon options]: with --read-only, vbridge's
+# read-only tests.
 bridge_on() {
-	local name=$1 path=$2 pid i sectors log=/tmp/bridge-$1.log
+	local name=$1 path=$2 pid i sectors log=/tmp/bridge-$1.log ro=
 	shift 2
-	echo "# expect $(( $(wc -w <<<"$("$G/vbridge" --list)") + 4 )) $name"
+	[[ " $* " == *" --read-only "* ]] && ro=--read-only
+	echo "# expect $(( $(wc -w <<<"$("$G/vbridge" $ro --list)") + 4 )) $name"
 	rm -f "$BRIDGE_SOCK"
 	"$G/vhost-blk-user" --socket "$BRIDGE_SOCK" --backend "$path" \
 		--num-queues 2 --serial "$BRIDGE_SERIAL" "$@" 2>"$log" &
@@ -51,7 +53,7 @@ bridge_on() {
 		sectors=$(( $(stat -c %s "$path") / 512 ))
 	fi
 	echo "bridge: $name: $path, daemon pid $pid ($*)"
-	"$G/vbridge" --socket "$BRIDGE_SOCK" --pid "$pid" --sectors "$sectors" \
+	"$G/vbridge" $ro --socket "$BRIDGE_SOCK" --pid "$pid" --sectors "$sectors" \
 		--serial "$BRIDGE_SERIAL" 2>&1 |
 		sed -E "s#^(PASS|FAIL|SKIP) bridge/#\\1 $name/#; s#^bridge: #bridge: $name: #"
 	run "$name/errors" bridge_errors "$path"
@@ -84,6 +86,7 @@ bridge_tests() {
 	teardown_xfs
 	if path=$(setup_brd 2>&1); then
 		bridge_on bridge-brd "$path"
+		bridge_on bridge-brd-ro "$path" --read-only
 	else
 		echo "# expect 1 bridge-brd"
 		echo "FAIL bridge-brd/setup: $path"
