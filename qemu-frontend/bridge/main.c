@@ -2,7 +2,7 @@
 /*
  * vhost-blk-user: open the backend, check it with the module, listen on
  * the socket and serve one front-end at a time. SIGTERM or SIGINT end it
- * between messages: the backend is detached first, which waits for the
+ * between messages (they are blocked but in ppoll(), so none is missed): the backend is detached first, which waits for the
  * requests in flight, so that every request the kernel took is in the used
  * ring when the front-end reconnects to the next daemon. (Killed, the
  * kernel releases the device, but completions whose worker is gone do not
@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +119,9 @@ fail:
 int main(int argc, char **argv)
 {
 	struct vub_opts o;
-	struct vub_dev d = { .opts = &o, .k = &vub_kops_real, .stop = &stop };
+	sigset_t block, waitmask;
+	struct vub_dev d = { .opts = &o, .k = &vub_kops_real, .stop = &stop,
+			     .waitmask = &waitmask };
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	struct vub_conn c;
 	char why[512];
@@ -141,6 +144,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	fprintf(stderr, "vhost-blk-user: serving %s (%llu sectors%s, %u queue%s) on %s\n",
@@ -148,11 +157,17 @@ int main(int argc, char **argv)
 		d.probe.kcfg.read_only ? ", read-only" : "", o.num_queues,
 		o.num_queues > 1 ? "s" : "", o.socket);
 	while (!stop) {
-		int s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+		struct pollfd p = { .fd = ls, .events = POLLIN };
+		int s;
 
-		if (s < 0) {
+		if (ppoll(&p, 1, NULL, &waitmask) < 0) {
 			if (errno != EINTR)
-				perror("vhost-blk-user: accept");
+				perror("vhost-blk-user: ppoll");
+			continue;
+		}
+		s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+		if (s < 0) {
+			perror("vhost-blk-user: accept");
 			continue;
 		}
 		/* The backend may have grown or shrunk between front-ends. */

@@ -14,6 +14,7 @@
  * that way, so nothing touches guest memory for it after the answer.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -544,6 +545,18 @@ static void release(struct vub_conn *c)
 	vub_memtab_unmap(&c->mem);
 }
 
+/* 0 when a message (or the end) can be read; -EINTR for a signal. */
+static int wait_message(struct vub_dev *d, int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+
+	if (!d->waitmask)
+		return 0;
+	if (ppoll(&p, 1, NULL, d->waitmask) < 0)
+		return -errno;
+	return 0;
+}
+
 int vub_serve(struct vub_dev *d, int sock, struct vub_conn *c)
 {
 	struct vub_msg m;
@@ -564,7 +577,9 @@ int vub_serve(struct vub_dev *d, int sock, struct vub_conn *c)
 		return -1;
 	}
 	for (;;) {
-		ret = vub_recv(sock, &m);
+		ret = wait_message(d, sock);
+		if (!ret)
+			ret = vub_recv(sock, &m);
 		if (ret == -EINTR && !(d->stop && *d->stop))
 			continue;
 		if (ret == -ECONNRESET || ret == -EINTR) {

@@ -20,6 +20,7 @@
 #ifndef VUB_H
 #define VUB_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -253,8 +254,13 @@ struct vub_dev {
 	void *kctx;
 	int backend_fd;
 	struct vub_probe probe;		/* refreshed for each connection */
-	/* Set by a signal handler: end the connection between messages. */
+	/*
+	 * Set by a signal handler: end the connection between messages. The
+	 * signals are blocked but while waiting for a message, in ppoll()
+	 * with @waitmask (NULL: no such wait, as in the unit tests).
+	 */
 	volatile int *stop;
+	const sigset_t *waitmask;
 };
 
 struct vub_conn {
