@@ -665,6 +665,41 @@ static int t_bridge_qemu_sequence(struct ut *t)
 	/* A reboot: the rings start again where they stopped. */
 	if (fe_start(t, &e, 7) || fe_stop(t, &e, 7) || fe_start(t, &e, 14))
 		return 1;
+	/* Memory hotplug while the rings run: a third region; the rings move
+	 * to the new mappings (the fake checks them at the attach). */
+	{
+		struct vu_mem_table mt;
+		uint64_t old_desc = e.fk.ring[0].addr.desc_user_addr;
+		int extra = memfd_create("hotplug", MFD_CLOEXEC);
+		uint8_t *x;
+		int fds[3];
+
+		CHECK(t, extra >= 0 && !ftruncate(extra, 1 << 20), "memfd");
+		x = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 extra, 0);
+		CHECK(t, x != MAP_FAILED, "mmap");
+		fe_table(&e, &mt);
+		mt.nregions = 3;
+		mt.r[2].gpa = 2 * HIGH_GPA;
+		mt.r[2].size = 1 << 20;
+		mt.r[2].uva = (uintptr_t)x;
+		fds[0] = fds[1] = e.memfd;
+		fds[2] = extra;
+		detaches = e.fk.detaches;
+		if (fe_call(t, &e, VU_SET_MEM_TABLE, VU_FLAG_NEED_REPLY, &mt,
+			    VU_SIZE_MEM(3), fds, 3, &r))
+			return 1;
+		CHECK(t, r.hdr.size == 8 && !r.p.u64 && e.fk.nmem == 3 &&
+		      e.fk.attached && e.fk.detaches == detaches + 1 &&
+		      e.fk.ring[0].addr.desc_user_addr != old_desc,
+		      "after the new table: ack %llu, %u regions, attached %d, %u detaches, ring 0 moved %d",
+		      (unsigned long long)r.p.u64, e.fk.nmem, e.fk.attached,
+		      e.fk.detaches - detaches,
+		      e.fk.ring[0].addr.desc_user_addr != old_desc);
+		CHECK(t, !e.fk.bad[0], "the fake device objected: %s", e.fk.bad);
+		munmap(x, 1 << 20);
+		close(extra);
+	}
 	/* One ring stopped while the other runs: drained, then the other
 	 * alone attached again. */
 	{
