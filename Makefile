@@ -18,6 +18,9 @@
 #                      qemu-storage-daemon in one boot; bench/results/
 #                      latest.json and .png (QUICK=1: the reduced matrix,
 #                      PROFILE=1: perf profiles too; docs/bench.md)
+#   make bridge        build/bridge/vhost-blk-user: the vhost-user-blk
+#                      back-end for stock QEMU and libvirt (docs/qemu.md),
+#                      built with this machine's compiler
 #   make unit | lint | guest | testhost | clean
 
 CACHE ?= $(HOME)/.cache/vhost-blk
@@ -28,10 +31,10 @@ KVER ?=
 NATIVE ?= 0
 VM := tests/vm
 
-.PHONY: all module guest unit lint check demo bench qemu testhost clean
+.PHONY: all module guest unit bridge lint check demo bench qemu testhost clean
 
-all: module guest unit
-	@echo "built: $$(ls build/kmod/*/vhost_blk.ko | tr '\n' ' '); build/guest/vbt, vblk-demo, api-example; unit tests passed"
+all: module guest unit bridge
+	@echo "built: $$(ls build/kmod/*/vhost_blk.ko | tr '\n' ' '); build/guest/vbt, vblk-demo, api-example, vhost-blk-user; build/bridge/vhost-blk-user; unit tests passed"
 
 ifeq ($(NATIVE),1)
 KVER_NATIVE := $(if $(KVER),$(KVER),$(shell uname -r))
@@ -48,6 +51,9 @@ guest:
 
 unit:
 	@$(MAKE) -s -C tests O=$(CURDIR)/build/unit unit
+
+bridge:
+	@$(MAKE) -s -C tests O=$(CURDIR)/build/bridge bridge
 
 lint:
 	@$(VM)/build.sh lint $(KVER)

@@ -860,6 +860,9 @@ static int vring_ioctl(struct fdev *d, unsigned long req, void *arg)
 	case VHOST_SET_VRING_BASE:
 		vq->last_avail = (uint16_t)s->num;
 		return 0;
+	case VHOST_GET_VRING_BASE:
+		s->num = vq->last_avail;
+		return 0;
 	case VHOST_SET_VRING_ADDR:
 		if (!vq->has_num || (a->desc_user_addr & 15) ||
 		    (a->avail_user_addr & 1) || (a->used_user_addr & 3))
@@ -867,7 +870,9 @@ static int vring_ioctl(struct fdev *d, unsigned long req, void *arg)
 		vq->desc = (void *)(uintptr_t)a->desc_user_addr;
 		vq->avail = (void *)(uintptr_t)a->avail_user_addr;
 		vq->used = (void *)(uintptr_t)a->used_user_addr;
-		vq->has_addr = true;
+		/* As vhost_vq_is_setup(): zero addresses unset the ring. */
+		vq->has_addr = a->desc_user_addr && a->avail_user_addr &&
+			       a->used_user_addr;
 		return 0;
 	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
 		vq->poll_us = s->num;

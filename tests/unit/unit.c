@@ -31,7 +31,7 @@ void ut_fail(struct ut *t, const char *file, int line, const char *cond,
 
 static const struct ut_case *const tables[] = {
 	ut_mem_cases, ut_vring_cases, ut_req_cases, ut_pattern_cases,
-	ut_vu_cases, ut_bench_cases, ut_logwrites_cases,
+	ut_vu_cases, ut_bench_cases, ut_logwrites_cases, ut_bridge_cases,
 };
 
 /* In the test's own process (lib/runner.c). */

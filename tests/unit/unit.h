@@ -36,5 +36,6 @@ extern const struct ut_case ut_pattern_cases[];
 extern const struct ut_case ut_vu_cases[];
 extern const struct ut_case ut_bench_cases[];
 extern const struct ut_case ut_logwrites_cases[];
+extern const struct ut_case ut_bridge_cases[];
 
 #endif /* UNIT_H */

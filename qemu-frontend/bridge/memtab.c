@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The guest memory QEMU shares: each region's descriptor mapped MAP_SHARED
+ * at its offset. The kernel gets our addresses (guest-physical addresses
+ * stay); ring addresses arrive as QEMU's and are translated here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vub.h"
+
+static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+void vub_memtab_unmap(struct vub_memtab *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++)
+		munmap(t->m[i].base, t->m[i].len);
+	t->n = 0;
+}
+
+int vub_memtab_map(struct vub_memtab *t, const struct vub_mem *mem,
+		   const int *fds, char *why, size_t len)
+{
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	unsigned int i, j;
+
+	t->n = 0;
+	if (!mem->nregions || mem->nregions > VUB_MAX_REGIONS) {
+		snprintf(why, len, "%u regions (1..%u)", mem->nregions,
+			 VUB_MAX_REGIONS);
+		return -EINVAL;
+	}
+	for (i = 0; i < mem->nregions; i++) {
+		const struct vub_region *r = &mem->r[i];
+
+		if (!r->size || r->gpa + r->size < r->gpa ||
+		    r->uva + r->size < r->uva ||
+		    r->mmap_offset + r->size < r->mmap_offset ||
+		    r->size > (uint64_t)SIZE_MAX / 2) {
+			snprintf(why, len, "region %u: size %#llx at gpa %#llx, uva %#llx, offset %#llx wraps around",
+				 i, (unsigned long long)r->size,
+				 (unsigned long long)r->gpa,
+				 (unsigned long long)r->uva,
+				 (unsigned long long)r->mmap_offset);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			const struct vub_region *o = &mem->r[j];
+
+			if (overlap(r->gpa, r->size, o->gpa, o->size) ||
+			    overlap(r->uva, r->size, o->uva, o->size)) {
+				snprintf(why, len, "region %u overlaps region %u (gpa %#llx+%#llx, uva %#llx+%#llx)",
+					 i, j, (unsigned long long)r->gpa,
+					 (unsigned long long)r->size,
+					 (unsigned long long)r->uva,
+					 (unsigned long long)r->size);
+				return -EINVAL;
+			}
+		}
+	}
+	for (i = 0; i < mem->nregions; i++) {
+		const struct vub_region *r = &mem->r[i];
+		uint64_t lead = r->mmap_offset & (page - 1);
+		struct vub_map *m = &t->m[i];
+		void *p;
+
+		p = mmap(NULL, r->size + lead, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_NORESERVE, fds[i],
+			 (off_t)(r->mmap_offset - lead));
+		if (p == MAP_FAILED) {
+			snprintf(why, len, "region %u: cannot map %#llx bytes of fd at offset %#llx: %s (is the guest memory shared: memory-backend-memfd with share=on?)",
+				 i, (unsigned long long)r->size,
+				 (unsigned long long)r->mmap_offset,
+				 strerror(errno));
+			vub_memtab_unmap(t);
+			return -EINVAL;
+		}
+		m->base = p;
+		m->len = r->size + lead;
+		m->local = (uint8_t *)p + lead;
+		m->gpa = r->gpa;
+		m->size = r->size;
+		m->uva = r->uva;
+		t->n = i + 1;
+	}
+	return 0;
+}
+
+void *vub_memtab_uva(const struct vub_memtab *t, uint64_t uva, uint64_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++) {
+		const struct vub_map *m = &t->m[i];
+
+		if (uva >= m->uva && len <= m->size &&
+		    uva - m->uva <= m->size - len)
+			return m->local + (uva - m->uva);
+	}
+	return NULL;
+}

@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * One front-end connection. Each message is checked (size, descriptors,
+ * order, ring index) before anything is done with it; a message that fails
+ * a check ends the connection with the reason in c->why. The kernel
+ * device of the connection is opened at accept and closed at the end, so
+ * a front-end that goes away leaves nothing behind.
+ *
+ * Rings: the kernel serves a ring once it has its size, addresses, kick
+ * descriptor and is enabled (rings start disabled once protocol features
+ * are acked). Whenever that set changes, sync_rings() detaches the
+ * backend (which waits for the requests in flight), gives the kernel the
+ * new set and attaches the backend again. GET_VRING_BASE stops its ring
+ * that way, so nothing touches guest memory for it after the answer.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vub.h"
+
+#define F(b)	(1ull << (b))
+
+static int refuse(struct vub_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int refuse(struct vub_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int kio(struct vub_conn *c, unsigned long req, void *arg,
+	       const char *name)
+{
+	int ret = c->dev->k->ioctl(c->dev->kctx, c->kfd, req, arg);
+
+	if (ret)
+		refuse(c, "%s: %s", name, strerror(-ret));
+	return ret;
+}
+
+#define KIO(c, req, arg)	kio(c, req, arg, #req)
+
+static bool ring_ready(const struct vub_conn *c, const struct vub_ring *r)
+{
+	bool enabled = r->enabled ||
+		       !(c->features & F(VUB_F_PROTOCOL_FEATURES));
+
+	return r->num && r->has_addr && r->kick >= 0 && enabled && c->has_mem;
+}
+
+static int set_backend(struct vub_conn *c, bool on)
+{
+	const struct vub_opts *o = c->dev->opts;
+	struct vhost_blk_backend b = { .fd = -1 };
+
+	if (on) {
+		b.fd = c->dev->backend_fd;
+		b.engine = o->engine;
+		b.flags = o->read_only ? VHOST_BLK_BACKEND_F_READONLY : 0;
+	}
+	if (KIO(c, VHOST_BLK_SET_BACKEND, &b))
+		return -1;
+	c->attached = on;
+	return 0;
+}
+
+/* The kernel's addresses of ring @q: ours of the front-end's. */
+static int ring_kaddr(struct vub_conn *c, unsigned int q,
+		      struct vhost_vring_addr *a)
+{
+	const struct vub_ring *r = &c->ring[q];
+	const uint64_t n = r->num;
+	void *desc = vub_memtab_uva(&c->mem, r->addr.desc, 16 * n);
+	void *avail = vub_memtab_uva(&c->mem, r->addr.avail, 6 + 2 * n);
+	void *used = vub_memtab_uva(&c->mem, r->addr.used, 6 + 8 * n);
+
+	if (!desc || !avail || !used)
+		return refuse(c, "ring %u (%u entries) at desc %#llx, avail %#llx, used %#llx is not inside the guest memory regions",
+			      q, r->num, (unsigned long long)r->addr.desc,
+			      (unsigned long long)r->addr.avail,
+			      (unsigned long long)r->addr.used);
+	memset(a, 0, sizeof(*a));
+	a->index = q;
+	a->flags = r->addr.flags;
+	a->desc_user_addr = (uintptr_t)desc;
+	a->avail_user_addr = (uintptr_t)avail;
+	a->used_user_addr = (uintptr_t)used;
+	a->log_guest_addr = r->addr.log;
+	return 0;
+}
+
+/*
+ * Give the kernel the rings that are ready and take away those that are
+ * not; @all: every ready ring again (their addresses moved).
+ */
+static int sync_rings(struct vub_conn *c, bool all)
+{
+	unsigned int q, nq = c->dev->opts->num_queues;
+	bool change = false, any = false;
+
+	for (q = 0; q < nq; q++) {
+		bool ready = ring_ready(c, &c->ring[q]);
+
+		change |= ready != c->ring[q].kactive || (all && ready);
+		any |= ready;
+	}
+	if (!change)
+		return 0;
+	if (c->attached && set_backend(c, false))
+		return -1;
+	for (q = 0; q < nq; q++) {
+		struct vub_ring *r = &c->ring[q];
+		struct vhost_vring_file f = { .index = q, .fd = -1 };
+		struct vhost_vring_addr a = { .index = q };
+		bool ready = ring_ready(c, r);
+
+		if (ready == r->kactive && !(all && ready))
+			continue;
+		if (ready) {
+			if (ring_kaddr(c, q, &a) || KIO(c, VHOST_SET_VRING_ADDR, &a))
+				return -1;
+			f.fd = r->kick;
+			if (KIO(c, VHOST_SET_VRING_KICK, &f))
+				return -1;
+		} else {
+			if (KIO(c, VHOST_SET_VRING_KICK, &f) ||
+			    KIO(c, VHOST_SET_VRING_ADDR, &a))
+				return -1;
+		}
+		r->kactive = ready;
+	}
+	return any ? set_backend(c, true) : 0;
+}
+
+/* Answer @m with the first @size bytes of its payload (its fds stay). */
+static int reply(struct vub_conn *c, struct vub_msg *m, uint32_t size)
+{
+	struct vub_hdr h = m->hdr;
+	int ret;
+
+	m->hdr.flags = VUB_VERSION | VUB_FLAG_REPLY;
+	m->hdr.size = size;
+	ret = vub_send(c->sock, m);
+	m->hdr = h;
+	if (ret)
+		return refuse(c, "sending the answer: %s", strerror(-ret));
+	return 0;
+}
+
+static int reply_u64(struct vub_conn *c, struct vub_msg *m, uint64_t v)
+{
+	m->p.u64 = v;
+	return reply(c, m, sizeof(uint64_t));
+}
+
+/* The payload size each request must have (-1: any, checked later). */
+static long want_size(uint32_t req)
+{
+	switch (req) {
+	case VUB_GET_FEATURES: case VUB_GET_PROTOCOL_FEATURES:
+	case VUB_GET_QUEUE_NUM: case VUB_SET_OWNER: case VUB_GET_STATUS:
+		return 0;
+	case VUB_SET_FEATURES: case VUB_SET_PROTOCOL_FEATURES:
+	case VUB_SET_VRING_KICK: case VUB_SET_VRING_CALL:
+	case VUB_SET_VRING_ERR: case VUB_SET_STATUS:
+		return sizeof(uint64_t);
+	case VUB_SET_VRING_NUM: case VUB_SET_VRING_BASE:
+	case VUB_GET_VRING_BASE: case VUB_SET_VRING_ENABLE:
+		return sizeof(struct vub_state);
+	case VUB_SET_VRING_ADDR:
+		return sizeof(struct vub_addr);
+	default:
+		return -1;
+	}
+}
+
+static unsigned int want_fds(const struct vub_msg *m)
+{
+	switch (m->hdr.request) {
+	case VUB_SET_MEM_TABLE:
+		return m->p.mem.nregions;
+	case VUB_SET_VRING_KICK: case VUB_SET_VRING_CALL:
+	case VUB_SET_VRING_ERR:
+		return m->p.u64 & VUB_VRING_NOFD ? 0 : 1;
+	default:
+		return 0;
+	}
+}
+
+/* The ring of a vring message, or -1 (with the reason). */
+static int ring_index(struct vub_conn *c, uint64_t index)
+{
+	if (index >= c->dev->opts->num_queues)
+		return refuse(c, "ring %llu, but this back-end serves %u queues (--num-queues)",
+			      (unsigned long long)index,
+			      c->dev->opts->num_queues);
+	if (!c->owner)
+		return refuse(c, "before SET_OWNER");
+	return (int)index;
+}
+
+static int set_mem_table(struct vub_conn *c, struct vub_msg *m)
+{
+	struct vub_memtab old = c->mem, t;
+	struct vhost_memory *km;
+	char buf[VUB_MAX_REGIONS * sizeof(struct vhost_memory_region) +
+		 sizeof(struct vhost_memory)] __attribute__((aligned(8)));
+	char why[200];
+	unsigned int i;
+
+	if (m->hdr.size != VUB_SIZE_MEM(m->p.mem.nregions) ||
+	    m->p.mem.nregions > VUB_MAX_REGIONS)
+		return refuse(c, "%u bytes for %u regions (at most %u)",
+			      m->hdr.size, m->p.mem.nregions, VUB_MAX_REGIONS);
+	if (!c->owner)
+		return refuse(c, "before SET_OWNER");
+	if (vub_memtab_map(&t, &m->p.mem, m->fds, why, sizeof(why)))
+		return refuse(c, "%s", why);
+	km = (struct vhost_memory *)buf;
+	memset(buf, 0, sizeof(buf));
+	km->nregions = t.n;
+	for (i = 0; i < t.n; i++) {
+		km->regions[i].guest_phys_addr = t.m[i].gpa;
+		km->regions[i].memory_size = t.m[i].size;
+		km->regions[i].userspace_addr = (uintptr_t)t.m[i].local;
+	}
+	/* Nothing may run on the old addresses once they are unmapped. */
+	if (c->attached && set_backend(c, false)) {
+		vub_memtab_unmap(&t);
+		return -1;
+	}
+	if (KIO(c, VHOST_SET_MEM_TABLE, km)) {
+		vub_memtab_unmap(&t);
+		return -1;
+	}
+	c->mem = t;
+	c->has_mem = true;
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
+		c->ring[i].kactive = false;
+	/* The rings move to the new mappings (a ring outside them: refused). */
+	i = sync_rings(c, true);
+	vub_memtab_unmap(&old);
+	return i ? -1 : 0;
+}
+
+static int set_vring_fd(struct vub_conn *c, struct vub_msg *m)
+{
+	struct vhost_vring_file f;
+	int q;
+
+	if (m->p.u64 & ~(VUB_VRING_IDX_MASK | VUB_VRING_NOFD))
+		return refuse(c, "unknown bits in %#llx",
+			      (unsigned long long)m->p.u64);
+	q = ring_index(c, m->p.u64 & VUB_VRING_IDX_MASK);
+	if (q < 0)
+		return -1;
+	f.index = (unsigned int)q;
+	f.fd = m->nfds ? m->fds[0] : -1;
+	if (m->hdr.request == VUB_SET_VRING_KICK) {
+		struct vub_ring *r = &c->ring[q];
+
+		if (f.fd < 0)
+			return refuse(c, "ring %d: no kick descriptor (polling is not supported)", q);
+		if (!c->has_mem)
+			return refuse(c, "ring %d: before SET_MEM_TABLE", q);
+		if (!r->num || !r->has_addr)
+			return refuse(c, "ring %d: before SET_VRING_NUM and SET_VRING_ADDR", q);
+		if (r->kick >= 0)
+			close(r->kick);
+		r->kick = m->fds[0];
+		m->nfds = 0;
+		r->kactive = false;	/* the kernel needs the new one */
+		return sync_rings(c, false);
+	}
+	if (m->hdr.request == VUB_SET_VRING_CALL)
+		return KIO(c, VHOST_SET_VRING_CALL, &f) ? -1 : 0;
+	return KIO(c, VHOST_SET_VRING_ERR, &f) ? -1 : 0;
+}
+
+static int vring_state(struct vub_conn *c, struct vub_msg *m)
+{
+	struct vhost_vring_state s = { .num = m->p.state.num };
+	struct vub_ring *r;
+	int q = ring_index(c, m->p.state.index);
+
+	if (q < 0)
+		return -1;
+	r = &c->ring[q];
+	s.index = (unsigned int)q;
+	switch (m->hdr.request) {
+	case VUB_SET_VRING_NUM:
+		if (r->kactive)
+			return refuse(c, "ring %d is running (GET_VRING_BASE stops it)", q);
+		if (!s.num || s.num > 32768 || (s.num & (s.num - 1)))
+			return refuse(c, "ring %d: %u entries (a power of two up to 32768)",
+				      q, s.num);
+		if (KIO(c, VHOST_SET_VRING_NUM, &s))
+			return -1;
+		r->num = s.num;
+		return 0;
+	case VUB_SET_VRING_BASE:
+		if (r->kactive)
+			return refuse(c, "ring %d is running (GET_VRING_BASE stops it)", q);
+		return KIO(c, VHOST_SET_VRING_BASE, &s) ? -1 : 0;
+	case VUB_SET_VRING_ENABLE:
+		if (s.num > 1)
+			return refuse(c, "ring %d: enable %u (0 or 1)", q, s.num);
+		r->enabled = s.num;
+		return sync_rings(c, false);
+	default:	/* GET_VRING_BASE: stop the ring, answer where it is */
+		if (r->kick < 0 || !r->has_addr)
+			return refuse(c, "ring %d was never started", q);
+		close(r->kick);
+		r->kick = -1;
+		r->has_addr = false;
+		/*
+		 * Detaching waits for every request in flight; the backend
+		 * comes back for the other rings that still run.
+		 */
+		if (sync_rings(c, false) ||
+		    KIO(c, VHOST_GET_VRING_BASE, &s))
+			return -1;
+		m->p.state.index = (uint32_t)q;
+		m->p.state.num = s.num;
+		return reply(c, m, sizeof(struct vub_state));
+	}
+}
+
+static int set_vring_addr(struct vub_conn *c, struct vub_msg *m)
+{
+	struct vhost_vring_addr a;
+	struct vub_ring *r;
+	int q = ring_index(c, m->p.addr.index);
+
+	if (q < 0)
+		return -1;
+	r = &c->ring[q];
+	if (!c->has_mem)
+		return refuse(c, "ring %d: before SET_MEM_TABLE", q);
+	if (!r->num)
+		return refuse(c, "ring %d: before SET_VRING_NUM", q);
+	if (m->p.addr.flags & ~(uint32_t)(1u << VHOST_VRING_F_LOG))
+		return refuse(c, "ring %d: flags %#x", q, m->p.addr.flags);
+	if ((m->p.addr.flags & (1u << VHOST_VRING_F_LOG)))
+		return refuse(c, "ring %d: dirty logging is not offered", q);
+	r->addr = m->p.addr;
+	r->has_addr = true;
+	if (ring_kaddr(c, q, &a)) {
+		r->has_addr = false;
+		return -1;
+	}
+	r->kactive = false;
+	return sync_rings(c, false);
+}
+
+static int get_config(struct vub_conn *c, struct vub_msg *m)
+{
+	struct virtio_blk_config cfg;
+	uint32_t off = m->p.cfg.offset, size = m->p.cfg.size;
+
+	if (m->hdr.size != VUB_SIZE_CONFIG(size) || size > VUB_MAX_CONFIG ||
+	    off > VUB_MAX_CONFIG)
+		return refuse(c, "%u bytes for %u bytes of configuration at %u",
+			      m->hdr.size, size, off);
+	vub_blk_config(&c->dev->probe, c->dev->opts->num_queues, c->writeback,
+		       &cfg);
+	memset(m->p.cfg.data, 0, sizeof(m->p.cfg.data));
+	if (off < sizeof(cfg))
+		memcpy(m->p.cfg.data, (uint8_t *)&cfg + off,
+		       size < sizeof(cfg) - off ? size : sizeof(cfg) - off);
+	return reply(c, m, m->hdr.size);
+}
+
+static int set_config(struct vub_conn *c, struct vub_msg *m)
+{
+	const uint32_t wce = offsetof(struct virtio_blk_config, wce);
+	uint32_t off = m->p.cfg.offset, size = m->p.cfg.size, v;
+
+	if (m->hdr.size != VUB_SIZE_CONFIG(size) || size > VUB_MAX_CONFIG ||
+	    off > VUB_MAX_CONFIG)
+		return refuse(c, "%u bytes for %u bytes of configuration at %u",
+			      m->hdr.size, size, off);
+	/* Only the write-cache flag is writable (VIRTIO_BLK_F_CONFIG_WCE). */
+	if (off > wce || off + size <= wce)
+		return 0;
+	v = m->p.cfg.data[wce - off];
+	if (v > 1)
+		return refuse(c, "writeback %u (0 or 1)", v);
+	if (!c->owner)
+		return refuse(c, "before SET_OWNER");
+	if (KIO(c, VHOST_BLK_SET_WRITEBACK, &v))
+		return -1;
+	c->writeback = (uint8_t)v;
+	return 0;
+}
+
+static int set_owner(struct vub_conn *c)
+{
+	const char *serial = c->dev->opts->serial;
+	struct vhost_blk_serial s = { 0 };
+
+	if (c->owner)
+		return refuse(c, "a second time");
+	if (KIO(c, VHOST_SET_OWNER, NULL))
+		return -1;
+	c->owner = true;
+	if (!serial)
+		return 0;
+	memcpy(s.id, serial, strnlen(serial, sizeof(s.id)));
+	return KIO(c, VHOST_BLK_SET_SERIAL, &s) ? -1 : 0;
+}
+
+static int set_features(struct vub_conn *c, uint64_t f)
+{
+	uint64_t offered = c->dev->probe.features | F(VUB_F_PROTOCOL_FEATURES);
+	uint64_t k = f & ~F(VUB_F_PROTOCOL_FEATURES);
+
+	if (f & ~offered)
+		return refuse(c, "%#llx not offered (offered %#llx)",
+			      (unsigned long long)(f & ~offered),
+			      (unsigned long long)offered);
+	if (!c->owner)
+		return refuse(c, "before SET_OWNER");
+	if (c->attached && f != c->features)
+		return refuse(c, "features changed while rings run");
+	if (KIO(c, VHOST_SET_FEATURES, &k))
+		return -1;
+	c->features = f;
+	c->features_set = true;
+	return 0;
+}
+
+/* One message; 0, or -1 to end the connection. */
+static int handle(struct vub_conn *c, struct vub_msg *m)
+{
+	uint64_t v = m->p.u64;
+	bool ack = m->hdr.flags & VUB_FLAG_NEED_REPLY;
+	int ret;
+
+	switch (m->hdr.request) {
+	case VUB_GET_FEATURES:
+		return reply_u64(c, m, c->dev->probe.features |
+				       F(VUB_F_PROTOCOL_FEATURES));
+	case VUB_GET_PROTOCOL_FEATURES:
+		return reply_u64(c, m, VUB_PROTO_OFFERED);
+	case VUB_GET_QUEUE_NUM:
+		return reply_u64(c, m, c->dev->opts->num_queues);
+	case VUB_GET_STATUS:
+		return reply_u64(c, m, c->status);
+	case VUB_GET_CONFIG:
+		return get_config(c, m);
+	case VUB_GET_VRING_BASE:
+		return vring_state(c, m);
+	case VUB_SET_PROTOCOL_FEATURES:
+		if (v & ~VUB_PROTO_OFFERED)
+			return refuse(c, "%#llx not offered (offered %#llx)",
+				      (unsigned long long)(v & ~VUB_PROTO_OFFERED),
+				      (unsigned long long)VUB_PROTO_OFFERED);
+		c->proto = v;
+		ret = 0;
+		break;
+	case VUB_SET_FEATURES:
+		ret = set_features(c, v);
+		break;
+	case VUB_SET_OWNER:
+		ret = set_owner(c);
+		break;
+	case VUB_SET_MEM_TABLE:
+		ret = set_mem_table(c, m);
+		break;
+	case VUB_SET_VRING_NUM: case VUB_SET_VRING_BASE:
+	case VUB_SET_VRING_ENABLE:
+		ret = vring_state(c, m);
+		break;
+	case VUB_SET_VRING_ADDR:
+		ret = set_vring_addr(c, m);
+		break;
+	case VUB_SET_VRING_KICK: case VUB_SET_VRING_CALL:
+	case VUB_SET_VRING_ERR:
+		ret = set_vring_fd(c, m);
+		break;
+	case VUB_SET_CONFIG:
+		ret = set_config(c, m);
+		break;
+	case VUB_SET_STATUS:
+		if (v > 0xff)
+			return refuse(c, "status %#llx", (unsigned long long)v);
+		c->status = (uint8_t)v;
+		ret = 0;
+		break;
+	default:
+		return refuse(c, "not implemented by this back-end");
+	}
+	if (ret)
+		return -1;
+	if (ack && (c->proto & F(VUB_PROTO_F_REPLY_ACK)))
+		return reply_u64(c, m, 0);
+	return 0;
+}
+
+/* The checks every message goes through before its handler. */
+static int check(struct vub_conn *c, const struct vub_msg *m)
+{
+	long size = want_size(m->hdr.request);
+
+	if ((m->hdr.flags & VUB_FLAG_VERSION_MASK) != VUB_VERSION ||
+	    (m->hdr.flags & ~VUB_FLAGS_KNOWN) ||
+	    (m->hdr.flags & VUB_FLAG_REPLY))
+		return refuse(c, "flags %#x (version 1, no reply flag)",
+			      m->hdr.flags);
+	if (size >= 0 && m->hdr.size != (uint32_t)size)
+		return refuse(c, "%u bytes of payload, %ld expected",
+			      m->hdr.size, size);
+	if (m->nfds != want_fds(m))
+		return refuse(c, "%u file descriptors, %u expected", m->nfds,
+			      want_fds(m));
+	return 0;
+}
+
+static void release(struct vub_conn *c)
+{
+	unsigned int q;
+
+	if (c->kfd >= 0) {
+		if (c->attached)
+			set_backend(c, false);
+		/* Closing the device stops its worker and drops the rings. */
+		c->dev->k->close(c->dev->kctx, c->kfd);
+		c->kfd = -1;
+	}
+	for (q = 0; q < VHOST_BLK_MAX_QUEUES; q++)
+		if (c->ring[q].kick >= 0) {
+			close(c->ring[q].kick);
+			c->ring[q].kick = -1;
+		}
+	vub_memtab_unmap(&c->mem);
+}
+
+/* 0 when a message (or the end) can be read; -EINTR for a signal. */
+static int wait_message(struct vub_dev *d, int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+
+	if (!d->waitmask)
+		return 0;
+	if (ppoll(&p, 1, NULL, d->waitmask) < 0)
+		return -errno;
+	return 0;
+}
+
+int vub_serve(struct vub_dev *d, int sock, struct vub_conn *c)
+{
+	struct vub_msg m;
+	char nb[32];
+	unsigned int q;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->dev = d;
+	c->sock = sock;
+	c->writeback = 1;
+	for (q = 0; q < VHOST_BLK_MAX_QUEUES; q++)
+		c->ring[q].kick = -1;
+	c->kfd = d->k->open(d->kctx, d->opts->dev);
+	if (c->kfd < 0) {
+		snprintf(c->why, sizeof(c->why), "cannot open %s: %s",
+			 d->opts->dev, strerror(-c->kfd));
+		return -1;
+	}
+	for (;;) {
+		ret = wait_message(d, sock);
+		if (!ret)
+			ret = vub_recv(sock, &m);
+		if (ret == -EINTR && !(d->stop && *d->stop))
+			continue;
+		if (ret == -ECONNRESET || ret == -EINTR) {
+			if (ret == -EINTR)
+				snprintf(c->why, sizeof(c->why), "stopped by a signal");
+			ret = 0;
+			break;
+		}
+		if (ret) {
+			snprintf(c->why, sizeof(c->why), "after %lu messages: %s",
+				 c->handled, ret == -EPROTO ?
+				 "a short or oversized message, or more than 8 file descriptors" :
+				 strerror(-ret));
+			ret = -1;
+			break;
+		}
+		if (d->opts->verbose)
+			fprintf(stderr, "vhost-blk-user: %s size %u fds %u\n",
+				vub_request_name(m.hdr.request, nb, sizeof(nb)),
+				m.hdr.size, m.nfds);
+		ret = check(c, &m);
+		if (!ret)
+			ret = handle(c, &m);
+		vub_close_fds(&m);
+		if (ret) {
+			char reason[sizeof(c->why)];
+
+			memcpy(reason, c->why, sizeof(reason));
+			snprintf(c->why, sizeof(c->why), "%s: %.200s",
+				 vub_request_name(m.hdr.request, nb, sizeof(nb)),
+				 reason);
+			break;
+		}
+		c->handled++;
+	}
+	release(c);
+	return ret;
+}
