@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vub.h"
@@ -168,6 +169,7 @@ static long want_size(uint32_t req)
 	switch (req) {
 	case VUB_GET_FEATURES: case VUB_GET_PROTOCOL_FEATURES:
 	case VUB_GET_QUEUE_NUM: case VUB_SET_OWNER: case VUB_GET_STATUS:
+	case VUB_SET_BACKEND_REQ_FD:
 		return 0;
 	case VUB_SET_FEATURES: case VUB_SET_PROTOCOL_FEATURES:
 	case VUB_SET_VRING_KICK: case VUB_SET_VRING_CALL:
@@ -188,6 +190,8 @@ static unsigned int want_fds(const struct vub_msg *m)
 	switch (m->hdr.request) {
 	case VUB_SET_MEM_TABLE:
 		return m->p.mem.nregions;
+	case VUB_SET_BACKEND_REQ_FD:
+		return 1;
 	case VUB_SET_VRING_KICK: case VUB_SET_VRING_CALL:
 	case VUB_SET_VRING_ERR:
 		return m->p.u64 & VUB_VRING_NOFD ? 0 : 1;
@@ -373,6 +377,7 @@ static int get_config(struct vub_conn *c, struct vub_msg *m)
 			      m->hdr.size, size, off);
 	vub_blk_config(&c->dev->probe, c->dev->opts->num_queues, c->writeback,
 		       &cfg);
+	c->dev->cap_reported = c->dev->probe.kcfg.capacity;
 	memset(m->p.cfg.data, 0, sizeof(m->p.cfg.data));
 	if (off < sizeof(cfg))
 		memcpy(m->p.cfg.data, (uint8_t *)&cfg + off,
@@ -491,6 +496,17 @@ static int handle(struct vub_conn *c, struct vub_msg *m)
 	case VUB_SET_CONFIG:
 		ret = set_config(c, m);
 		break;
+	case VUB_SET_BACKEND_REQ_FD:
+		if (!(c->proto & F(VUB_PROTO_F_BACKEND_REQ)))
+			return refuse(c, "protocol feature BACKEND_REQ not acked");
+		if (c->backend_req >= 0)
+			close(c->backend_req);
+		c->backend_req = m->fds[0];
+		m->nfds = 0;
+		c->ack_pending = false;
+		c->cap_notified = c->dev->cap_reported;
+		ret = 0;
+		break;
 	case VUB_SET_STATUS:
 		if (v > 0xff)
 			return refuse(c, "status %#llx", (unsigned long long)v);
@@ -542,19 +558,158 @@ static void release(struct vub_conn *c)
 			close(c->ring[q].kick);
 			c->ring[q].kick = -1;
 		}
+	if (c->backend_req >= 0) {
+		close(c->backend_req);
+		c->backend_req = -1;
+	}
 	vub_memtab_unmap(&c->mem);
 }
 
-/* 0 when a message (or the end) can be read; -EINTR for a signal. */
-static int wait_message(struct vub_dev *d, int sock)
-{
-	struct pollfd p = { .fd = sock, .events = POLLIN };
+static void note(struct vub_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
-	if (!d->waitmask)
-		return 0;
-	if (ppoll(&p, 1, NULL, d->waitmask) < 0)
-		return -errno;
-	return 0;
+static void note(struct vub_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->dev->log)
+		return;
+	va_start(ap, fmt);
+	fprintf(c->dev->log, "vhost-blk-user: ");
+	vfprintf(c->dev->log, fmt, ap);
+	fputc('\n', c->dev->log);
+	va_end(ap);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The back-end channel failed or went silent: QEMU gets no more from it. */
+static void drop_backend_req(struct vub_conn *c, const char *why)
+{
+	note(c, "back-end channel closed: %s", why);
+	close(c->backend_req);
+	c->backend_req = -1;
+	c->ack_pending = false;
+}
+
+/* The answer to our CONFIG_CHANGE_MSG (the channel is readable). */
+static void backend_answer(struct vub_conn *c)
+{
+	struct vub_msg m;
+	int ret = vub_recv(c->backend_req, &m);
+
+	if (ret == -EINTR)
+		return;
+	c->ack_pending = false;
+	if (ret) {
+		drop_backend_req(c, ret == -ECONNRESET ? "the front-end closed it" :
+				 strerror(-ret));
+		return;
+	}
+	vub_close_fds(&m);
+	if (m.hdr.request != VUB_BACKEND_CONFIG_CHANGE_MSG ||
+	    !(m.hdr.flags & VUB_FLAG_REPLY) || m.hdr.size != sizeof(uint64_t))
+		drop_backend_req(c, "an answer that is not CONFIG_CHANGE_MSG's");
+	else if (m.p.u64)
+		note(c, "the front-end answered CONFIG_CHANGE_MSG with %llu",
+		     (unsigned long long)m.p.u64);
+}
+
+/*
+ * The 1 s timer: ask the kernel for the backend's size (one ioctl while
+ * it is unchanged) and tell the front-end on its back-end channel when the
+ * capacity differs from what GET_CONFIG last said. QEMU answers by
+ * reading GET_CONFIG on the main socket before it acknowledges, so the
+ * acknowledgement is awaited here, between messages, never in a blocking
+ * read.
+ */
+static void tick(struct vub_conn *c, uint64_t now)
+{
+	struct vub_dev *d = c->dev;
+	struct vub_msg m;
+	uint64_t cap = 0;
+	int ret;
+
+	if (c->ack_pending && now >= c->ack_deadline)
+		drop_backend_req(c, "no answer to CONFIG_CHANGE_MSG in time");
+	if (now < c->next_resize)
+		return;
+	c->next_resize = now + (uint64_t)(d->resize_ms ? d->resize_ms : 1000);
+	if (!c->attached)
+		return;
+	ret = d->k->ioctl(d->kctx, c->kfd, VHOST_BLK_RESIZE, &cap);
+	if (ret || !cap)
+		return;
+	if (cap != d->probe.kcfg.capacity) {
+		note(c, "the backend is now %llu sectors (was %llu)",
+		     (unsigned long long)cap,
+		     (unsigned long long)d->probe.kcfg.capacity);
+		d->probe.kcfg.capacity = cap;
+	}
+	if (cap == d->cap_reported || cap == c->cap_notified ||
+	    c->backend_req < 0 || c->ack_pending)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VUB_BACKEND_CONFIG_CHANGE_MSG;
+	m.hdr.flags = VUB_VERSION;
+	if (c->proto & F(VUB_PROTO_F_REPLY_ACK))
+		m.hdr.flags |= VUB_FLAG_NEED_REPLY;
+	ret = vub_send(c->backend_req, &m);
+	if (ret) {
+		drop_backend_req(c, strerror(-ret));
+		return;
+	}
+	c->cap_notified = cap;
+	c->config_changes++;
+	note(c, "CONFIG_CHANGE_MSG sent (capacity %llu sectors)",
+	     (unsigned long long)cap);
+	if (m.hdr.flags & VUB_FLAG_NEED_REPLY) {
+		c->ack_pending = true;
+		c->ack_deadline = now + (uint64_t)(d->ack_ms ? d->ack_ms : 5000);
+	}
+}
+
+/*
+ * 0 when a message (or the end) can be read; -EINTR for a signal.
+ * Meanwhile the timer runs and the back-end channel's answer is read.
+ */
+static int wait_message(struct vub_conn *c)
+{
+	struct vub_dev *d = c->dev;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = c->sock, .events = POLLIN },
+			{ .fd = c->backend_req, .events = POLLIN },
+		};
+		nfds_t n = c->ack_pending ? 2 : 1;
+		uint64_t now = now_ms(), until = c->next_resize;
+		struct timespec ts;
+		int ret;
+
+		if (c->ack_pending && c->ack_deadline < until)
+			until = c->ack_deadline;
+		until = until > now ? until - now : 0;
+		ts.tv_sec = (time_t)(until / 1000);
+		ts.tv_nsec = (long)(until % 1000) * 1000000;
+		if (d->waitmask)
+			ret = ppoll(p, n, &ts, d->waitmask);
+		else
+			ret = poll(p, n, (int)until);
+		if (ret < 0)
+			return -errno;
+		if (n == 2 && p[1].revents)
+			backend_answer(c);
+		if (p[0].revents)
+			return 0;
+		tick(c, now_ms());
+	}
 }
 
 int vub_serve(struct vub_dev *d, int sock, struct vub_conn *c)
@@ -570,6 +725,11 @@ int vub_serve(struct vub_dev *d, int sock, struct vub_conn *c)
 	c->writeback = 1;
 	for (q = 0; q < VHOST_BLK_MAX_QUEUES; q++)
 		c->ring[q].kick = -1;
+	c->backend_req = -1;
+	if (!d->cap_reported)
+		d->cap_reported = d->probe.kcfg.capacity;
+	c->cap_notified = d->cap_reported;
+	c->next_resize = now_ms() + (uint64_t)(d->resize_ms ? d->resize_ms : 1000);
 	c->kfd = d->k->open(d->kctx, d->opts->dev);
 	if (c->kfd < 0) {
 		snprintf(c->why, sizeof(c->why), "cannot open %s: %s",
@@ -577,7 +737,7 @@ int vub_serve(struct vub_dev *d, int sock, struct vub_conn *c)
 		return -1;
 	}
 	for (;;) {
-		ret = wait_message(d, sock);
+		ret = wait_message(c);
 		if (!ret)
 			ret = vub_recv(sock, &m);
 		if (ret == -EINTR && !(d->stop && *d->stop))

@@ -21,6 +21,7 @@
 #define VUB_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,7 @@ enum vub_request {
 	VUB_SET_PROTOCOL_FEATURES = 16,
 	VUB_GET_QUEUE_NUM = 17,
 	VUB_SET_VRING_ENABLE = 18,
+	VUB_SET_BACKEND_REQ_FD = 21,
 	VUB_GET_CONFIG = 24,
 	VUB_SET_CONFIG = 25,
 	VUB_SET_STATUS = 39,
@@ -70,12 +72,17 @@ enum vub_request {
 /* Protocol features offered. */
 #define VUB_PROTO_F_MQ		0
 #define VUB_PROTO_F_REPLY_ACK	3
+#define VUB_PROTO_F_BACKEND_REQ	5
 #define VUB_PROTO_F_CONFIG	9
 #define VUB_PROTO_F_STATUS	16
 #define VUB_PROTO_OFFERED	((1ull << VUB_PROTO_F_MQ) |		\
 				 (1ull << VUB_PROTO_F_REPLY_ACK) |	\
+				 (1ull << VUB_PROTO_F_BACKEND_REQ) |	\
 				 (1ull << VUB_PROTO_F_CONFIG) |		\
 				 (1ull << VUB_PROTO_F_STATUS))
+
+/* Requests on the back-end channel (SET_BACKEND_REQ_FD): ours to QEMU. */
+#define VUB_BACKEND_CONFIG_CHANGE_MSG	2
 
 /* SET_VRING_KICK/CALL/ERR payload: ring index, and this bit without fd. */
 #define VUB_VRING_NOFD		(1ull << 8)
@@ -261,6 +268,18 @@ struct vub_dev {
 	 */
 	volatile int *stop;
 	const sigset_t *waitmask;
+	/*
+	 * Online resize: while the backend is attached, VHOST_BLK_RESIZE
+	 * every @resize_ms (0: 1000); a front-end that does not answer a
+	 * CONFIG_CHANGE_MSG within @ack_ms (0: 5000) loses its back-end
+	 * channel. @cap_reported: the capacity last given in GET_CONFIG to
+	 * any front-end (0: the probe's), kept across connections so that a
+	 * disk grown while QEMU reconnected is still announced.
+	 */
+	int resize_ms;
+	int ack_ms;
+	uint64_t cap_reported;
+	FILE *log;			/* events worth a line; NULL: none */
 };
 
 struct vub_conn {
@@ -277,6 +296,12 @@ struct vub_conn {
 	bool has_mem;
 	struct vub_memtab mem;
 	struct vub_ring ring[VHOST_BLK_MAX_QUEUES];
+	int backend_req;		/* SET_BACKEND_REQ_FD, or -1 */
+	uint64_t cap_notified;		/* last CONFIG_CHANGE_MSG was for */
+	bool ack_pending;		/* its answer is awaited */
+	uint64_t ack_deadline;		/* ms, CLOCK_MONOTONIC */
+	uint64_t next_resize;		/* ms, CLOCK_MONOTONIC */
+	unsigned long config_changes;	/* CONFIG_CHANGE_MSGs sent */
 	unsigned long handled;		/* messages */
 	char why[256];			/* why the connection was closed */
 };

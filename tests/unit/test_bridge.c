@@ -14,6 +14,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -55,6 +56,8 @@ struct fake_k {
 	struct fake_ring ring[VHOST_BLK_MAX_QUEUES];
 	uint32_t writeback;
 	uint8_t serial[VHOST_BLK_SERIAL_LEN];
+	uint64_t capacity;	/* VHOST_BLK_RESIZE's: set by the test (atomic) */
+	unsigned int resizes;	/* (atomic) */
 	char bad[256];		/* the first objection */
 };
 
@@ -226,6 +229,13 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		c->num_queues = VHOST_BLK_MAX_QUEUES;
 		c->writeback = f->writeback;
 		return 0;
+	case VHOST_BLK_RESIZE:
+		__atomic_add_fetch(&f->resizes, 1, __ATOMIC_SEQ_CST);
+		if (!f->attached)
+			objection(f, "VHOST_BLK_RESIZE without a backend");
+		*u = f->attached ?
+		     __atomic_load_n(&f->capacity, __ATOMIC_SEQ_CST) : 0;
+		return 0;
 	case VHOST_BLK_SET_SERIAL:
 		memcpy(f->serial, ((struct vhost_blk_serial *)arg)->id,
 		       sizeof(f->serial));
@@ -300,6 +310,8 @@ static int env_init(struct ut *t, struct env *e)
 	e->d.k = &fake_kops;
 	e->d.kctx = &e->fk;
 	e->fk.writeback = 1;
+	e->fk.capacity = FAKE_SECTORS;
+	e->d.resize_ms = 20;
 	bfd = memfd_create("disk", MFD_CLOEXEC);
 	CHECK(t, bfd >= 0, "memfd");
 	e->d.backend_fd = bfd;
@@ -954,6 +966,133 @@ static int t_bridge_malformed(struct ut *t)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * Online resize: CONFIG_CHANGE_MSG on the back-end channel
+ */
+
+#define VU_SET_BACKEND_REQ_FD	21
+#define VU_PROTO_F_BACKEND_REQ	5
+#define VU_CONFIG_CHANGE_MSG	2
+
+static void fake_grow(struct env *e, uint64_t sectors)
+{
+	__atomic_store_n(&e->fk.capacity, sectors, __ATOMIC_SEQ_CST);
+}
+
+/* GET_CONFIG's capacity. */
+static int fe_capacity(struct ut *t, struct env *e, uint64_t *cap)
+{
+	struct vu_config cq = { .offset = 0, .size = 8 };
+	struct vu_msg r;
+
+	if (fe_call(t, e, VU_GET_CONFIG, 0, &cq, VU_SIZE_CONFIG(8), NULL, 0, &r))
+		return 1;
+	CHECK(t, r.hdr.size == VU_SIZE_CONFIG(8), "GET_CONFIG: %u bytes",
+	      r.hdr.size);
+	memcpy(cap, r.p.cfg.data, 8);
+	*cap = le64toh(*cap);
+	return 0;
+}
+
+/* A message on the back-end channel within @ms: 1; none: 0; EOF: -1. */
+static int be_recv(int fd, int ms, struct vu_msg *m)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	return vu_msg_recv(fd, m) ? -1 : 1;
+}
+
+static int t_bridge_resize(struct ut *t)
+{
+	struct env e;
+	struct vu_msg m, ack = { .hdr = { .request = VU_CONFIG_CHANGE_MSG,
+					  .flags = VU_VERSION | VU_FLAG_REPLY,
+					  .size = 8 } };
+	uint64_t cap;
+	unsigned int resizes;
+	int bsv[2], got;
+
+	if (env_init(t, &e) || fe_mem(t, &e))
+		return 1;
+	e.d.ack_ms = 300;
+	/* QEMU's realize with BACKEND_REQ: the channel before SET_OWNER. */
+	if (conn_start(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1))
+		return 1;
+	CHECK(t, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bsv),
+	      "socketpair");
+	if (fe_call(t, &e, VU_SET_BACKEND_REQ_FD, VU_FLAG_NEED_REPLY, NULL, 0,
+		    &bsv[1], 1, &m))
+		return 1;
+	close(bsv[1]);
+	CHECK(t, m.hdr.size == 8 && !m.p.u64, "SET_BACKEND_REQ_FD: ack %llu",
+	      (unsigned long long)m.p.u64);
+	if (fe_realize(t, &e) || fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+					PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1) ||
+	    fe_start(t, &e, 0))
+		return 1;
+	/* Unchanged: the timer runs, nothing is sent. */
+	got = be_recv(bsv[0], 200, &m);
+	CHECK(t, got == 0, "unchanged capacity, yet %s on the back-end channel",
+	      got > 0 ? "a message" : "end of file");
+	resizes = __atomic_load_n(&e.fk.resizes, __ATOMIC_SEQ_CST);
+	CHECK(t, resizes >= 3, "%u VHOST_BLK_RESIZE in 200 ms at 20 ms", resizes);
+	/* The backend grows. */
+	fake_grow(&e, 2 * FAKE_SECTORS);
+	got = be_recv(bsv[0], 2000, &m);
+	CHECK(t, got > 0, "no CONFIG_CHANGE_MSG within 2 s (%d)", got);
+	CHECK(t, m.hdr.request == VU_CONFIG_CHANGE_MSG &&
+	      m.hdr.flags == (VU_VERSION | VU_FLAG_NEED_REPLY) && !m.hdr.size &&
+	      !m.nfds, "back-end message %u flags %#x size %u fds %u",
+	      m.hdr.request, m.hdr.flags, m.hdr.size, m.nfds);
+	/* As QEMU: GET_CONFIG on the main socket before the answer. */
+	if (fe_capacity(t, &e, &cap))
+		return 1;
+	CHECK(t, cap == 2 * FAKE_SECTORS, "GET_CONFIG after the grow: %llu",
+	      (unsigned long long)cap);
+	ack.p.u64 = 0;
+	CHECK(t, !vu_msg_send(bsv[0], &ack), "answer");
+	got = be_recv(bsv[0], 200, &m);
+	CHECK(t, got == 0, "a second message for the same capacity (%d)", got);
+	/* Again, and this time no answer: the channel is dropped, the
+	 * connection goes on. */
+	fake_grow(&e, 3 * FAKE_SECTORS);
+	got = be_recv(bsv[0], 2000, &m);
+	CHECK(t, got > 0 && m.hdr.request == VU_CONFIG_CHANGE_MSG,
+	      "no second CONFIG_CHANGE_MSG (%d)", got);
+	got = be_recv(bsv[0], 3000, &m);
+	CHECK(t, got < 0, "the unanswered channel was not closed (%d)", got);
+	close(bsv[0]);
+	if (fe_capacity(t, &e, &cap))
+		return 1;
+	CHECK(t, cap == 3 * FAKE_SECTORS, "GET_CONFIG: %llu",
+	      (unsigned long long)cap);
+	if (conn_end(t, &e, 0, NULL))
+		return 1;
+	/* A front-end without a back-end channel: the timer runs, nothing
+	 * is sent, nothing breaks. (The disk back at its size, probed again
+	 * at the accept as main.c does.) */
+	fake_grow(&e, FAKE_SECTORS);
+	CHECK(t, !vub_probe(e.d.k, e.d.kctx, &e.o, e.d.backend_fd, &e.d.probe,
+			    e.c.why, sizeof(e.c.why)), "probe");
+	if (conn_start(t, &e) || fe_realize(t, &e) || fe_start(t, &e, 0))
+		return 1;
+	fake_grow(&e, 4 * FAKE_SECTORS);
+	usleep(200000);
+	if (fe_capacity(t, &e, &cap))
+		return 1;
+	CHECK(t, cap == 4 * FAKE_SECTORS, "GET_CONFIG without a channel: %llu",
+	      (unsigned long long)cap);
+	if (fe_stop(t, &e, 0) || conn_end(t, &e, 0, NULL))
+		return 1;
+	fe_mem_free(&e);
+	close(e.d.backend_fd);
+	return 0;
+}
+
 static int t_bridge_args(struct ut *t)
 {
 	char *ok[] = { "x", "--socket", "/s", "--backend", "/b", "--num-queues",
@@ -980,6 +1119,7 @@ static int t_bridge_args(struct ut *t)
 const struct ut_case ut_bridge_cases[] = {
 	{ "bridge-qemu-sequence", t_bridge_qemu_sequence },
 	{ "bridge-malformed", t_bridge_malformed },
+	{ "bridge-resize", t_bridge_resize },
 	{ "bridge-args", t_bridge_args },
 	{ NULL, NULL },
 };
