@@ -17,7 +17,10 @@
  * breaks the protocol is hung up on, twice) and after-malformed (the next
  * one is served). With --read-only (a daemon started with --read-only):
  * ro-feature (VIRTIO_BLK_F_RO offered), ro-write (a write fails with
- * IOERR), ro-read (reads work).
+ * IOERR), ro-read (reads work). With --grow FILE (the backend, a
+ * regular file): resize (the file grows, CONFIG_CHANGE_MSG comes on the
+ * back-end channel, GET_CONFIG has the new capacity, I/O past the old
+ * end works).
  */
 #include <errno.h>
 #include <dirent.h>
@@ -30,11 +33,13 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vu.h"
 
 #define TEST_NAMES	"io serial flush discard stop-restart cpu reconnect malformed after-malformed"
+#define GROW_TEST_NAMES	"resize"
 #define RO_TEST_NAMES	"ro-feature ro-write ro-read"
 #define SEED		0xb41d6eULL
 #define IO_LEN		65536u
@@ -47,6 +52,7 @@ struct env {
 	uint64_t sectors;
 	unsigned int requests;
 	bool read_only;
+	const char *grow;		/* the backend file, to grow */
 	struct vblk_vu u;
 	unsigned int failed;
 };
@@ -72,13 +78,14 @@ static void result(struct env *e, const char *name, bool ok, const char *fmt,
 	fflush(stdout);
 }
 
-static int start(struct env *e, unsigned int queues)
+static int start_proto(struct env *e, unsigned int queues, uint64_t extra)
 {
 	struct vblk_vu_opts o;
 	unsigned int q;
 	int ret;
 
 	vblk_vu_opts_init(&o);
+	o.proto_extra = extra;
 	o.path = e->socket;
 	o.queues = queues;
 	o.mem_size = 16u << 20;
@@ -87,6 +94,11 @@ static int start(struct env *e, unsigned int queues)
 	for (q = 0; !ret && q < e->u.nvq; q++)
 		e->u.vq[q].timeout_ms = 30000;
 	return ret;
+}
+
+static int start(struct env *e, unsigned int queues)
+{
+	return start_proto(e, queues, 0);
 }
 
 /* Sector of write @k of queue @q: apart from the others. */
@@ -442,6 +454,136 @@ static void t_read_only(struct env *e)
 	vblk_vu_close(&e->u);
 }
 
+#define VU_SET_BACKEND_REQ_FD	21
+#define VU_PROTO_F_BACKEND_REQ	5
+#define VU_CONFIG_CHANGE_MSG	2
+#define GROW_BYTES		(64ull << 20)
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * resize: a back-end channel as QEMU sets it up; the backend file grows
+ * behind the daemon's back (truncate); within 10 s CONFIG_CHANGE_MSG
+ * comes on the channel, GET_CONFIG (before the answer, as QEMU does it)
+ * has the new capacity, and I/O past the old end works.
+ */
+static bool resize(struct env *e, char *why, size_t len)
+{
+	struct vu_msg m = { .hdr = { .request = VU_SET_BACKEND_REQ_FD } };
+	struct vu_msg ack = { .hdr = { .request = VU_CONFIG_CHANGE_MSG,
+				       .flags = VU_VERSION | VU_FLAG_REPLY,
+				       .size = 8 } };
+	struct pollfd p = { .events = POLLIN };
+	uint64_t old, want, sector;
+	long long t0;
+	uint8_t *buf;
+	int bsv[2], ret, st;
+	unsigned int i;
+
+	if (start_proto(e, 2, VBLK_F(VU_PROTO_F_BACKEND_REQ))) {
+		snprintf(why, len, "%s", e->u.err);
+		return false;
+	}
+	if (!(e->u.proto & VBLK_F(VU_PROTO_F_BACKEND_REQ))) {
+		snprintf(why, len, "BACKEND_REQ not offered (%#llx)",
+			 (unsigned long long)e->u.proto_offered);
+		return false;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bsv)) {
+		snprintf(why, len, "socketpair: %s", strerror(errno));
+		return false;
+	}
+	m.fds[0] = bsv[1];
+	m.nfds = 1;
+	ret = vblk_vu_call(&e->u, &m, NULL);
+	close(bsv[1]);
+	if (ret) {
+		snprintf(why, len, "SET_BACKEND_REQ_FD: %s", e->u.err);
+		goto out;
+	}
+	old = e->u.capacity;
+	want = old + GROW_BYTES / 512;
+	if (truncate(e->grow, (off_t)(want * 512))) {
+		snprintf(why, len, "truncate %s: %s", e->grow, strerror(errno));
+		ret = -1;
+		goto out;
+	}
+	t0 = mono_ms();
+	p.fd = bsv[0];
+	ret = -1;
+	if (poll(&p, 1, 10000) != 1 || vu_msg_recv(bsv[0], &m)) {
+		snprintf(why, len, "no CONFIG_CHANGE_MSG within 10 s of growing %s from %llu to %llu sectors",
+			 e->grow, (unsigned long long)old,
+			 (unsigned long long)want);
+		goto out;
+	}
+	printf("bridge: resize: CONFIG_CHANGE_MSG %lld ms after the grow (flags %#x)\n",
+	       mono_ms() - t0, m.hdr.flags);
+	if (m.hdr.request != VU_CONFIG_CHANGE_MSG || m.hdr.size) {
+		snprintf(why, len, "back-end message %u, %u bytes",
+			 m.hdr.request, m.hdr.size);
+		goto out;
+	}
+	if (vblk_vu_get_config(&e->u)) {
+		snprintf(why, len, "GET_CONFIG: %s", e->u.err);
+		goto out;
+	}
+	if ((m.hdr.flags & VU_FLAG_NEED_REPLY) && vu_msg_send(bsv[0], &ack)) {
+		snprintf(why, len, "answering CONFIG_CHANGE_MSG failed");
+		goto out;
+	}
+	if (e->u.capacity != want) {
+		snprintf(why, len, "GET_CONFIG: capacity %llu, expected %llu",
+			 (unsigned long long)e->u.capacity,
+			 (unsigned long long)want);
+		goto out;
+	}
+	buf = vblk_mem_alloc(&e->u.mem, IO_LEN, 4096);
+	if (!buf) {
+		snprintf(why, len, "no guest memory");
+		goto out;
+	}
+	/* The last IO_LEN bytes of the new space, then read back. */
+	sector = want - IO_LEN / 512;
+	for (i = 0; i < IO_LEN; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	st = vblk_write(&e->u.vq[0], sector, buf, IO_LEN);
+	if (st == VIRTIO_BLK_S_OK) {
+		memset(buf, 0, IO_LEN);
+		st = vblk_read(&e->u.vq[1 % e->u.nvq], sector, buf, IO_LEN);
+	}
+	for (i = 0; st == VIRTIO_BLK_S_OK && i < IO_LEN; i++)
+		if (buf[i] != (uint8_t)(i * 7 + 3))
+			break;
+	if (st != VIRTIO_BLK_S_OK || i < IO_LEN) {
+		snprintf(why, len, "I/O at sector %llu past the old end %llu: status %d, byte %u differs (%s)",
+			 (unsigned long long)sector, (unsigned long long)old,
+			 st, i, e->u.vq[0].err);
+		vblk_mem_free(&e->u.mem, buf);
+		goto out;
+	}
+	vblk_mem_free(&e->u.mem, buf);
+	ret = 0;
+out:
+	close(bsv[0]);
+	vblk_vu_close(&e->u);
+	return !ret;
+}
+
+static void t_resize(struct env *e)
+{
+	char why[400] = "";
+	bool ok = resize(e, why, sizeof(why));
+
+	result(e, "resize", ok, "%s", why);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -451,6 +593,7 @@ int main(int argc, char **argv)
 		{ "serial", required_argument, NULL, 'S' },
 		{ "requests", required_argument, NULL, 'r' },
 		{ "read-only", no_argument, NULL, 'R' },
+		{ "grow", required_argument, NULL, 'g' },
 		{ "list", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -466,17 +609,20 @@ int main(int argc, char **argv)
 		case 'S': e.serial = optarg; break;
 		case 'r': e.requests = (unsigned int)atoi(optarg); break;
 		case 'R': e.read_only = true; break;
+		case 'g': e.grow = optarg; break;
 		case 'l': list = true; break;
 		default:
 			return 2;
 		}
 	}
 	if (list) {
-		printf("%s\n", e.read_only ? RO_TEST_NAMES : TEST_NAMES);
+		printf("%s%s%s\n", e.read_only ? RO_TEST_NAMES : TEST_NAMES,
+		       e.grow && !e.read_only ? " " : "",
+		       e.grow && !e.read_only ? GROW_TEST_NAMES : "");
 		return 0;
 	}
 	if (!e.socket || !e.pid || e.sectors < 65536) {
-		fprintf(stderr, "usage: vbridge [--read-only] --socket PATH --pid DAEMON_PID --sectors N (>= 65536) [--serial S] [--requests N]\n");
+		fprintf(stderr, "usage: vbridge [--read-only] --socket PATH --pid DAEMON_PID --sectors N (>= 65536) [--serial S] [--requests N] [--grow FILE]\n");
 		return 2;
 	}
 	if (start(&e, 2)) {
@@ -497,5 +643,7 @@ int main(int argc, char **argv)
 	t_reconnect(&e);
 	t_malformed(&e);
 	t_after_malformed(&e);
+	if (e.grow)
+		t_resize(&e);
 	return e.failed ? 1 : 0;
 }
