@@ -107,3 +107,14 @@ void *vub_memtab_uva(const struct vub_memtab *t, uint64_t uva, uint64_t len)
 	}
 	return NULL;
 }
+
+uint64_t vub_memtab_end(const struct vub_memtab *t)
+{
+	uint64_t end = 0;
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->m[i].gpa + t->m[i].size > end)
+			end = t->m[i].gpa + t->m[i].size;
+	return end;
+}

@@ -18,6 +18,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,6 +182,10 @@ static long want_size(uint32_t req)
 		return sizeof(struct vub_state);
 	case VUB_SET_VRING_ADDR:
 		return sizeof(struct vub_addr);
+	case VUB_SET_LOG_BASE:
+		return sizeof(struct vub_log);
+	case VUB_SET_LOG_FD:
+		return 0;
 	default:
 		return -1;
 	}
@@ -190,7 +196,8 @@ static unsigned int want_fds(const struct vub_msg *m)
 	switch (m->hdr.request) {
 	case VUB_SET_MEM_TABLE:
 		return m->p.mem.nregions;
-	case VUB_SET_BACKEND_REQ_FD:
+	case VUB_SET_BACKEND_REQ_FD: case VUB_SET_LOG_BASE:
+	case VUB_SET_LOG_FD:
 		return 1;
 	case VUB_SET_VRING_KICK: case VUB_SET_VRING_CALL:
 	case VUB_SET_VRING_ERR:
@@ -212,6 +219,13 @@ static int ring_index(struct vub_conn *c, uint64_t index)
 	return (int)index;
 }
 
+/* Does the log cover guest addresses below @end? */
+static bool log_covers(const struct vub_conn *c, uint64_t end)
+{
+	return c->log && c->log_size >= (end + VUB_LOG_PAGE * 8 - 1) /
+					 (VUB_LOG_PAGE * 8);
+}
+
 static int set_mem_table(struct vub_conn *c, struct vub_msg *m)
 {
 	struct vub_memtab old = c->mem, t;
@@ -229,6 +243,15 @@ static int set_mem_table(struct vub_conn *c, struct vub_msg *m)
 		return refuse(c, "before SET_OWNER");
 	if (vub_memtab_map(&t, &m->p.mem, m->fds, why, sizeof(why)))
 		return refuse(c, "%s", why);
+	/* Logging: the log must cover the new memory (QEMU grows it first). */
+	if ((c->features & F(VHOST_F_LOG_ALL)) &&
+	    !log_covers(c, vub_memtab_end(&t))) {
+		refuse(c, "guest memory up to %#llx, beyond the dirty log of %llu bytes",
+		       (unsigned long long)vub_memtab_end(&t),
+		       (unsigned long long)c->log_size);
+		vub_memtab_unmap(&t);
+		return -1;
+	}
 	km = (struct vhost_memory *)buf;
 	memset(buf, 0, sizeof(buf));
 	km->nregions = t.n;
@@ -354,8 +377,11 @@ static int set_vring_addr(struct vub_conn *c, struct vub_msg *m)
 		return refuse(c, "ring %d: before SET_VRING_NUM", q);
 	if (m->p.addr.flags & ~(uint32_t)(1u << VHOST_VRING_F_LOG))
 		return refuse(c, "ring %d: flags %#x", q, m->p.addr.flags);
-	if ((m->p.addr.flags & (1u << VHOST_VRING_F_LOG)))
-		return refuse(c, "ring %d: dirty logging is not offered", q);
+	if ((m->p.addr.flags & (1u << VHOST_VRING_F_LOG)) &&
+	    !log_covers(c, m->p.addr.log + 6 + 8ull * r->num))
+		return refuse(c, "ring %d: a used ring at %#llx the dirty log (%llu bytes) does not cover",
+			      q, (unsigned long long)m->p.addr.log,
+			      (unsigned long long)c->log_size);
 	r->addr = m->p.addr;
 	r->has_addr = true;
 	if (ring_kaddr(c, q, &a)) {
@@ -424,6 +450,95 @@ static int set_owner(struct vub_conn *c)
 	return KIO(c, VHOST_BLK_SET_SERIAL, &s) ? -1 : 0;
 }
 
+/*
+ * The kernel logs by guest address into the bitmap at the address we gave
+ * it, without knowing its size: one too short for the guest memory would
+ * have it write past our mapping. -1 (with the reason) for no log or a
+ * short one.
+ */
+static int log_short(struct vub_conn *c)
+{
+	uint64_t end = vub_memtab_end(&c->mem);
+
+	if (!c->log)
+		return refuse(c, "VHOST_F_LOG_ALL before SET_LOG_BASE");
+	if (!log_covers(c, end))
+		return refuse(c, "a log of %llu bytes for guest memory up to %#llx",
+			      (unsigned long long)c->log_size,
+			      (unsigned long long)end);
+	return 0;
+}
+
+static void log_unmap(struct vub_conn *c)
+{
+	if (c->log_map)
+		munmap(c->log_map, c->log_len);
+	c->log_map = NULL;
+	c->log = NULL;
+	c->log_len = 0;
+	c->log_size = 0;
+}
+
+/*
+ * SET_LOG_BASE (LOG_SHMFD): map the front-end's log and give the kernel
+ * our address of it. A log replaced while the rings run (QEMU resizes it
+ * when guest memory grows) is swapped with the backend detached, so that
+ * no request still logs into the old one when it is unmapped. Answered
+ * with a u64 0, as the front-end waits for an answer whatever REPLY_ACK.
+ */
+static int set_log_base(struct vub_conn *c, struct vub_msg *m)
+{
+	const uint64_t size = m->p.log.size, off = m->p.log.offset;
+	const long pg = sysconf(_SC_PAGESIZE);
+	const uint64_t start = off & ~(uint64_t)(pg - 1);
+	bool was = c->attached;
+	struct stat st;
+	uint64_t base;
+	void *p;
+	int ret;
+
+	if (!(c->proto & F(VUB_PROTO_F_LOG_SHMFD)))
+		return refuse(c, "protocol feature LOG_SHMFD not acked");
+	if (!c->owner)
+		return refuse(c, "before SET_OWNER");
+	if (!size || size > VUB_LOG_MAX || off > VUB_LOG_MAX)
+		return refuse(c, "a log of %llu bytes at %llu (1 to %llu bytes)",
+			      (unsigned long long)size, (unsigned long long)off,
+			      (unsigned long long)VUB_LOG_MAX);
+	if ((c->features & F(VHOST_F_LOG_ALL)) &&
+	    size < (vub_memtab_end(&c->mem) + VUB_LOG_PAGE * 8 - 1) /
+		   (VUB_LOG_PAGE * 8))
+		return refuse(c, "a log of %llu bytes while logging, for guest memory up to %#llx",
+			      (unsigned long long)size,
+			      (unsigned long long)vub_memtab_end(&c->mem));
+	if (fstat(m->fds[0], &st) || (uint64_t)st.st_size < off + size)
+		return refuse(c, "a log of %llu bytes at %llu, past the end of its file (%lld bytes)",
+			      (unsigned long long)size, (unsigned long long)off,
+			      (long long)st.st_size);
+	p = mmap(NULL, off + size - start, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 m->fds[0], (off_t)start);
+	if (p == MAP_FAILED)
+		return refuse(c, "mapping the log: %s", strerror(errno));
+	base = (uintptr_t)p + (off - start);
+	if (was && set_backend(c, false)) {
+		munmap(p, off + size - start);
+		return -1;
+	}
+	if (KIO(c, VHOST_SET_LOG_BASE, &base)) {
+		munmap(p, off + size - start);
+		return -1;
+	}
+	log_unmap(c);
+	c->log_map = p;
+	c->log_len = off + size - start;
+	c->log = (uint8_t *)(uintptr_t)base;
+	c->log_size = size;
+	if (was && set_backend(c, true))
+		return -1;
+	ret = reply_u64(c, m, 0);
+	return ret;
+}
+
 static int set_features(struct vub_conn *c, uint64_t f)
 {
 	uint64_t offered = c->dev->probe.features | F(VUB_F_PROTOCOL_FEATURES);
@@ -435,8 +550,10 @@ static int set_features(struct vub_conn *c, uint64_t f)
 			      (unsigned long long)offered);
 	if (!c->owner)
 		return refuse(c, "before SET_OWNER");
-	if (c->attached && f != c->features)
-		return refuse(c, "features changed while rings run");
+	if (c->attached && (f ^ c->features) & ~F(VHOST_F_LOG_ALL))
+		return refuse(c, "features other than VHOST_F_LOG_ALL changed while rings run");
+	if ((f & F(VHOST_F_LOG_ALL)) && log_short(c))
+		return -1;
 	if (KIO(c, VHOST_SET_FEATURES, &k))
 		return -1;
 	c->features = f;
@@ -495,6 +612,14 @@ static int handle(struct vub_conn *c, struct vub_msg *m)
 		break;
 	case VUB_SET_CONFIG:
 		ret = set_config(c, m);
+		break;
+	case VUB_SET_LOG_BASE:
+		/* Its answer is the acknowledgement too. */
+		return set_log_base(c, m);
+	case VUB_SET_LOG_FD:
+		if (!c->owner)
+			return refuse(c, "before SET_OWNER");
+		ret = KIO(c, VHOST_SET_LOG_FD, &m->fds[0]) ? -1 : 0;
 		break;
 	case VUB_SET_BACKEND_REQ_FD:
 		if (!(c->proto & F(VUB_PROTO_F_BACKEND_REQ)))
@@ -562,6 +687,8 @@ static void release(struct vub_conn *c)
 		close(c->backend_req);
 		c->backend_req = -1;
 	}
+	/* The device is closed: nothing logs any more. */
+	log_unmap(c);
 	vub_memtab_unmap(&c->mem);
 }
 

@@ -71,11 +71,13 @@ enum vub_request {
 
 /* Protocol features offered. */
 #define VUB_PROTO_F_MQ		0
+#define VUB_PROTO_F_LOG_SHMFD	1
 #define VUB_PROTO_F_REPLY_ACK	3
 #define VUB_PROTO_F_BACKEND_REQ	5
 #define VUB_PROTO_F_CONFIG	9
 #define VUB_PROTO_F_STATUS	16
 #define VUB_PROTO_OFFERED	((1ull << VUB_PROTO_F_MQ) |		\
+				 (1ull << VUB_PROTO_F_LOG_SHMFD) |	\
 				 (1ull << VUB_PROTO_F_REPLY_ACK) |	\
 				 (1ull << VUB_PROTO_F_BACKEND_REQ) |	\
 				 (1ull << VUB_PROTO_F_CONFIG) |		\
@@ -126,6 +128,17 @@ struct vub_mem {
 	struct vub_region r[VUB_MAX_REGIONS];
 };
 
+/* SET_LOG_BASE with LOG_SHMFD: the log is [offset, offset + size) of its fd. */
+struct vub_log {
+	uint64_t size;
+	uint64_t offset;
+};
+
+/* Dirty pages are 4 KiB: one bit of the log each, by guest address. */
+#define VUB_LOG_PAGE		4096ull
+/* The largest log mapped: 1 GiB covers 32 TiB of guest memory. */
+#define VUB_LOG_MAX		(1ull << 30)
+
 struct vub_cfg {
 	uint32_t offset;
 	uint32_t size;
@@ -138,6 +151,7 @@ union vub_payload {
 	struct vub_state state;
 	struct vub_addr addr;
 	struct vub_mem mem;
+	struct vub_log log;
 	struct vub_cfg cfg;
 	uint8_t raw[sizeof(struct vub_cfg)];
 };
@@ -211,6 +225,8 @@ int vub_memtab_map(struct vub_memtab *t, const struct vub_mem *mem,
 void vub_memtab_unmap(struct vub_memtab *t);
 /* Our address of [uva, uva + len) of the front-end, or NULL. */
 void *vub_memtab_uva(const struct vub_memtab *t, uint64_t uva, uint64_t len);
+/* The end of the highest region's guest addresses (0: no region). */
+uint64_t vub_memtab_end(const struct vub_memtab *t);
 
 /* ------------------------------------------------------------------------
  * The kernel device
@@ -297,6 +313,10 @@ struct vub_conn {
 	struct vub_memtab mem;
 	struct vub_ring ring[VHOST_BLK_MAX_QUEUES];
 	int backend_req;		/* SET_BACKEND_REQ_FD, or -1 */
+	void *log_map;			/* SET_LOG_BASE's mapping, or NULL */
+	size_t log_len;
+	uint8_t *log;			/* the bitmap's first byte (in log_map) */
+	uint64_t log_size;		/* its bytes */
 	uint64_t cap_notified;		/* last CONFIG_CHANGE_MSG was for */
 	bool ack_pending;		/* its answer is awaited */
 	uint64_t ack_deadline;		/* ms, CLOCK_MONOTONIC */

@@ -56,6 +56,8 @@ struct fake_k {
 	struct fake_ring ring[VHOST_BLK_MAX_QUEUES];
 	uint32_t writeback;
 	uint8_t serial[VHOST_BLK_SERIAL_LEN];
+	uint64_t log_base;	/* VHOST_SET_LOG_BASE's address */
+	bool log_fd;		/* VHOST_SET_LOG_FD got an open fd */
 	uint64_t capacity;	/* VHOST_BLK_RESIZE's: set by the test (atomic) */
 	unsigned int resizes;	/* (atomic) */
 	char bad[256];		/* the first objection */
@@ -228,6 +230,12 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		c->max_write_zeroes_sectors = 0;
 		c->num_queues = VHOST_BLK_MAX_QUEUES;
 		c->writeback = f->writeback;
+		return 0;
+	case VHOST_SET_LOG_BASE:
+		f->log_base = *u;
+		return 0;
+	case VHOST_SET_LOG_FD:
+		f->log_fd = *(int *)arg >= 0 && fcntl(*(int *)arg, F_GETFD) >= 0;
 		return 0;
 	case VHOST_BLK_RESIZE:
 		__atomic_add_fetch(&f->resizes, 1, __ATOMIC_SEQ_CST);
@@ -504,15 +512,15 @@ static int fe_realize(struct ut *t, struct env *e)
 		return 1;
 	CHECK(t, v & VBLK_F(VU_F_PROTOCOL_FEATURES), "features %#llx",
 	      (unsigned long long)v);
-	CHECK(t, !(v & VBLK_F(VHOST_F_LOG_ALL)) &&
+	CHECK(t, (v & VBLK_F(VHOST_F_LOG_ALL)) &&
 	      !(v & VBLK_F(VIRTIO_BLK_F_RO)) &&
 	      !(v & VBLK_F(VIRTIO_BLK_F_WRITE_ZEROES)) &&
 	      (v & VBLK_F(VIRTIO_BLK_F_DISCARD)) && (v & VBLK_F(VIRTIO_BLK_F_MQ)),
-	      "offered %#llx: LOG_ALL, RO, WRITE_ZEROES must be off, DISCARD and MQ on",
+	      "offered %#llx: RO, WRITE_ZEROES must be off, LOG_ALL (the fake offers it), DISCARD and MQ on",
 	      (unsigned long long)v);
 	if (fe_get(t, e, VU_GET_PROTOCOL_FEATURES, &v))
 		return 1;
-	CHECK(t, (v & PROTO_ACKED) == PROTO_ACKED && !(v & VBLK_F(1)) &&
+	CHECK(t, (v & PROTO_ACKED) == PROTO_ACKED && (v & VBLK_F(1)) &&
 	      !(v & VBLK_F(12)) && !(v & VBLK_F(15)),
 	      "protocol features %#llx", (unsigned long long)v);
 	if (fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false, PROTO_ACKED, -1) ||
@@ -904,6 +912,96 @@ static int bad_table_moves(struct ut *t, struct env *e)
 		       NULL);
 }
 
+#define VU_SET_LOG_BASE		6
+#define VU_SET_LOG_FD		7
+#define VU_PROTO_F_LOG_SHMFD	1
+#define LOG_OFF			4096u
+/* One bit a 4 KiB page up to HIGH_GPA + MEM_SIZE / 2, and some. */
+#define LOG_SIZE		((HIGH_GPA + MEM_SIZE) / 4096 / 8)
+
+struct vu_log {
+	uint64_t size;
+	uint64_t offset;
+};
+
+/* A log memfd of LOG_OFF + @size bytes named @name, or -1. */
+static int log_memfd(const char *name, uint64_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	if (fd >= 0 && ftruncate(fd, (off_t)(LOG_OFF + size))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* SET_LOG_BASE of [LOG_OFF, LOG_OFF + @size) of a new memfd; @r: the answer. */
+static int fe_log_base(struct ut *t, struct env *e, const char *name,
+		       uint64_t size, uint64_t file_size, struct vu_msg *r)
+{
+	struct vu_log l = { .size = size, .offset = LOG_OFF };
+	int fd = log_memfd(name, file_size), ret;
+
+	CHECK(t, fd >= 0, "log memfd");
+	ret = fe_call(t, e, VU_SET_LOG_BASE, 0, &l, sizeof(l), &fd, 1, r);
+	close(fd);
+	return ret;
+}
+
+/* Mappings of memfd @name in this process. */
+static int maps_of(const char *name)
+{
+	char line[512], pat[64];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	snprintf(pat, sizeof(pat), "/memfd:%s ", name);
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, pat);
+	fclose(f);
+	return n;
+}
+
+static int bad_log_size(struct ut *t, struct env *e)
+{
+	uint64_t v = 4096;
+	int fd = log_memfd("badlog", 4096);
+
+	CHECK(t, fd >= 0, "memfd");
+	if (owner(t, e) ||
+	    fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_LOG_SHMFD), -1) ||
+	    fe_call(t, e, VU_SET_LOG_BASE, 0, &v, 8, &fd, 1, NULL))
+		return close(fd), 1;
+	close(fd);
+	return 0;
+}
+
+static int bad_log_unacked(struct ut *t, struct env *e)
+{
+	return owner(t, e) || fe_log_base(t, e, "badlog", 4096, 4096, NULL);
+}
+
+static int bad_log_past_end(struct ut *t, struct env *e)
+{
+	return owner(t, e) ||
+	       fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false,
+		      PROTO_ACKED | VBLK_F(VU_PROTO_F_LOG_SHMFD), -1) ||
+	       fe_log_base(t, e, "badlog", 8192, 4096, NULL);
+}
+
+/* VHOST_F_LOG_ALL on without a log. */
+static int bad_log_all_early(struct ut *t, struct env *e)
+{
+	return fe_realize(t, e) || fe_start(t, e, 0) ||
+	       fe_u64(t, e, VU_SET_FEATURES, false,
+		      e->fk.features | VBLK_F(VHOST_F_LOG_ALL) |
+		      VBLK_F(VU_F_PROTOCOL_FEATURES), -1);
+}
+
 static const struct bad_case bad_cases[] = {
 	{ "short", "short or oversized", bad_short },
 	{ "oversized", "short or oversized", bad_oversized },
@@ -919,6 +1017,10 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown", "request 31: not implemented", bad_unknown },
 	{ "owner-twice", "SET_OWNER: a second time", bad_owner_twice },
 	{ "table-moves", "not inside the guest memory regions", bad_table_moves },
+	{ "log-size", "SET_LOG_BASE: 8 bytes of payload, 16 expected", bad_log_size },
+	{ "log-unacked", "SET_LOG_BASE: protocol feature LOG_SHMFD not acked", bad_log_unacked },
+	{ "log-past-end", "SET_LOG_BASE: a log of 8192 bytes at 4096, past the end", bad_log_past_end },
+	{ "log-all-early", "SET_FEATURES: VHOST_F_LOG_ALL before SET_LOG_BASE", bad_log_all_early },
 	{ NULL, NULL, NULL },
 };
 
@@ -1093,6 +1195,114 @@ static int t_bridge_resize(struct ut *t)
 	return 0;
 }
 
+/*
+ * Dirty logging as QEMU turns it on for a migration: SET_LOG_BASE (a
+ * memfd, answered), SET_LOG_FD, SET_FEATURES with VHOST_F_LOG_ALL and
+ * SET_VRING_ADDR with VHOST_VRING_F_LOG while the rings run; the kernel
+ * gets the daemon's mapping of the log; a new log replaces the old one,
+ * which is unmapped; a log too short for the memory is refused.
+ */
+static int t_bridge_log(struct ut *t)
+{
+	const uint64_t f = VBLK_F(VIRTIO_F_VERSION_1) |
+			   VBLK_F(VIRTIO_RING_F_EVENT_IDX) |
+			   VBLK_F(VIRTIO_BLK_F_FLUSH) | VBLK_F(VIRTIO_BLK_F_MQ) |
+			   VBLK_F(VU_F_PROTOCOL_FEATURES);
+	struct env e;
+	struct vu_msg r;
+	struct vu_vring_addr a;
+	struct vu_log l = { .size = LOG_SIZE, .offset = LOG_OFF };
+	uint64_t base1;
+	uint8_t *mine;
+	int fd, efd;
+
+	if (env_init(t, &e) || fe_mem(t, &e) || conn_start(t, &e) ||
+	    fe_realize(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_LOG_SHMFD), -1) ||
+	    fe_start(t, &e, 0))
+		return 1;
+	/* The log, and a mark in it seen through the kernel's address. */
+	fd = log_memfd("vublog1", LOG_SIZE);
+	CHECK(t, fd >= 0, "memfd");
+	mine = mmap(NULL, LOG_OFF + LOG_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0);
+	CHECK(t, mine != MAP_FAILED, "mmap");
+	mine[LOG_OFF + 5] = 0xa5;
+	if (fe_call(t, &e, VU_SET_LOG_BASE, 0, &l, sizeof(l), &fd, 1, &r))
+		return 1;
+	close(fd);
+	CHECK(t, r.hdr.size == 8 && !r.p.u64, "SET_LOG_BASE answer: %u bytes, %llu",
+	      r.hdr.size, (unsigned long long)r.p.u64);
+	base1 = e.fk.log_base;
+	CHECK(t, base1 && ((uint8_t *)(uintptr_t)base1)[5] == 0xa5,
+	      "the kernel's log address %#llx does not show the front-end's log",
+	      (unsigned long long)base1);
+	munmap(mine, LOG_OFF + LOG_SIZE);
+	CHECK(t, maps_of("vublog1") == 1, "%d mappings of the log",
+	      maps_of("vublog1"));
+	CHECK(t, e.fk.attached, "detached after SET_LOG_BASE");
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (fe_u64(t, &e, VU_SET_FEATURES, true, f | VBLK_F(VHOST_F_LOG_ALL), -1))
+		return 1;
+	CHECK(t, e.fk.features & VBLK_F(VHOST_F_LOG_ALL),
+	      "VHOST_F_LOG_ALL did not reach the kernel");
+	if (fe_call(t, &e, VU_SET_LOG_FD, VU_FLAG_NEED_REPLY, NULL, 0, &efd, 1,
+		    &r))
+		return 1;
+	close(efd);
+	CHECK(t, !r.p.u64 && e.fk.log_fd, "SET_LOG_FD: ack %llu, kernel fd %d",
+	      (unsigned long long)r.p.u64, e.fk.log_fd);
+	a = ring_addr(&e, 0);
+	a.flags = 1u << VHOST_VRING_F_LOG;
+	if (fe_call(t, &e, VU_SET_VRING_ADDR, VU_FLAG_NEED_REPLY, &a, sizeof(a),
+		    NULL, 0, &r))
+		return 1;
+	CHECK(t, !r.p.u64 && e.fk.attached &&
+	      (e.fk.ring[0].addr.flags & (1u << VHOST_VRING_F_LOG)) &&
+	      e.fk.ring[0].addr.log_guest_addr == a.log,
+	      "ring 0 in the kernel: flags %#x, log %#llx, attached %d",
+	      e.fk.ring[0].addr.flags,
+	      (unsigned long long)e.fk.ring[0].addr.log_guest_addr,
+	      e.fk.attached);
+	CHECK(t, !e.fk.bad[0], "the fake device objected: %s", e.fk.bad);
+	/* A bigger log (guest memory grows): the old one is unmapped. */
+	if (fe_log_base(t, &e, "vublog2", 2 * LOG_SIZE, 2 * LOG_SIZE, &r))
+		return 1;
+	CHECK(t, e.fk.log_base && e.fk.log_base != base1 && e.fk.attached,
+	      "the new log: kernel address %#llx (old %#llx), attached %d",
+	      (unsigned long long)e.fk.log_base, (unsigned long long)base1,
+	      e.fk.attached);
+	CHECK(t, maps_of("vublog1") == 0 && maps_of("vublog2") == 1,
+	      "after the new log: %d mappings of the old, %d of the new",
+	      maps_of("vublog1"), maps_of("vublog2"));
+	/* Logging off again: the rings go on. */
+	if (fe_u64(t, &e, VU_SET_FEATURES, true, f, -1))
+		return 1;
+	CHECK(t, !(e.fk.features & VBLK_F(VHOST_F_LOG_ALL)) && e.fk.attached,
+	      "logging off: kernel features %#llx, attached %d",
+	      (unsigned long long)e.fk.features, e.fk.attached);
+	if (fe_stop(t, &e, 0) || conn_end(t, &e, 0, NULL))
+		return 1;
+	CHECK(t, maps_of("vublog2") == 0, "the log is still mapped after the connection");
+	/* With logging on, a log too short for the guest memory. */
+	if (conn_start(t, &e) || fe_realize(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_LOG_SHMFD), -1) ||
+	    fe_start(t, &e, 0) ||
+	    fe_log_base(t, &e, "vublog3", LOG_SIZE, LOG_SIZE, &r) ||
+	    fe_u64(t, &e, VU_SET_FEATURES, true, f | VBLK_F(VHOST_F_LOG_ALL), -1) ||
+	    fe_log_base(t, &e, "vublog4", 64, 64, NULL))
+		return 1;
+	if (conn_end(t, &e, -1, "SET_LOG_BASE: a log of 64 bytes while logging"))
+		return 1;
+	CHECK(t, maps_of("vublog3") == 0 && maps_of("vublog4") == 0,
+	      "logs still mapped after the connection");
+	fe_mem_free(&e);
+	close(e.d.backend_fd);
+	return 0;
+}
+
 static int t_bridge_args(struct ut *t)
 {
 	char *ok[] = { "x", "--socket", "/s", "--backend", "/b", "--num-queues",
@@ -1120,6 +1330,7 @@ const struct ut_case ut_bridge_cases[] = {
 	{ "bridge-qemu-sequence", t_bridge_qemu_sequence },
 	{ "bridge-malformed", t_bridge_malformed },
 	{ "bridge-resize", t_bridge_resize },
+	{ "bridge-log", t_bridge_log },
 	{ "bridge-args", t_bridge_args },
 	{ NULL, NULL },
 };
