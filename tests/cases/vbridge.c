@@ -17,7 +17,9 @@
  * breaks the protocol is hung up on, twice) and after-malformed (the next
  * one is served). With --read-only (a daemon started with --read-only):
  * ro-feature (VIRTIO_BLK_F_RO offered), ro-write (a write fails with
- * IOERR), ro-read (reads work). With --grow FILE (the backend, a
+ * IOERR), ro-read (reads work). log: dirty logging through the daemon (a
+ * read's pages and the used ring's are marked, an unused buffer's not).
+ * With --grow FILE (the backend, a
  * regular file): resize (the file grows, CONFIG_CHANGE_MSG comes on the
  * back-end channel, GET_CONFIG has the new capacity, I/O past the old
  * end works).
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -38,7 +41,7 @@
 
 #include "vu.h"
 
-#define TEST_NAMES	"io serial flush discard stop-restart cpu reconnect malformed after-malformed"
+#define TEST_NAMES	"io serial flush discard stop-restart cpu reconnect malformed after-malformed log"
 #define GROW_TEST_NAMES	"resize"
 #define RO_TEST_NAMES	"ro-feature ro-write ro-read"
 #define SEED		0xb41d6eULL
@@ -454,6 +457,196 @@ static void t_read_only(struct env *e)
 	vblk_vu_close(&e->u);
 }
 
+#define VU_SET_LOG_BASE		6
+#define VU_SET_LOG_FD		7
+#define VU_PROTO_F_LOG_SHMFD	1
+#define LOG_PAGE		4096ull
+
+static bool log_bit(const uint8_t *bits, uint64_t bytes, uint64_t page)
+{
+	return page / 8 < bytes && (bits[page / 8] >> (page % 8)) & 1;
+}
+
+/* Every page of [gpa, gpa + len) logged (@want) or none of them (!@want)? */
+static bool log_all(const uint8_t *bits, uint64_t bytes, uint64_t gpa,
+		    uint64_t len, bool want)
+{
+	uint64_t p;
+
+	for (p = gpa / LOG_PAGE; p <= (gpa + len - 1) / LOG_PAGE; p++)
+		if (log_bit(bits, bytes, p) != want)
+			return false;
+	return true;
+}
+
+/*
+ * log: dirty logging through the daemon, as QEMU turns it on for a
+ * migration (tests/lib/dlog.c does it on /dev/vhost-blk directly): the log
+ * in a memfd (SET_LOG_BASE, LOG_SHMFD), SET_LOG_FD, SET_FEATURES with
+ * VHOST_F_LOG_ALL, every ring's used ring logged (SET_VRING_ADDR with
+ * VHOST_VRING_F_LOG). A read then has the device write guest memory: the
+ * pages of its data and the used ring's page must be marked, and the pages
+ * of a buffer no request used must not.
+ */
+static bool dirty_log(struct env *e, char *why, size_t len)
+{
+	struct vu_msg m, r;
+	uint64_t end = 0, bytes, gpa, ugpa, other_gpa, ev = 0;
+	uint8_t *bits = MAP_FAILED, *buf = NULL, *other = NULL;
+	unsigned int i, q;
+	int fd = -1, efd = -1, st;
+	bool ok = false;
+
+	if (start_proto(e, 2, VBLK_F(VU_PROTO_F_LOG_SHMFD))) {
+		snprintf(why, len, "%s", e->u.err);
+		return false;
+	}
+	if (!(e->u.proto & VBLK_F(VU_PROTO_F_LOG_SHMFD)) ||
+	    !(e->u.offered & VBLK_F(VHOST_F_LOG_ALL))) {
+		snprintf(why, len, "LOG_SHMFD (protocol %#llx) or VHOST_F_LOG_ALL (features %#llx) not offered",
+			 (unsigned long long)e->u.proto_offered,
+			 (unsigned long long)e->u.offered);
+		goto out;
+	}
+	for (i = 0; i < VBLK_MEM_REGIONS; i++)
+		if (e->u.mem.reg[i].gpa + e->u.mem.reg[i].size > end)
+			end = e->u.mem.reg[i].gpa + e->u.mem.reg[i].size;
+	bytes = end / LOG_PAGE / 8 + 1;
+	fd = memfd_create("vbridge-log", MFD_CLOEXEC);
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0 || efd < 0 || ftruncate(fd, (off_t)bytes)) {
+		snprintf(why, len, "memfd/eventfd: %s", strerror(errno));
+		goto out;
+	}
+	bits = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (bits == MAP_FAILED) {
+		snprintf(why, len, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	/* SET_LOG_BASE: answered whatever REPLY_ACK. */
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VU_SET_LOG_BASE;
+	m.hdr.flags = VU_VERSION;
+	m.hdr.size = 16;
+	memcpy(m.p.raw, &bytes, 8);		/* size; offset 0 */
+	m.fds[0] = fd;
+	m.nfds = 1;
+	if (vu_msg_send(e->u.sock, &m) || vu_msg_recv(e->u.sock, &r) ||
+	    r.hdr.request != VU_SET_LOG_BASE || r.hdr.size != 8 || r.p.u64) {
+		snprintf(why, len, "SET_LOG_BASE not answered with 0 (request %u, %u bytes)",
+			 r.hdr.request, r.hdr.size);
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VU_SET_LOG_FD;
+	m.fds[0] = efd;
+	m.nfds = 1;
+	if (vblk_vu_call(&e->u, &m, NULL)) {
+		snprintf(why, len, "SET_LOG_FD: %s", e->u.err);
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VU_SET_FEATURES;
+	m.hdr.size = 8;
+	m.p.u64 = e->u.features | VBLK_F(VHOST_F_LOG_ALL);
+	if (vblk_vu_call(&e->u, &m, NULL)) {
+		snprintf(why, len, "SET_FEATURES with VHOST_F_LOG_ALL: %s", e->u.err);
+		goto out;
+	}
+	for (q = 0; q < e->u.nvq; q++) {
+		struct vblk_vq *vq = &e->u.vq[q];
+
+		if (vblk_mem_gpa(&e->u.mem, vq->used, 4, &ugpa)) {
+			snprintf(why, len, "used ring %u outside guest memory", q);
+			goto out;
+		}
+		memset(&m, 0, sizeof(m));
+		m.hdr.request = VU_SET_VRING_ADDR;
+		m.hdr.size = sizeof(struct vu_vring_addr);
+		m.p.addr.index = q;
+		m.p.addr.flags = 1u << VHOST_VRING_F_LOG;
+		m.p.addr.desc = (uintptr_t)vq->desc;
+		m.p.addr.used = (uintptr_t)vq->used;
+		m.p.addr.avail = (uintptr_t)vq->avail;
+		m.p.addr.log = ugpa;
+		if (vblk_vu_call(&e->u, &m, NULL)) {
+			snprintf(why, len, "SET_VRING_ADDR %u with VHOST_VRING_F_LOG: %s",
+				 q, e->u.err);
+			goto out;
+		}
+	}
+	buf = vblk_mem_alloc(&e->u.mem, IO_LEN, 4096);
+	other = vblk_mem_alloc(&e->u.mem, IO_LEN, 4096);
+	if (!buf || !other ||
+	    vblk_mem_gpa(&e->u.mem, buf, IO_LEN, &gpa) ||
+	    vblk_mem_gpa(&e->u.mem, other, IO_LEN, &other_gpa) ||
+	    vblk_mem_gpa(&e->u.mem, e->u.vq[0].used, 4, &ugpa)) {
+		snprintf(why, len, "no guest memory");
+		goto out;
+	}
+	memset(bits, 0, bytes);
+	vblk_log_events(efd);
+	st = vblk_read(&e->u.vq[0], 0, buf, IO_LEN);
+	if (st != VIRTIO_BLK_S_OK) {
+		snprintf(why, len, "read: status %d (%s)", st, e->u.vq[0].err);
+		goto out;
+	}
+	ev = vblk_log_events(efd);
+	printf("bridge: log: %llu log eventfd signals for one read\n",
+	       (unsigned long long)ev);
+	if (!log_all(bits, bytes, gpa, IO_LEN, true)) {
+		snprintf(why, len, "the pages of the read's data (gpa %#llx, %u bytes) are not all in the log",
+			 (unsigned long long)gpa, IO_LEN);
+		goto out;
+	}
+	if (!log_all(bits, bytes, ugpa, 4, true)) {
+		snprintf(why, len, "the used ring's page (gpa %#llx) is not in the log",
+			 (unsigned long long)ugpa);
+		goto out;
+	}
+	if (!log_all(bits, bytes, other_gpa, IO_LEN, false)) {
+		snprintf(why, len, "pages of a buffer no request used (gpa %#llx) are in the log",
+			 (unsigned long long)other_gpa);
+		goto out;
+	}
+	/* Logging off (migration cancelled): the disk still works. */
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VU_SET_FEATURES;
+	m.hdr.size = 8;
+	m.p.u64 = e->u.features;
+	if (vblk_vu_call(&e->u, &m, NULL)) {
+		snprintf(why, len, "SET_FEATURES without VHOST_F_LOG_ALL: %s", e->u.err);
+		goto out;
+	}
+	st = vblk_read(&e->u.vq[1 % e->u.nvq], 0, buf, IO_LEN);
+	if (st != VIRTIO_BLK_S_OK) {
+		snprintf(why, len, "read after logging off: status %d", st);
+		goto out;
+	}
+	ok = true;
+out:
+	if (buf)
+		vblk_mem_free(&e->u.mem, buf);
+	if (other)
+		vblk_mem_free(&e->u.mem, other);
+	vblk_vu_close(&e->u);
+	if (bits != MAP_FAILED)
+		munmap(bits, bytes);
+	if (fd >= 0)
+		close(fd);
+	if (efd >= 0)
+		close(efd);
+	return ok;
+}
+
+static void t_log(struct env *e)
+{
+	char why[400] = "";
+	bool ok = dirty_log(e, why, sizeof(why));
+
+	result(e, "log", ok, "%s", why);
+}
+
 #define VU_SET_BACKEND_REQ_FD	21
 #define VU_PROTO_F_BACKEND_REQ	5
 #define VU_CONFIG_CHANGE_MSG	2
@@ -643,6 +836,7 @@ int main(int argc, char **argv)
 	t_reconnect(&e);
 	t_malformed(&e);
 	t_after_malformed(&e);
+	t_log(&e);
 	if (e.grow)
 		t_resize(&e);
 	return e.failed ? 1 : 0;
