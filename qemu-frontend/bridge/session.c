@@ -171,8 +171,10 @@ static long want_size(uint32_t req)
 	switch (req) {
 	case VUB_GET_FEATURES: case VUB_GET_PROTOCOL_FEATURES:
 	case VUB_GET_QUEUE_NUM: case VUB_SET_OWNER: case VUB_GET_STATUS:
-	case VUB_SET_BACKEND_REQ_FD:
+	case VUB_SET_BACKEND_REQ_FD: case VUB_GET_MAX_MEM_SLOTS:
 		return 0;
+	case VUB_ADD_MEM_REG: case VUB_REM_MEM_REG:
+		return sizeof(struct vub_mem_reg);
 	case VUB_SET_FEATURES: case VUB_SET_PROTOCOL_FEATURES:
 	case VUB_SET_VRING_KICK: case VUB_SET_VRING_CALL:
 	case VUB_SET_VRING_ERR: case VUB_SET_STATUS:
@@ -197,8 +199,10 @@ static unsigned int want_fds(const struct vub_msg *m)
 	case VUB_SET_MEM_TABLE:
 		return m->p.mem.nregions;
 	case VUB_SET_BACKEND_REQ_FD: case VUB_SET_LOG_BASE:
-	case VUB_SET_LOG_FD:
+	case VUB_SET_LOG_FD: case VUB_ADD_MEM_REG:
 		return 1;
+	case VUB_REM_MEM_REG:	/* QEMU may send the region's fd: unused */
+		return m->nfds ? 1 : 0;
 	case VUB_SET_VRING_KICK: case VUB_SET_VRING_CALL:
 	case VUB_SET_VRING_ERR:
 		return m->p.u64 & VUB_VRING_NOFD ? 0 : 1;
@@ -226,14 +230,53 @@ static bool log_covers(const struct vub_conn *c, uint64_t end)
 					 (VUB_LOG_PAGE * 8);
 }
 
+/*
+ * Give the kernel table @t and make it the connection's: the backend is
+ * detached while the table changes and the rings move to @t's mappings.
+ * -2: refused before anything changed (c->mem stays, @t is the caller's
+ * to unmap); -1: failed after (the connection ends, c->mem is @t); 0.
+ */
+static int install_table(struct vub_conn *c, const struct vub_memtab *t)
+{
+	struct vhost_memory *km;
+	char buf[VUB_MAX_SLOTS * sizeof(struct vhost_memory_region) +
+		 sizeof(struct vhost_memory)] __attribute__((aligned(8)));
+	unsigned int i;
+
+	/* Logging: the log must cover the new memory (QEMU grows it first). */
+	if ((c->features & F(VHOST_F_LOG_ALL)) &&
+	    !log_covers(c, vub_memtab_end(t))) {
+		refuse(c, "guest memory up to %#llx, beyond the dirty log of %llu bytes",
+		       (unsigned long long)vub_memtab_end(t),
+		       (unsigned long long)c->log_size);
+		return -2;
+	}
+	km = (struct vhost_memory *)buf;
+	memset(buf, 0, sizeof(buf));
+	km->nregions = t->n;
+	for (i = 0; i < t->n; i++) {
+		km->regions[i].guest_phys_addr = t->m[i].gpa;
+		km->regions[i].memory_size = t->m[i].size;
+		km->regions[i].userspace_addr = (uintptr_t)t->m[i].local;
+	}
+	/* Nothing may run on the old addresses once they are unmapped. */
+	if (c->attached && set_backend(c, false))
+		return -2;
+	if (KIO(c, VHOST_SET_MEM_TABLE, km))
+		return -2;
+	c->mem = *t;
+	c->has_mem = true;
+	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
+		c->ring[i].kactive = false;
+	/* The rings move to the new mappings (a ring outside them: refused). */
+	return sync_rings(c, true) ? -1 : 0;
+}
+
 static int set_mem_table(struct vub_conn *c, struct vub_msg *m)
 {
 	struct vub_memtab old = c->mem, t;
-	struct vhost_memory *km;
-	char buf[VUB_MAX_REGIONS * sizeof(struct vhost_memory_region) +
-		 sizeof(struct vhost_memory)] __attribute__((aligned(8)));
 	char why[200];
-	unsigned int i;
+	int ret;
 
 	if (m->hdr.size != VUB_SIZE_MEM(m->p.mem.nregions) ||
 	    m->p.mem.nregions > VUB_MAX_REGIONS)
@@ -243,40 +286,52 @@ static int set_mem_table(struct vub_conn *c, struct vub_msg *m)
 		return refuse(c, "before SET_OWNER");
 	if (vub_memtab_map(&t, &m->p.mem, m->fds, why, sizeof(why)))
 		return refuse(c, "%s", why);
-	/* Logging: the log must cover the new memory (QEMU grows it first). */
-	if ((c->features & F(VHOST_F_LOG_ALL)) &&
-	    !log_covers(c, vub_memtab_end(&t))) {
-		refuse(c, "guest memory up to %#llx, beyond the dirty log of %llu bytes",
-		       (unsigned long long)vub_memtab_end(&t),
-		       (unsigned long long)c->log_size);
+	ret = install_table(c, &t);
+	if (ret == -2) {
 		vub_memtab_unmap(&t);
 		return -1;
 	}
-	km = (struct vhost_memory *)buf;
-	memset(buf, 0, sizeof(buf));
-	km->nregions = t.n;
-	for (i = 0; i < t.n; i++) {
-		km->regions[i].guest_phys_addr = t.m[i].gpa;
-		km->regions[i].memory_size = t.m[i].size;
-		km->regions[i].userspace_addr = (uintptr_t)t.m[i].local;
-	}
-	/* Nothing may run on the old addresses once they are unmapped. */
-	if (c->attached && set_backend(c, false)) {
-		vub_memtab_unmap(&t);
-		return -1;
-	}
-	if (KIO(c, VHOST_SET_MEM_TABLE, km)) {
-		vub_memtab_unmap(&t);
-		return -1;
-	}
-	c->mem = t;
-	c->has_mem = true;
-	for (i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
-		c->ring[i].kactive = false;
-	/* The rings move to the new mappings (a ring outside them: refused). */
-	i = sync_rings(c, true);
 	vub_memtab_unmap(&old);
-	return i ? -1 : 0;
+	return ret;
+}
+
+/*
+ * ADD_MEM_REG / REM_MEM_REG (CONFIGURE_MEM_SLOTS): one region more or
+ * less; the kernel gets the whole table again. The other regions keep
+ * their mappings, so the rings in them keep their addresses.
+ */
+static int mem_reg(struct vub_conn *c, struct vub_msg *m)
+{
+	const struct vub_region *r = &m->p.reg.r;
+	struct vub_memtab t = c->mem;
+	struct vub_map gone;
+	char why[200];
+	int ret, i;
+
+	if (!(c->proto & F(VUB_PROTO_F_CONFIGURE_MEM_SLOTS)))
+		return refuse(c, "protocol feature CONFIGURE_MEM_SLOTS not acked");
+	if (!c->owner)
+		return refuse(c, "before SET_OWNER");
+	if (m->hdr.request == VUB_ADD_MEM_REG) {
+		if (vub_memtab_add(&t, r, m->fds[0], why, sizeof(why)))
+			return refuse(c, "%s", why);
+		ret = install_table(c, &t);
+		if (ret == -2)
+			munmap(t.m[t.n - 1].base, t.m[t.n - 1].len);
+		return ret ? -1 : 0;
+	}
+	i = vub_memtab_find(&t, r);
+	if (i < 0)
+		return refuse(c, "no region at gpa %#llx of %#llx bytes",
+			      (unsigned long long)r->gpa,
+			      (unsigned long long)r->size);
+	gone = t.m[i];
+	memmove(&t.m[i], &t.m[i + 1], (t.n - (unsigned int)i - 1) * sizeof(t.m[0]));
+	t.n--;
+	ret = install_table(c, &t);
+	if (ret != -2)
+		munmap(gone.base, gone.len);
+	return ret ? -1 : 0;
 }
 
 static int set_vring_fd(struct vub_conn *c, struct vub_msg *m)
@@ -578,6 +633,8 @@ static int handle(struct vub_conn *c, struct vub_msg *m)
 		return reply_u64(c, m, c->dev->opts->num_queues);
 	case VUB_GET_STATUS:
 		return reply_u64(c, m, c->status);
+	case VUB_GET_MAX_MEM_SLOTS:
+		return reply_u64(c, m, VUB_MAX_SLOTS);
 	case VUB_GET_CONFIG:
 		return get_config(c, m);
 	case VUB_GET_VRING_BASE:
@@ -612,6 +669,9 @@ static int handle(struct vub_conn *c, struct vub_msg *m)
 		break;
 	case VUB_SET_CONFIG:
 		ret = set_config(c, m);
+		break;
+	case VUB_ADD_MEM_REG: case VUB_REM_MEM_REG:
+		ret = mem_reg(c, m);
 		break;
 	case VUB_SET_LOG_BASE:
 		/* Its answer is the acknowledgement too. */

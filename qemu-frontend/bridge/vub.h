@@ -56,6 +56,9 @@ enum vub_request {
 	VUB_GET_CONFIG = 24,
 	VUB_SET_CONFIG = 25,
 	VUB_SET_STATUS = 39,
+	VUB_GET_MAX_MEM_SLOTS = 36,
+	VUB_ADD_MEM_REG = 37,
+	VUB_REM_MEM_REG = 38,
 	VUB_GET_STATUS = 40,
 };
 
@@ -75,12 +78,14 @@ enum vub_request {
 #define VUB_PROTO_F_REPLY_ACK	3
 #define VUB_PROTO_F_BACKEND_REQ	5
 #define VUB_PROTO_F_CONFIG	9
+#define VUB_PROTO_F_CONFIGURE_MEM_SLOTS 15
 #define VUB_PROTO_F_STATUS	16
 #define VUB_PROTO_OFFERED	((1ull << VUB_PROTO_F_MQ) |		\
 				 (1ull << VUB_PROTO_F_LOG_SHMFD) |	\
 				 (1ull << VUB_PROTO_F_REPLY_ACK) |	\
 				 (1ull << VUB_PROTO_F_BACKEND_REQ) |	\
 				 (1ull << VUB_PROTO_F_CONFIG) |		\
+				 (1ull << VUB_PROTO_F_CONFIGURE_MEM_SLOTS) | \
 				 (1ull << VUB_PROTO_F_STATUS))
 
 /* Requests on the back-end channel (SET_BACKEND_REQ_FD): ours to QEMU. */
@@ -93,6 +98,12 @@ enum vub_request {
 /* QEMU sends at most 8 regions in SET_MEM_TABLE (and 8 fds a message). */
 #define VUB_MAX_FDS		8
 #define VUB_MAX_REGIONS		8
+/*
+ * With CONFIGURE_MEM_SLOTS (ADD/REM_MEM_REG, one region a message): the
+ * regions the daemon holds, what the vhost core takes by default
+ * (vhost.ko's max_mem_regions).
+ */
+#define VUB_MAX_SLOTS		64
 #define VUB_MAX_CONFIG		256
 
 struct vub_hdr {
@@ -128,6 +139,12 @@ struct vub_mem {
 	struct vub_region r[VUB_MAX_REGIONS];
 };
 
+/* ADD_MEM_REG / REM_MEM_REG payload. */
+struct vub_mem_reg {
+	uint64_t padding;
+	struct vub_region r;
+};
+
 /* SET_LOG_BASE with LOG_SHMFD: the log is [offset, offset + size) of its fd. */
 struct vub_log {
 	uint64_t size;
@@ -151,6 +168,7 @@ union vub_payload {
 	struct vub_state state;
 	struct vub_addr addr;
 	struct vub_mem mem;
+	struct vub_mem_reg reg;
 	struct vub_log log;
 	struct vub_cfg cfg;
 	uint8_t raw[sizeof(struct vub_cfg)];
@@ -211,7 +229,7 @@ struct vub_map {
 };
 
 struct vub_memtab {
-	struct vub_map m[VUB_MAX_REGIONS];
+	struct vub_map m[VUB_MAX_SLOTS];
 	unsigned int n;
 };
 
@@ -223,6 +241,15 @@ struct vub_memtab {
 int vub_memtab_map(struct vub_memtab *t, const struct vub_mem *mem,
 		   const int *fds, char *why, size_t len);
 void vub_memtab_unmap(struct vub_memtab *t);
+/*
+ * Map region @r (descriptor @fd, not closed) as @t's last entry: 0, or
+ * -EINVAL with the reason (a full table, a region that wraps around or
+ * overlaps one of @t's; nothing mapped then).
+ */
+int vub_memtab_add(struct vub_memtab *t, const struct vub_region *r, int fd,
+		   char *why, size_t len);
+/* The entry of @t at @r's guest address with its size, or -1. */
+int vub_memtab_find(const struct vub_memtab *t, const struct vub_region *r);
 /* Our address of [uva, uva + len) of the front-end, or NULL. */
 void *vub_memtab_uva(const struct vub_memtab *t, uint64_t uva, uint64_t len);
 /* The end of the highest region's guest addresses (0: no region). */

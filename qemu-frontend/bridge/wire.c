@@ -150,6 +150,9 @@ const char *vub_request_name(uint32_t req, char *buf, size_t len)
 		[VUB_GET_CONFIG] = "GET_CONFIG",
 		[VUB_SET_CONFIG] = "SET_CONFIG",
 		[VUB_SET_STATUS] = "SET_STATUS",
+		[VUB_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
+		[VUB_ADD_MEM_REG] = "ADD_MEM_REG",
+		[VUB_REM_MEM_REG] = "REM_MEM_REG",
 		[VUB_GET_STATUS] = "GET_STATUS",
 	};
 

@@ -51,7 +51,7 @@ struct fake_k {
 	bool owner, attached;
 	unsigned int attaches, detaches;
 	uint64_t features;
-	struct vhost_memory_region mem[VUB_MAX_REGIONS];
+	struct vhost_memory_region mem[VUB_MAX_SLOTS];
 	unsigned int nmem;
 	struct fake_ring ring[VHOST_BLK_MAX_QUEUES];
 	uint32_t writeback;
@@ -170,7 +170,7 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		f->features = *u;
 		return 0;
 	case VHOST_SET_MEM_TABLE:
-		if (m->nregions > VUB_MAX_REGIONS)
+		if (m->nregions > VUB_MAX_SLOTS)
 			return -E2BIG;
 		f->nmem = m->nregions;
 		memcpy(f->mem, m->regions, m->nregions * sizeof(m->regions[0]));
@@ -521,7 +521,7 @@ static int fe_realize(struct ut *t, struct env *e)
 	if (fe_get(t, e, VU_GET_PROTOCOL_FEATURES, &v))
 		return 1;
 	CHECK(t, (v & PROTO_ACKED) == PROTO_ACKED && (v & VBLK_F(1)) &&
-	      !(v & VBLK_F(12)) && !(v & VBLK_F(15)),
+	      !(v & VBLK_F(12)) && (v & VBLK_F(15)),
 	      "protocol features %#llx", (unsigned long long)v);
 	if (fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false, PROTO_ACKED, -1) ||
 	    fe_get(t, e, VU_GET_QUEUE_NUM, &v))
@@ -1002,6 +1002,66 @@ static int bad_log_all_early(struct ut *t, struct env *e)
 		      VBLK_F(VU_F_PROTOCOL_FEATURES), -1);
 }
 
+#define VU_GET_MAX_MEM_SLOTS	36
+#define VU_ADD_MEM_REG		37
+#define VU_REM_MEM_REG		38
+#define VU_PROTO_F_MEM_SLOTS	15
+
+struct vu_mem_reg {
+	uint64_t padding;
+	struct vu_region r;
+};
+
+/* ADD_MEM_REG (with @fd) or REM_MEM_REG of @r, acknowledged (@ack). */
+static int fe_mem_reg(struct ut *t, struct env *e, uint32_t req,
+		      const struct vu_region *r, int fd, bool ack)
+{
+	struct vu_mem_reg mr = { .r = *r };
+	struct vu_msg a;
+
+	if (fe_call(t, e, req, ack ? VU_FLAG_NEED_REPLY : 0, &mr, sizeof(mr),
+		    &fd, fd >= 0, ack ? &a : NULL))
+		return 1;
+	if (ack)
+		CHECK(t, a.hdr.size == 8 && !a.p.u64, "request %u: ack %llu",
+		      req, (unsigned long long)a.p.u64);
+	return 0;
+}
+
+static int slots_owner(struct ut *t, struct env *e)
+{
+	return owner(t, e) ||
+	       fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false,
+		      PROTO_ACKED | VBLK_F(VU_PROTO_F_MEM_SLOTS), -1);
+}
+
+/* A region that overlaps one already there. */
+static int bad_slot_overlap(struct ut *t, struct env *e)
+{
+	struct vu_region r = { .gpa = 0, .size = 65536, .uva = (uintptr_t)e->mem };
+
+	return slots_owner(t, e) ||
+	       fe_mem_reg(t, e, VU_ADD_MEM_REG, &r, e->memfd, true) ||
+	       (r.gpa = 4096, r.uva += 1 << 20,
+		fe_mem_reg(t, e, VU_ADD_MEM_REG, &r, e->memfd, false));
+}
+
+static int bad_slot_rem(struct ut *t, struct env *e)
+{
+	struct vu_region r = { .gpa = 0, .size = 65536, .uva = (uintptr_t)e->mem };
+
+	return slots_owner(t, e) ||
+	       fe_mem_reg(t, e, VU_REM_MEM_REG, &r, -1, false);
+}
+
+static int bad_slot_unacked(struct ut *t, struct env *e)
+{
+	struct vu_region r = { .gpa = 0, .size = 65536, .uva = (uintptr_t)e->mem };
+
+	return owner(t, e) ||
+	       fe_mem_reg(t, e, VU_ADD_MEM_REG, &r, e->memfd, false);
+}
+
 static const struct bad_case bad_cases[] = {
 	{ "short", "short or oversized", bad_short },
 	{ "oversized", "short or oversized", bad_oversized },
@@ -1021,6 +1081,9 @@ static const struct bad_case bad_cases[] = {
 	{ "log-unacked", "SET_LOG_BASE: protocol feature LOG_SHMFD not acked", bad_log_unacked },
 	{ "log-past-end", "SET_LOG_BASE: a log of 8192 bytes at 4096, past the end", bad_log_past_end },
 	{ "log-all-early", "SET_FEATURES: VHOST_F_LOG_ALL before SET_LOG_BASE", bad_log_all_early },
+	{ "slot-overlap", "ADD_MEM_REG: gpa 0x1000+0x10000", bad_slot_overlap },
+	{ "slot-rem", "REM_MEM_REG: no region at gpa 0", bad_slot_rem },
+	{ "slot-unacked", "ADD_MEM_REG: protocol feature CONFIGURE_MEM_SLOTS not acked", bad_slot_unacked },
 	{ NULL, NULL, NULL },
 };
 
@@ -1303,6 +1366,96 @@ static int t_bridge_log(struct ut *t)
 	return 0;
 }
 
+/*
+ * CONFIGURE_MEM_SLOTS: GET_MAX_MEM_SLOTS, then regions added and removed
+ * one at a time while the rings run; the kernel gets the whole table each
+ * time, the other regions keep their mappings, the 65th region is refused,
+ * and no mapping outlives its region or the connection.
+ */
+static int t_bridge_mem_slots(struct ut *t)
+{
+	struct env e;
+	struct vu_msg r;
+	struct vu_region reg;
+	uint64_t desc0, map0, v;
+	unsigned int i, n;
+	int fd;
+
+	if (env_init(t, &e) || fe_mem(t, &e) || conn_start(t, &e) ||
+	    fe_realize(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_MEM_SLOTS), -1))
+		return 1;
+	if (fe_call(t, &e, VU_GET_MAX_MEM_SLOTS, 0, NULL, 0, NULL, 0, &r))
+		return 1;
+	v = r.p.u64;
+	CHECK(t, r.hdr.size == 8 && v >= 8 && v <= 64, "GET_MAX_MEM_SLOTS: %llu",
+	      (unsigned long long)v);
+	if (fe_start(t, &e, 0))
+		return 1;
+	desc0 = e.fk.ring[0].addr.desc_user_addr;
+	map0 = e.fk.mem[0].userspace_addr;
+	fd = memfd_create("vubslot", MFD_CLOEXEC);
+	CHECK(t, fd >= 0 && !ftruncate(fd, 1 << 20), "memfd");
+	/* Up to the limit: 4 KiB regions far above the others. */
+	for (i = 0, n = 2; n < v; i++, n++) {
+		reg.gpa = 4 * HIGH_GPA + i * 65536ull;
+		reg.size = 4096;
+		reg.uva = 0x700000000000ull + i * 65536ull;
+		reg.mmap_offset = (i % 256) * 4096ull;
+		if (fe_mem_reg(t, &e, VU_ADD_MEM_REG, &reg, fd, true))
+			return close(fd), 1;
+	}
+	CHECK(t, e.fk.nmem == v && e.fk.attached &&
+	      e.fk.ring[0].addr.desc_user_addr == desc0 &&
+	      e.fk.mem[0].userspace_addr == map0,
+	      "after the adds: %u regions in the kernel, attached %d, ring 0 moved %d, region 0 moved %d",
+	      e.fk.nmem, e.fk.attached,
+	      e.fk.ring[0].addr.desc_user_addr != desc0,
+	      e.fk.mem[0].userspace_addr != map0);
+	CHECK(t, maps_of("vubslot") == (int)v - 2, "%d mappings of the added regions",
+	      maps_of("vubslot"));
+	CHECK(t, !e.fk.bad[0], "the fake device objected: %s", e.fk.bad);
+	/* One removed (the first added), then added again. */
+	reg.gpa = 4 * HIGH_GPA;
+	reg.size = 4096;
+	reg.uva = 0x700000000000ull;
+	reg.mmap_offset = 0;
+	if (fe_mem_reg(t, &e, VU_REM_MEM_REG, &reg, -1, true))
+		return close(fd), 1;
+	CHECK(t, e.fk.nmem == v - 1 && maps_of("vubslot") == (int)v - 3 &&
+	      e.fk.attached, "after the removal: %u regions, %d mappings, attached %d",
+	      e.fk.nmem, maps_of("vubslot"), e.fk.attached);
+	for (i = 0; i < e.fk.nmem; i++)
+		CHECK(t, e.fk.mem[i].guest_phys_addr != reg.gpa,
+		      "the removed region is still in the kernel's table");
+	if (fe_mem_reg(t, &e, VU_ADD_MEM_REG, &reg, fd, true))
+		return close(fd), 1;
+	CHECK(t, e.fk.nmem == v, "%u regions after adding it again", e.fk.nmem);
+	/* A REM_MEM_REG with the region's fd (as QEMU may send it). */
+	if (fe_mem_reg(t, &e, VU_REM_MEM_REG, &reg, fd, true) ||
+	    fe_mem_reg(t, &e, VU_ADD_MEM_REG, &reg, fd, true))
+		return close(fd), 1;
+	CHECK(t, !e.fk.bad[0], "the fake device objected: %s", e.fk.bad);
+	if (fe_stop(t, &e, 0)) {
+		close(fd);
+		return 1;
+	}
+	/* One region too many: refused, the connection ends. */
+	reg.gpa = 8 * HIGH_GPA;
+	reg.uva = 0x7f0000000000ull;
+	if (fe_mem_reg(t, &e, VU_ADD_MEM_REG, &reg, fd, false))
+		return close(fd), 1;
+	close(fd);
+	if (conn_end(t, &e, -1, "ADD_MEM_REG: already 64 regions"))
+		return 1;
+	CHECK(t, maps_of("vubslot") == 0, "%d mappings after the connection",
+	      maps_of("vubslot"));
+	fe_mem_free(&e);
+	close(e.d.backend_fd);
+	return 0;
+}
+
 static int t_bridge_args(struct ut *t)
 {
 	char *ok[] = { "x", "--socket", "/s", "--backend", "/b", "--num-queues",
@@ -1331,6 +1484,7 @@ const struct ut_case ut_bridge_cases[] = {
 	{ "bridge-malformed", t_bridge_malformed },
 	{ "bridge-resize", t_bridge_resize },
 	{ "bridge-log", t_bridge_log },
+	{ "bridge-mem-slots", t_bridge_mem_slots },
 	{ "bridge-args", t_bridge_args },
 	{ NULL, NULL },
 };
