@@ -28,7 +28,7 @@
 	F(VIRTIO_BLK_F_FLUSH) | F(VIRTIO_BLK_F_CONFIG_WCE) |		\
 	F(VIRTIO_BLK_F_TOPOLOGY) | F(VIRTIO_BLK_F_MQ) |			\
 	F(VIRTIO_BLK_F_DISCARD) | F(VIRTIO_BLK_F_WRITE_ZEROES) |		\
-	F(VIRTIO_BLK_F_RO))
+	F(VIRTIO_BLK_F_RO) | F(VHOST_F_LOG_ALL))
 
 static int real_open(void *ctx, const char *path)
 {

@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	struct vub_opts o;
 	sigset_t block, waitmask;
 	struct vub_dev d = { .opts = &o, .k = &vub_kops_real, .stop = &stop,
-			     .waitmask = &waitmask };
+			     .waitmask = &waitmask, .log = stderr };
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	struct vub_conn c;
 	char why[512];

@@ -107,3 +107,78 @@ void *vub_memtab_uva(const struct vub_memtab *t, uint64_t uva, uint64_t len)
 	}
 	return NULL;
 }
+
+uint64_t vub_memtab_end(const struct vub_memtab *t)
+{
+	uint64_t end = 0;
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->m[i].gpa + t->m[i].size > end)
+			end = t->m[i].gpa + t->m[i].size;
+	return end;
+}
+
+int vub_memtab_add(struct vub_memtab *t, const struct vub_region *r, int fd,
+		   char *why, size_t len)
+{
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t lead = r->mmap_offset & (page - 1);
+	struct vub_map *m;
+	unsigned int i;
+	void *p;
+
+	if (t->n >= VUB_MAX_SLOTS) {
+		snprintf(why, len, "already %u regions (GET_MAX_MEM_SLOTS)",
+			 t->n);
+		return -EINVAL;
+	}
+	if (!r->size || r->gpa + r->size < r->gpa ||
+	    r->uva + r->size < r->uva ||
+	    r->mmap_offset + r->size < r->mmap_offset ||
+	    r->size > (uint64_t)SIZE_MAX / 2) {
+		snprintf(why, len, "size %#llx at gpa %#llx, uva %#llx, offset %#llx wraps around",
+			 (unsigned long long)r->size, (unsigned long long)r->gpa,
+			 (unsigned long long)r->uva,
+			 (unsigned long long)r->mmap_offset);
+		return -EINVAL;
+	}
+	for (i = 0; i < t->n; i++)
+		if (overlap(r->gpa, r->size, t->m[i].gpa, t->m[i].size) ||
+		    overlap(r->uva, r->size, t->m[i].uva, t->m[i].size)) {
+			snprintf(why, len, "gpa %#llx+%#llx (uva %#llx) overlaps the region at gpa %#llx+%#llx (uva %#llx)",
+				 (unsigned long long)r->gpa,
+				 (unsigned long long)r->size,
+				 (unsigned long long)r->uva,
+				 (unsigned long long)t->m[i].gpa,
+				 (unsigned long long)t->m[i].size,
+				 (unsigned long long)t->m[i].uva);
+			return -EINVAL;
+		}
+	p = mmap(NULL, r->size + lead, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_NORESERVE, fd, (off_t)(r->mmap_offset - lead));
+	if (p == MAP_FAILED) {
+		snprintf(why, len, "cannot map %#llx bytes of fd at offset %#llx: %s",
+			 (unsigned long long)r->size,
+			 (unsigned long long)r->mmap_offset, strerror(errno));
+		return -EINVAL;
+	}
+	m = &t->m[t->n++];
+	m->base = p;
+	m->len = r->size + lead;
+	m->local = (uint8_t *)p + lead;
+	m->gpa = r->gpa;
+	m->size = r->size;
+	m->uva = r->uva;
+	return 0;
+}
+
+int vub_memtab_find(const struct vub_memtab *t, const struct vub_region *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->m[i].gpa == r->gpa && t->m[i].size == r->size)
+			return (int)i;
+	return -1;
+}

@@ -21,6 +21,7 @@
 #define VUB_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,9 +52,13 @@ enum vub_request {
 	VUB_SET_PROTOCOL_FEATURES = 16,
 	VUB_GET_QUEUE_NUM = 17,
 	VUB_SET_VRING_ENABLE = 18,
+	VUB_SET_BACKEND_REQ_FD = 21,
 	VUB_GET_CONFIG = 24,
 	VUB_SET_CONFIG = 25,
 	VUB_SET_STATUS = 39,
+	VUB_GET_MAX_MEM_SLOTS = 36,
+	VUB_ADD_MEM_REG = 37,
+	VUB_REM_MEM_REG = 38,
 	VUB_GET_STATUS = 40,
 };
 
@@ -69,13 +74,22 @@ enum vub_request {
 
 /* Protocol features offered. */
 #define VUB_PROTO_F_MQ		0
+#define VUB_PROTO_F_LOG_SHMFD	1
 #define VUB_PROTO_F_REPLY_ACK	3
+#define VUB_PROTO_F_BACKEND_REQ	5
 #define VUB_PROTO_F_CONFIG	9
+#define VUB_PROTO_F_CONFIGURE_MEM_SLOTS 15
 #define VUB_PROTO_F_STATUS	16
 #define VUB_PROTO_OFFERED	((1ull << VUB_PROTO_F_MQ) |		\
+				 (1ull << VUB_PROTO_F_LOG_SHMFD) |	\
 				 (1ull << VUB_PROTO_F_REPLY_ACK) |	\
+				 (1ull << VUB_PROTO_F_BACKEND_REQ) |	\
 				 (1ull << VUB_PROTO_F_CONFIG) |		\
+				 (1ull << VUB_PROTO_F_CONFIGURE_MEM_SLOTS) | \
 				 (1ull << VUB_PROTO_F_STATUS))
+
+/* Requests on the back-end channel (SET_BACKEND_REQ_FD): ours to QEMU. */
+#define VUB_BACKEND_CONFIG_CHANGE_MSG	2
 
 /* SET_VRING_KICK/CALL/ERR payload: ring index, and this bit without fd. */
 #define VUB_VRING_NOFD		(1ull << 8)
@@ -84,6 +98,12 @@ enum vub_request {
 /* QEMU sends at most 8 regions in SET_MEM_TABLE (and 8 fds a message). */
 #define VUB_MAX_FDS		8
 #define VUB_MAX_REGIONS		8
+/*
+ * With CONFIGURE_MEM_SLOTS (ADD/REM_MEM_REG, one region a message): the
+ * regions the daemon holds, what the vhost core takes by default
+ * (vhost.ko's max_mem_regions).
+ */
+#define VUB_MAX_SLOTS		64
 #define VUB_MAX_CONFIG		256
 
 struct vub_hdr {
@@ -119,6 +139,23 @@ struct vub_mem {
 	struct vub_region r[VUB_MAX_REGIONS];
 };
 
+/* ADD_MEM_REG / REM_MEM_REG payload. */
+struct vub_mem_reg {
+	uint64_t padding;
+	struct vub_region r;
+};
+
+/* SET_LOG_BASE with LOG_SHMFD: the log is [offset, offset + size) of its fd. */
+struct vub_log {
+	uint64_t size;
+	uint64_t offset;
+};
+
+/* Dirty pages are 4 KiB: one bit of the log each, by guest address. */
+#define VUB_LOG_PAGE		4096ull
+/* The largest log mapped: 1 GiB covers 32 TiB of guest memory. */
+#define VUB_LOG_MAX		(1ull << 30)
+
 struct vub_cfg {
 	uint32_t offset;
 	uint32_t size;
@@ -131,6 +168,8 @@ union vub_payload {
 	struct vub_state state;
 	struct vub_addr addr;
 	struct vub_mem mem;
+	struct vub_mem_reg reg;
+	struct vub_log log;
 	struct vub_cfg cfg;
 	uint8_t raw[sizeof(struct vub_cfg)];
 };
@@ -190,7 +229,7 @@ struct vub_map {
 };
 
 struct vub_memtab {
-	struct vub_map m[VUB_MAX_REGIONS];
+	struct vub_map m[VUB_MAX_SLOTS];
 	unsigned int n;
 };
 
@@ -202,8 +241,19 @@ struct vub_memtab {
 int vub_memtab_map(struct vub_memtab *t, const struct vub_mem *mem,
 		   const int *fds, char *why, size_t len);
 void vub_memtab_unmap(struct vub_memtab *t);
+/*
+ * Map region @r (descriptor @fd, not closed) as @t's last entry: 0, or
+ * -EINVAL with the reason (a full table, a region that wraps around or
+ * overlaps one of @t's; nothing mapped then).
+ */
+int vub_memtab_add(struct vub_memtab *t, const struct vub_region *r, int fd,
+		   char *why, size_t len);
+/* The entry of @t at @r's guest address with its size, or -1. */
+int vub_memtab_find(const struct vub_memtab *t, const struct vub_region *r);
 /* Our address of [uva, uva + len) of the front-end, or NULL. */
 void *vub_memtab_uva(const struct vub_memtab *t, uint64_t uva, uint64_t len);
+/* The end of the highest region's guest addresses (0: no region). */
+uint64_t vub_memtab_end(const struct vub_memtab *t);
 
 /* ------------------------------------------------------------------------
  * The kernel device
@@ -261,6 +311,18 @@ struct vub_dev {
 	 */
 	volatile int *stop;
 	const sigset_t *waitmask;
+	/*
+	 * Online resize: while the backend is attached, VHOST_BLK_RESIZE
+	 * every @resize_ms (0: 1000); a front-end that does not answer a
+	 * CONFIG_CHANGE_MSG within @ack_ms (0: 5000) loses its back-end
+	 * channel. @cap_reported: the capacity last given in GET_CONFIG to
+	 * any front-end (0: the probe's), kept across connections so that a
+	 * disk grown while QEMU reconnected is still announced.
+	 */
+	int resize_ms;
+	int ack_ms;
+	uint64_t cap_reported;
+	FILE *log;			/* events worth a line; NULL: none */
 };
 
 struct vub_conn {
@@ -277,6 +339,16 @@ struct vub_conn {
 	bool has_mem;
 	struct vub_memtab mem;
 	struct vub_ring ring[VHOST_BLK_MAX_QUEUES];
+	int backend_req;		/* SET_BACKEND_REQ_FD, or -1 */
+	void *log_map;			/* SET_LOG_BASE's mapping, or NULL */
+	size_t log_len;
+	uint8_t *log;			/* the bitmap's first byte (in log_map) */
+	uint64_t log_size;		/* its bytes */
+	uint64_t cap_notified;		/* last CONFIG_CHANGE_MSG was for */
+	bool ack_pending;		/* its answer is awaited */
+	uint64_t ack_deadline;		/* ms, CLOCK_MONOTONIC */
+	uint64_t next_resize;		/* ms, CLOCK_MONOTONIC */
+	unsigned long config_changes;	/* CONFIG_CHANGE_MSGs sent */
 	unsigned long handled;		/* messages */
 	char why[256];			/* why the connection was closed */
 };

@@ -17,7 +17,12 @@
  * breaks the protocol is hung up on, twice) and after-malformed (the next
  * one is served). With --read-only (a daemon started with --read-only):
  * ro-feature (VIRTIO_BLK_F_RO offered), ro-write (a write fails with
- * IOERR), ro-read (reads work).
+ * IOERR), ro-read (reads work). log: dirty logging through the daemon (a
+ * read's pages and the used ring's are marked, an unused buffer's not).
+ * With --grow FILE (the backend, a
+ * regular file): resize (the file grows, CONFIG_CHANGE_MSG comes on the
+ * back-end channel, GET_CONFIG has the new capacity, I/O past the old
+ * end works).
  */
 #include <errno.h>
 #include <dirent.h>
@@ -28,13 +33,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vu.h"
 
-#define TEST_NAMES	"io serial flush discard stop-restart cpu reconnect malformed after-malformed"
+#define TEST_NAMES	"io serial flush discard stop-restart cpu reconnect malformed after-malformed log"
+#define GROW_TEST_NAMES	"resize"
 #define RO_TEST_NAMES	"ro-feature ro-write ro-read"
 #define SEED		0xb41d6eULL
 #define IO_LEN		65536u
@@ -47,6 +55,7 @@ struct env {
 	uint64_t sectors;
 	unsigned int requests;
 	bool read_only;
+	const char *grow;		/* the backend file, to grow */
 	struct vblk_vu u;
 	unsigned int failed;
 };
@@ -72,13 +81,14 @@ static void result(struct env *e, const char *name, bool ok, const char *fmt,
 	fflush(stdout);
 }
 
-static int start(struct env *e, unsigned int queues)
+static int start_proto(struct env *e, unsigned int queues, uint64_t extra)
 {
 	struct vblk_vu_opts o;
 	unsigned int q;
 	int ret;
 
 	vblk_vu_opts_init(&o);
+	o.proto_extra = extra;
 	o.path = e->socket;
 	o.queues = queues;
 	o.mem_size = 16u << 20;
@@ -87,6 +97,11 @@ static int start(struct env *e, unsigned int queues)
 	for (q = 0; !ret && q < e->u.nvq; q++)
 		e->u.vq[q].timeout_ms = 30000;
 	return ret;
+}
+
+static int start(struct env *e, unsigned int queues)
+{
+	return start_proto(e, queues, 0);
 }
 
 /* Sector of write @k of queue @q: apart from the others. */
@@ -442,6 +457,326 @@ static void t_read_only(struct env *e)
 	vblk_vu_close(&e->u);
 }
 
+#define VU_SET_LOG_BASE		6
+#define VU_SET_LOG_FD		7
+#define VU_PROTO_F_LOG_SHMFD	1
+#define LOG_PAGE		4096ull
+
+static bool log_bit(const uint8_t *bits, uint64_t bytes, uint64_t page)
+{
+	return page / 8 < bytes && (bits[page / 8] >> (page % 8)) & 1;
+}
+
+/* Every page of [gpa, gpa + len) logged (@want) or none of them (!@want)? */
+static bool log_all(const uint8_t *bits, uint64_t bytes, uint64_t gpa,
+		    uint64_t len, bool want)
+{
+	uint64_t p;
+
+	for (p = gpa / LOG_PAGE; p <= (gpa + len - 1) / LOG_PAGE; p++)
+		if (log_bit(bits, bytes, p) != want)
+			return false;
+	return true;
+}
+
+/*
+ * log: dirty logging through the daemon, as QEMU turns it on for a
+ * migration (tests/lib/dlog.c does it on /dev/vhost-blk directly): the log
+ * in a memfd (SET_LOG_BASE, LOG_SHMFD), SET_LOG_FD, SET_FEATURES with
+ * VHOST_F_LOG_ALL, every ring's used ring logged (SET_VRING_ADDR with
+ * VHOST_VRING_F_LOG). A read then has the device write guest memory: the
+ * pages of its data and the used ring's page must be marked, and the pages
+ * of a buffer no request used must not.
+ */
+static bool dirty_log(struct env *e, char *why, size_t len)
+{
+	struct vu_msg m, r;
+	uint64_t end = 0, bytes, gpa, ugpa, other_gpa, ev = 0;
+	uint8_t *bits = MAP_FAILED, *buf = NULL, *other = NULL;
+	unsigned int i, q;
+	int fd = -1, efd = -1, st;
+	bool ok = false;
+
+	if (start_proto(e, 2, VBLK_F(VU_PROTO_F_LOG_SHMFD))) {
+		snprintf(why, len, "%s", e->u.err);
+		return false;
+	}
+	if (!(e->u.proto & VBLK_F(VU_PROTO_F_LOG_SHMFD)) ||
+	    !(e->u.offered & VBLK_F(VHOST_F_LOG_ALL))) {
+		snprintf(why, len, "LOG_SHMFD (protocol %#llx) or VHOST_F_LOG_ALL (features %#llx) not offered",
+			 (unsigned long long)e->u.proto_offered,
+			 (unsigned long long)e->u.offered);
+		goto out;
+	}
+	for (i = 0; i < VBLK_MEM_REGIONS; i++)
+		if (e->u.mem.reg[i].gpa + e->u.mem.reg[i].size > end)
+			end = e->u.mem.reg[i].gpa + e->u.mem.reg[i].size;
+	bytes = end / LOG_PAGE / 8 + 1;
+	fd = memfd_create("vbridge-log", MFD_CLOEXEC);
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0 || efd < 0 || ftruncate(fd, (off_t)bytes)) {
+		snprintf(why, len, "memfd/eventfd: %s", strerror(errno));
+		goto out;
+	}
+	bits = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (bits == MAP_FAILED) {
+		snprintf(why, len, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	/* SET_LOG_BASE: answered whatever REPLY_ACK. */
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VU_SET_LOG_BASE;
+	m.hdr.flags = VU_VERSION;
+	m.hdr.size = 16;
+	memcpy(m.p.raw, &bytes, 8);		/* size; offset 0 */
+	m.fds[0] = fd;
+	m.nfds = 1;
+	if (vu_msg_send(e->u.sock, &m) || vu_msg_recv(e->u.sock, &r) ||
+	    r.hdr.request != VU_SET_LOG_BASE || r.hdr.size != 8 || r.p.u64) {
+		snprintf(why, len, "SET_LOG_BASE not answered with 0 (request %u, %u bytes)",
+			 r.hdr.request, r.hdr.size);
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VU_SET_LOG_FD;
+	m.fds[0] = efd;
+	m.nfds = 1;
+	if (vblk_vu_call(&e->u, &m, NULL)) {
+		snprintf(why, len, "SET_LOG_FD: %s", e->u.err);
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VU_SET_FEATURES;
+	m.hdr.size = 8;
+	m.p.u64 = e->u.features | VBLK_F(VHOST_F_LOG_ALL);
+	if (vblk_vu_call(&e->u, &m, NULL)) {
+		snprintf(why, len, "SET_FEATURES with VHOST_F_LOG_ALL: %s", e->u.err);
+		goto out;
+	}
+	for (q = 0; q < e->u.nvq; q++) {
+		struct vblk_vq *vq = &e->u.vq[q];
+
+		if (vblk_mem_gpa(&e->u.mem, vq->used, 4, &ugpa)) {
+			snprintf(why, len, "used ring %u outside guest memory", q);
+			goto out;
+		}
+		memset(&m, 0, sizeof(m));
+		m.hdr.request = VU_SET_VRING_ADDR;
+		m.hdr.size = sizeof(struct vu_vring_addr);
+		m.p.addr.index = q;
+		m.p.addr.flags = 1u << VHOST_VRING_F_LOG;
+		m.p.addr.desc = (uintptr_t)vq->desc;
+		m.p.addr.used = (uintptr_t)vq->used;
+		m.p.addr.avail = (uintptr_t)vq->avail;
+		m.p.addr.log = ugpa;
+		if (vblk_vu_call(&e->u, &m, NULL)) {
+			snprintf(why, len, "SET_VRING_ADDR %u with VHOST_VRING_F_LOG: %s",
+				 q, e->u.err);
+			goto out;
+		}
+	}
+	buf = vblk_mem_alloc(&e->u.mem, IO_LEN, 4096);
+	other = vblk_mem_alloc(&e->u.mem, IO_LEN, 4096);
+	if (!buf || !other ||
+	    vblk_mem_gpa(&e->u.mem, buf, IO_LEN, &gpa) ||
+	    vblk_mem_gpa(&e->u.mem, other, IO_LEN, &other_gpa) ||
+	    vblk_mem_gpa(&e->u.mem, e->u.vq[0].used, 4, &ugpa)) {
+		snprintf(why, len, "no guest memory");
+		goto out;
+	}
+	memset(bits, 0, bytes);
+	vblk_log_events(efd);
+	st = vblk_read(&e->u.vq[0], 0, buf, IO_LEN);
+	if (st != VIRTIO_BLK_S_OK) {
+		snprintf(why, len, "read: status %d (%s)", st, e->u.vq[0].err);
+		goto out;
+	}
+	ev = vblk_log_events(efd);
+	printf("bridge: log: %llu log eventfd signals for one read\n",
+	       (unsigned long long)ev);
+	if (!log_all(bits, bytes, gpa, IO_LEN, true)) {
+		snprintf(why, len, "the pages of the read's data (gpa %#llx, %u bytes) are not all in the log",
+			 (unsigned long long)gpa, IO_LEN);
+		goto out;
+	}
+	if (!log_all(bits, bytes, ugpa, 4, true)) {
+		snprintf(why, len, "the used ring's page (gpa %#llx) is not in the log",
+			 (unsigned long long)ugpa);
+		goto out;
+	}
+	if (!log_all(bits, bytes, other_gpa, IO_LEN, false)) {
+		snprintf(why, len, "pages of a buffer no request used (gpa %#llx) are in the log",
+			 (unsigned long long)other_gpa);
+		goto out;
+	}
+	/* Logging off (migration cancelled): the disk still works. */
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VU_SET_FEATURES;
+	m.hdr.size = 8;
+	m.p.u64 = e->u.features;
+	if (vblk_vu_call(&e->u, &m, NULL)) {
+		snprintf(why, len, "SET_FEATURES without VHOST_F_LOG_ALL: %s", e->u.err);
+		goto out;
+	}
+	st = vblk_read(&e->u.vq[1 % e->u.nvq], 0, buf, IO_LEN);
+	if (st != VIRTIO_BLK_S_OK) {
+		snprintf(why, len, "read after logging off: status %d", st);
+		goto out;
+	}
+	ok = true;
+out:
+	if (buf)
+		vblk_mem_free(&e->u.mem, buf);
+	if (other)
+		vblk_mem_free(&e->u.mem, other);
+	vblk_vu_close(&e->u);
+	if (bits != MAP_FAILED)
+		munmap(bits, bytes);
+	if (fd >= 0)
+		close(fd);
+	if (efd >= 0)
+		close(efd);
+	return ok;
+}
+
+static void t_log(struct env *e)
+{
+	char why[400] = "";
+	bool ok = dirty_log(e, why, sizeof(why));
+
+	result(e, "log", ok, "%s", why);
+}
+
+#define VU_SET_BACKEND_REQ_FD	21
+#define VU_PROTO_F_BACKEND_REQ	5
+#define VU_CONFIG_CHANGE_MSG	2
+#define GROW_BYTES		(64ull << 20)
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * resize: a back-end channel as QEMU sets it up; the backend file grows
+ * behind the daemon's back (truncate); within 10 s CONFIG_CHANGE_MSG
+ * comes on the channel, GET_CONFIG (before the answer, as QEMU does it)
+ * has the new capacity, and I/O past the old end works.
+ */
+static bool resize(struct env *e, char *why, size_t len)
+{
+	struct vu_msg m = { .hdr = { .request = VU_SET_BACKEND_REQ_FD } };
+	struct vu_msg ack = { .hdr = { .request = VU_CONFIG_CHANGE_MSG,
+				       .flags = VU_VERSION | VU_FLAG_REPLY,
+				       .size = 8 } };
+	struct pollfd p = { .events = POLLIN };
+	uint64_t old, want, sector;
+	long long t0;
+	uint8_t *buf;
+	int bsv[2], ret, st;
+	unsigned int i;
+
+	if (start_proto(e, 2, VBLK_F(VU_PROTO_F_BACKEND_REQ))) {
+		snprintf(why, len, "%s", e->u.err);
+		return false;
+	}
+	if (!(e->u.proto & VBLK_F(VU_PROTO_F_BACKEND_REQ))) {
+		snprintf(why, len, "BACKEND_REQ not offered (%#llx)",
+			 (unsigned long long)e->u.proto_offered);
+		return false;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bsv)) {
+		snprintf(why, len, "socketpair: %s", strerror(errno));
+		return false;
+	}
+	m.fds[0] = bsv[1];
+	m.nfds = 1;
+	ret = vblk_vu_call(&e->u, &m, NULL);
+	close(bsv[1]);
+	if (ret) {
+		snprintf(why, len, "SET_BACKEND_REQ_FD: %s", e->u.err);
+		goto out;
+	}
+	old = e->u.capacity;
+	want = old + GROW_BYTES / 512;
+	if (truncate(e->grow, (off_t)(want * 512))) {
+		snprintf(why, len, "truncate %s: %s", e->grow, strerror(errno));
+		ret = -1;
+		goto out;
+	}
+	t0 = mono_ms();
+	p.fd = bsv[0];
+	ret = -1;
+	if (poll(&p, 1, 10000) != 1 || vu_msg_recv(bsv[0], &m)) {
+		snprintf(why, len, "no CONFIG_CHANGE_MSG within 10 s of growing %s from %llu to %llu sectors",
+			 e->grow, (unsigned long long)old,
+			 (unsigned long long)want);
+		goto out;
+	}
+	printf("bridge: resize: CONFIG_CHANGE_MSG %lld ms after the grow (flags %#x)\n",
+	       mono_ms() - t0, m.hdr.flags);
+	if (m.hdr.request != VU_CONFIG_CHANGE_MSG || m.hdr.size) {
+		snprintf(why, len, "back-end message %u, %u bytes",
+			 m.hdr.request, m.hdr.size);
+		goto out;
+	}
+	if (vblk_vu_get_config(&e->u)) {
+		snprintf(why, len, "GET_CONFIG: %s", e->u.err);
+		goto out;
+	}
+	if ((m.hdr.flags & VU_FLAG_NEED_REPLY) && vu_msg_send(bsv[0], &ack)) {
+		snprintf(why, len, "answering CONFIG_CHANGE_MSG failed");
+		goto out;
+	}
+	if (e->u.capacity != want) {
+		snprintf(why, len, "GET_CONFIG: capacity %llu, expected %llu",
+			 (unsigned long long)e->u.capacity,
+			 (unsigned long long)want);
+		goto out;
+	}
+	buf = vblk_mem_alloc(&e->u.mem, IO_LEN, 4096);
+	if (!buf) {
+		snprintf(why, len, "no guest memory");
+		goto out;
+	}
+	/* The last IO_LEN bytes of the new space, then read back. */
+	sector = want - IO_LEN / 512;
+	for (i = 0; i < IO_LEN; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	st = vblk_write(&e->u.vq[0], sector, buf, IO_LEN);
+	if (st == VIRTIO_BLK_S_OK) {
+		memset(buf, 0, IO_LEN);
+		st = vblk_read(&e->u.vq[1 % e->u.nvq], sector, buf, IO_LEN);
+	}
+	for (i = 0; st == VIRTIO_BLK_S_OK && i < IO_LEN; i++)
+		if (buf[i] != (uint8_t)(i * 7 + 3))
+			break;
+	if (st != VIRTIO_BLK_S_OK || i < IO_LEN) {
+		snprintf(why, len, "I/O at sector %llu past the old end %llu: status %d, byte %u differs (%s)",
+			 (unsigned long long)sector, (unsigned long long)old,
+			 st, i, e->u.vq[0].err);
+		vblk_mem_free(&e->u.mem, buf);
+		goto out;
+	}
+	vblk_mem_free(&e->u.mem, buf);
+	ret = 0;
+out:
+	close(bsv[0]);
+	vblk_vu_close(&e->u);
+	return !ret;
+}
+
+static void t_resize(struct env *e)
+{
+	char why[400] = "";
+	bool ok = resize(e, why, sizeof(why));
+
+	result(e, "resize", ok, "%s", why);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -451,6 +786,7 @@ int main(int argc, char **argv)
 		{ "serial", required_argument, NULL, 'S' },
 		{ "requests", required_argument, NULL, 'r' },
 		{ "read-only", no_argument, NULL, 'R' },
+		{ "grow", required_argument, NULL, 'g' },
 		{ "list", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -466,17 +802,20 @@ int main(int argc, char **argv)
 		case 'S': e.serial = optarg; break;
 		case 'r': e.requests = (unsigned int)atoi(optarg); break;
 		case 'R': e.read_only = true; break;
+		case 'g': e.grow = optarg; break;
 		case 'l': list = true; break;
 		default:
 			return 2;
 		}
 	}
 	if (list) {
-		printf("%s\n", e.read_only ? RO_TEST_NAMES : TEST_NAMES);
+		printf("%s%s%s\n", e.read_only ? RO_TEST_NAMES : TEST_NAMES,
+		       e.grow && !e.read_only ? " " : "",
+		       e.grow && !e.read_only ? GROW_TEST_NAMES : "");
 		return 0;
 	}
 	if (!e.socket || !e.pid || e.sectors < 65536) {
-		fprintf(stderr, "usage: vbridge [--read-only] --socket PATH --pid DAEMON_PID --sectors N (>= 65536) [--serial S] [--requests N]\n");
+		fprintf(stderr, "usage: vbridge [--read-only] --socket PATH --pid DAEMON_PID --sectors N (>= 65536) [--serial S] [--requests N] [--grow FILE]\n");
 		return 2;
 	}
 	if (start(&e, 2)) {
@@ -497,5 +836,8 @@ int main(int argc, char **argv)
 	t_reconnect(&e);
 	t_malformed(&e);
 	t_after_malformed(&e);
+	t_log(&e);
+	if (e.grow)
+		t_resize(&e);
 	return e.failed ? 1 : 0;
 }

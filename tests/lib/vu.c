@@ -255,7 +255,8 @@ int vblk_vu_negotiate(struct vblk_vu *u)
 			       &u->proto_offered);
 		if (ret)
 			return ret;
-		n = u->proto_offered & VBLK_VU_PROTO_WANTED;
+		n = u->proto_offered &
+		    (VBLK_VU_PROTO_WANTED | u->opts.proto_extra);
 		ret = call_u64(u, VU_SET_PROTOCOL_FEATURES, true, n, -1, NULL);
 		if (ret)
 			return ret;

@@ -165,6 +165,9 @@ struct vblk_vu_opts {
 	 */
 	uint64_t features;
 	int timeout_ms;			/* for each answer, default 15 s */
+	/* Protocol features asked for besides VBLK_VU_PROTO_WANTED, when
+	 * offered (0: none). */
+	uint64_t proto_extra;
 };
 
 /* Virtio features the front-end knows how to use. */

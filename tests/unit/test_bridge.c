@@ -14,6 +14,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -50,11 +51,15 @@ struct fake_k {
 	bool owner, attached;
 	unsigned int attaches, detaches;
 	uint64_t features;
-	struct vhost_memory_region mem[VUB_MAX_REGIONS];
+	struct vhost_memory_region mem[VUB_MAX_SLOTS];
 	unsigned int nmem;
 	struct fake_ring ring[VHOST_BLK_MAX_QUEUES];
 	uint32_t writeback;
 	uint8_t serial[VHOST_BLK_SERIAL_LEN];
+	uint64_t log_base;	/* VHOST_SET_LOG_BASE's address */
+	bool log_fd;		/* VHOST_SET_LOG_FD got an open fd */
+	uint64_t capacity;	/* VHOST_BLK_RESIZE's: set by the test (atomic) */
+	unsigned int resizes;	/* (atomic) */
 	char bad[256];		/* the first objection */
 };
 
@@ -165,7 +170,7 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		f->features = *u;
 		return 0;
 	case VHOST_SET_MEM_TABLE:
-		if (m->nregions > VUB_MAX_REGIONS)
+		if (m->nregions > VUB_MAX_SLOTS)
 			return -E2BIG;
 		f->nmem = m->nregions;
 		memcpy(f->mem, m->regions, m->nregions * sizeof(m->regions[0]));
@@ -225,6 +230,19 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 		c->max_write_zeroes_sectors = 0;
 		c->num_queues = VHOST_BLK_MAX_QUEUES;
 		c->writeback = f->writeback;
+		return 0;
+	case VHOST_SET_LOG_BASE:
+		f->log_base = *u;
+		return 0;
+	case VHOST_SET_LOG_FD:
+		f->log_fd = *(int *)arg >= 0 && fcntl(*(int *)arg, F_GETFD) >= 0;
+		return 0;
+	case VHOST_BLK_RESIZE:
+		__atomic_add_fetch(&f->resizes, 1, __ATOMIC_SEQ_CST);
+		if (!f->attached)
+			objection(f, "VHOST_BLK_RESIZE without a backend");
+		*u = f->attached ?
+		     __atomic_load_n(&f->capacity, __ATOMIC_SEQ_CST) : 0;
 		return 0;
 	case VHOST_BLK_SET_SERIAL:
 		memcpy(f->serial, ((struct vhost_blk_serial *)arg)->id,
@@ -300,6 +318,8 @@ static int env_init(struct ut *t, struct env *e)
 	e->d.k = &fake_kops;
 	e->d.kctx = &e->fk;
 	e->fk.writeback = 1;
+	e->fk.capacity = FAKE_SECTORS;
+	e->d.resize_ms = 20;
 	bfd = memfd_create("disk", MFD_CLOEXEC);
 	CHECK(t, bfd >= 0, "memfd");
 	e->d.backend_fd = bfd;
@@ -492,16 +512,16 @@ static int fe_realize(struct ut *t, struct env *e)
 		return 1;
 	CHECK(t, v & VBLK_F(VU_F_PROTOCOL_FEATURES), "features %#llx",
 	      (unsigned long long)v);
-	CHECK(t, !(v & VBLK_F(VHOST_F_LOG_ALL)) &&
+	CHECK(t, (v & VBLK_F(VHOST_F_LOG_ALL)) &&
 	      !(v & VBLK_F(VIRTIO_BLK_F_RO)) &&
 	      !(v & VBLK_F(VIRTIO_BLK_F_WRITE_ZEROES)) &&
 	      (v & VBLK_F(VIRTIO_BLK_F_DISCARD)) && (v & VBLK_F(VIRTIO_BLK_F_MQ)),
-	      "offered %#llx: LOG_ALL, RO, WRITE_ZEROES must be off, DISCARD and MQ on",
+	      "offered %#llx: RO, WRITE_ZEROES must be off, LOG_ALL (the fake offers it), DISCARD and MQ on",
 	      (unsigned long long)v);
 	if (fe_get(t, e, VU_GET_PROTOCOL_FEATURES, &v))
 		return 1;
-	CHECK(t, (v & PROTO_ACKED) == PROTO_ACKED && !(v & VBLK_F(1)) &&
-	      !(v & VBLK_F(12)) && !(v & VBLK_F(15)),
+	CHECK(t, (v & PROTO_ACKED) == PROTO_ACKED && (v & VBLK_F(1)) &&
+	      !(v & VBLK_F(12)) && (v & VBLK_F(15)),
 	      "protocol features %#llx", (unsigned long long)v);
 	if (fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false, PROTO_ACKED, -1) ||
 	    fe_get(t, e, VU_GET_QUEUE_NUM, &v))
@@ -892,6 +912,156 @@ static int bad_table_moves(struct ut *t, struct env *e)
 		       NULL);
 }
 
+#define VU_SET_LOG_BASE		6
+#define VU_SET_LOG_FD		7
+#define VU_PROTO_F_LOG_SHMFD	1
+#define LOG_OFF			4096u
+/* One bit a 4 KiB page up to HIGH_GPA + MEM_SIZE / 2, and some. */
+#define LOG_SIZE		((HIGH_GPA + MEM_SIZE) / 4096 / 8)
+
+struct vu_log {
+	uint64_t size;
+	uint64_t offset;
+};
+
+/* A log memfd of LOG_OFF + @size bytes named @name, or -1. */
+static int log_memfd(const char *name, uint64_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	if (fd >= 0 && ftruncate(fd, (off_t)(LOG_OFF + size))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* SET_LOG_BASE of [LOG_OFF, LOG_OFF + @size) of a new memfd; @r: the answer. */
+static int fe_log_base(struct ut *t, struct env *e, const char *name,
+		       uint64_t size, uint64_t file_size, struct vu_msg *r)
+{
+	struct vu_log l = { .size = size, .offset = LOG_OFF };
+	int fd = log_memfd(name, file_size), ret;
+
+	CHECK(t, fd >= 0, "log memfd");
+	ret = fe_call(t, e, VU_SET_LOG_BASE, 0, &l, sizeof(l), &fd, 1, r);
+	close(fd);
+	return ret;
+}
+
+/* Mappings of memfd @name in this process. */
+static int maps_of(const char *name)
+{
+	char line[512], pat[64];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	snprintf(pat, sizeof(pat), "/memfd:%s ", name);
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, pat);
+	fclose(f);
+	return n;
+}
+
+static int bad_log_size(struct ut *t, struct env *e)
+{
+	uint64_t v = 4096;
+	int fd = log_memfd("badlog", 4096);
+
+	CHECK(t, fd >= 0, "memfd");
+	if (owner(t, e) ||
+	    fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_LOG_SHMFD), -1) ||
+	    fe_call(t, e, VU_SET_LOG_BASE, 0, &v, 8, &fd, 1, NULL))
+		return close(fd), 1;
+	close(fd);
+	return 0;
+}
+
+static int bad_log_unacked(struct ut *t, struct env *e)
+{
+	return owner(t, e) || fe_log_base(t, e, "badlog", 4096, 4096, NULL);
+}
+
+static int bad_log_past_end(struct ut *t, struct env *e)
+{
+	return owner(t, e) ||
+	       fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false,
+		      PROTO_ACKED | VBLK_F(VU_PROTO_F_LOG_SHMFD), -1) ||
+	       fe_log_base(t, e, "badlog", 8192, 4096, NULL);
+}
+
+/* VHOST_F_LOG_ALL on without a log. */
+static int bad_log_all_early(struct ut *t, struct env *e)
+{
+	return fe_realize(t, e) || fe_start(t, e, 0) ||
+	       fe_u64(t, e, VU_SET_FEATURES, false,
+		      e->fk.features | VBLK_F(VHOST_F_LOG_ALL) |
+		      VBLK_F(VU_F_PROTOCOL_FEATURES), -1);
+}
+
+#define VU_GET_MAX_MEM_SLOTS	36
+#define VU_ADD_MEM_REG		37
+#define VU_REM_MEM_REG		38
+#define VU_PROTO_F_MEM_SLOTS	15
+
+struct vu_mem_reg {
+	uint64_t padding;
+	struct vu_region r;
+};
+
+/* ADD_MEM_REG (with @fd) or REM_MEM_REG of @r, acknowledged (@ack). */
+static int fe_mem_reg(struct ut *t, struct env *e, uint32_t req,
+		      const struct vu_region *r, int fd, bool ack)
+{
+	struct vu_mem_reg mr = { .r = *r };
+	struct vu_msg a;
+
+	if (fe_call(t, e, req, ack ? VU_FLAG_NEED_REPLY : 0, &mr, sizeof(mr),
+		    &fd, fd >= 0, ack ? &a : NULL))
+		return 1;
+	if (ack)
+		CHECK(t, a.hdr.size == 8 && !a.p.u64, "request %u: ack %llu",
+		      req, (unsigned long long)a.p.u64);
+	return 0;
+}
+
+static int slots_owner(struct ut *t, struct env *e)
+{
+	return owner(t, e) ||
+	       fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false,
+		      PROTO_ACKED | VBLK_F(VU_PROTO_F_MEM_SLOTS), -1);
+}
+
+/* A region that overlaps one already there. */
+static int bad_slot_overlap(struct ut *t, struct env *e)
+{
+	struct vu_region r = { .gpa = 0, .size = 65536, .uva = (uintptr_t)e->mem };
+
+	return slots_owner(t, e) ||
+	       fe_mem_reg(t, e, VU_ADD_MEM_REG, &r, e->memfd, true) ||
+	       (r.gpa = 4096, r.uva += 1 << 20,
+		fe_mem_reg(t, e, VU_ADD_MEM_REG, &r, e->memfd, false));
+}
+
+static int bad_slot_rem(struct ut *t, struct env *e)
+{
+	struct vu_region r = { .gpa = 0, .size = 65536, .uva = (uintptr_t)e->mem };
+
+	return slots_owner(t, e) ||
+	       fe_mem_reg(t, e, VU_REM_MEM_REG, &r, -1, false);
+}
+
+static int bad_slot_unacked(struct ut *t, struct env *e)
+{
+	struct vu_region r = { .gpa = 0, .size = 65536, .uva = (uintptr_t)e->mem };
+
+	return owner(t, e) ||
+	       fe_mem_reg(t, e, VU_ADD_MEM_REG, &r, e->memfd, false);
+}
+
 static const struct bad_case bad_cases[] = {
 	{ "short", "short or oversized", bad_short },
 	{ "oversized", "short or oversized", bad_oversized },
@@ -907,6 +1077,13 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown", "request 31: not implemented", bad_unknown },
 	{ "owner-twice", "SET_OWNER: a second time", bad_owner_twice },
 	{ "table-moves", "not inside the guest memory regions", bad_table_moves },
+	{ "log-size", "SET_LOG_BASE: 8 bytes of payload, 16 expected", bad_log_size },
+	{ "log-unacked", "SET_LOG_BASE: protocol feature LOG_SHMFD not acked", bad_log_unacked },
+	{ "log-past-end", "SET_LOG_BASE: a log of 8192 bytes at 4096, past the end", bad_log_past_end },
+	{ "log-all-early", "SET_FEATURES: VHOST_F_LOG_ALL before SET_LOG_BASE", bad_log_all_early },
+	{ "slot-overlap", "ADD_MEM_REG: gpa 0x1000+0x10000", bad_slot_overlap },
+	{ "slot-rem", "REM_MEM_REG: no region at gpa 0", bad_slot_rem },
+	{ "slot-unacked", "ADD_MEM_REG: protocol feature CONFIGURE_MEM_SLOTS not acked", bad_slot_unacked },
 	{ NULL, NULL, NULL },
 };
 
@@ -954,6 +1131,331 @@ static int t_bridge_malformed(struct ut *t)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * Online resize: CONFIG_CHANGE_MSG on the back-end channel
+ */
+
+#define VU_SET_BACKEND_REQ_FD	21
+#define VU_PROTO_F_BACKEND_REQ	5
+#define VU_CONFIG_CHANGE_MSG	2
+
+static void fake_grow(struct env *e, uint64_t sectors)
+{
+	__atomic_store_n(&e->fk.capacity, sectors, __ATOMIC_SEQ_CST);
+}
+
+/* GET_CONFIG's capacity. */
+static int fe_capacity(struct ut *t, struct env *e, uint64_t *cap)
+{
+	struct vu_config cq = { .offset = 0, .size = 8 };
+	struct vu_msg r;
+
+	if (fe_call(t, e, VU_GET_CONFIG, 0, &cq, VU_SIZE_CONFIG(8), NULL, 0, &r))
+		return 1;
+	CHECK(t, r.hdr.size == VU_SIZE_CONFIG(8), "GET_CONFIG: %u bytes",
+	      r.hdr.size);
+	memcpy(cap, r.p.cfg.data, 8);
+	*cap = le64toh(*cap);
+	return 0;
+}
+
+/* A message on the back-end channel within @ms: 1; none: 0; EOF: -1. */
+static int be_recv(int fd, int ms, struct vu_msg *m)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	return vu_msg_recv(fd, m) ? -1 : 1;
+}
+
+static int t_bridge_resize(struct ut *t)
+{
+	struct env e;
+	struct vu_msg m, ack = { .hdr = { .request = VU_CONFIG_CHANGE_MSG,
+					  .flags = VU_VERSION | VU_FLAG_REPLY,
+					  .size = 8 } };
+	uint64_t cap;
+	unsigned int resizes;
+	int bsv[2], got;
+
+	if (env_init(t, &e) || fe_mem(t, &e))
+		return 1;
+	e.d.ack_ms = 300;
+	/* QEMU's realize with BACKEND_REQ: the channel before SET_OWNER. */
+	if (conn_start(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1))
+		return 1;
+	CHECK(t, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bsv),
+	      "socketpair");
+	if (fe_call(t, &e, VU_SET_BACKEND_REQ_FD, VU_FLAG_NEED_REPLY, NULL, 0,
+		    &bsv[1], 1, &m))
+		return 1;
+	close(bsv[1]);
+	CHECK(t, m.hdr.size == 8 && !m.p.u64, "SET_BACKEND_REQ_FD: ack %llu",
+	      (unsigned long long)m.p.u64);
+	if (fe_realize(t, &e) || fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+					PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1) ||
+	    fe_start(t, &e, 0))
+		return 1;
+	/* Unchanged: the timer runs, nothing is sent. */
+	got = be_recv(bsv[0], 200, &m);
+	CHECK(t, got == 0, "unchanged capacity, yet %s on the back-end channel",
+	      got > 0 ? "a message" : "end of file");
+	resizes = __atomic_load_n(&e.fk.resizes, __ATOMIC_SEQ_CST);
+	CHECK(t, resizes >= 3, "%u VHOST_BLK_RESIZE in 200 ms at 20 ms", resizes);
+	/* The backend grows. */
+	fake_grow(&e, 2 * FAKE_SECTORS);
+	got = be_recv(bsv[0], 2000, &m);
+	CHECK(t, got > 0, "no CONFIG_CHANGE_MSG within 2 s (%d)", got);
+	CHECK(t, m.hdr.request == VU_CONFIG_CHANGE_MSG &&
+	      m.hdr.flags == (VU_VERSION | VU_FLAG_NEED_REPLY) && !m.hdr.size &&
+	      !m.nfds, "back-end message %u flags %#x size %u fds %u",
+	      m.hdr.request, m.hdr.flags, m.hdr.size, m.nfds);
+	/* As QEMU: GET_CONFIG on the main socket before the answer. */
+	if (fe_capacity(t, &e, &cap))
+		return 1;
+	CHECK(t, cap == 2 * FAKE_SECTORS, "GET_CONFIG after the grow: %llu",
+	      (unsigned long long)cap);
+	ack.p.u64 = 0;
+	CHECK(t, !vu_msg_send(bsv[0], &ack), "answer");
+	got = be_recv(bsv[0], 200, &m);
+	CHECK(t, got == 0, "a second message for the same capacity (%d)", got);
+	/* Again, and this time no answer: the channel is dropped, the
+	 * connection goes on. */
+	fake_grow(&e, 3 * FAKE_SECTORS);
+	got = be_recv(bsv[0], 2000, &m);
+	CHECK(t, got > 0 && m.hdr.request == VU_CONFIG_CHANGE_MSG,
+	      "no second CONFIG_CHANGE_MSG (%d)", got);
+	got = be_recv(bsv[0], 3000, &m);
+	CHECK(t, got < 0, "the unanswered channel was not closed (%d)", got);
+	close(bsv[0]);
+	if (fe_capacity(t, &e, &cap))
+		return 1;
+	CHECK(t, cap == 3 * FAKE_SECTORS, "GET_CONFIG: %llu",
+	      (unsigned long long)cap);
+	if (conn_end(t, &e, 0, NULL))
+		return 1;
+	/* A front-end without a back-end channel: the timer runs, nothing
+	 * is sent, nothing breaks. (The disk back at its size, probed again
+	 * at the accept as main.c does.) */
+	fake_grow(&e, FAKE_SECTORS);
+	CHECK(t, !vub_probe(e.d.k, e.d.kctx, &e.o, e.d.backend_fd, &e.d.probe,
+			    e.c.why, sizeof(e.c.why)), "probe");
+	if (conn_start(t, &e) || fe_realize(t, &e) || fe_start(t, &e, 0))
+		return 1;
+	fake_grow(&e, 4 * FAKE_SECTORS);
+	usleep(200000);
+	if (fe_capacity(t, &e, &cap))
+		return 1;
+	CHECK(t, cap == 4 * FAKE_SECTORS, "GET_CONFIG without a channel: %llu",
+	      (unsigned long long)cap);
+	if (fe_stop(t, &e, 0) || conn_end(t, &e, 0, NULL))
+		return 1;
+	fe_mem_free(&e);
+	close(e.d.backend_fd);
+	return 0;
+}
+
+/*
+ * Dirty logging as QEMU turns it on for a migration: SET_LOG_BASE (a
+ * memfd, answered), SET_LOG_FD, SET_FEATURES with VHOST_F_LOG_ALL and
+ * SET_VRING_ADDR with VHOST_VRING_F_LOG while the rings run; the kernel
+ * gets the daemon's mapping of the log; a new log replaces the old one,
+ * which is unmapped; a log too short for the memory is refused.
+ */
+static int t_bridge_log(struct ut *t)
+{
+	const uint64_t f = VBLK_F(VIRTIO_F_VERSION_1) |
+			   VBLK_F(VIRTIO_RING_F_EVENT_IDX) |
+			   VBLK_F(VIRTIO_BLK_F_FLUSH) | VBLK_F(VIRTIO_BLK_F_MQ) |
+			   VBLK_F(VU_F_PROTOCOL_FEATURES);
+	struct env e;
+	struct vu_msg r;
+	struct vu_vring_addr a;
+	struct vu_log l = { .size = LOG_SIZE, .offset = LOG_OFF };
+	uint64_t base1;
+	uint8_t *mine;
+	int fd, efd;
+
+	if (env_init(t, &e) || fe_mem(t, &e) || conn_start(t, &e) ||
+	    fe_realize(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_LOG_SHMFD), -1) ||
+	    fe_start(t, &e, 0))
+		return 1;
+	/* The log, and a mark in it seen through the kernel's address. */
+	fd = log_memfd("vublog1", LOG_SIZE);
+	CHECK(t, fd >= 0, "memfd");
+	mine = mmap(NULL, LOG_OFF + LOG_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0);
+	CHECK(t, mine != MAP_FAILED, "mmap");
+	mine[LOG_OFF + 5] = 0xa5;
+	if (fe_call(t, &e, VU_SET_LOG_BASE, 0, &l, sizeof(l), &fd, 1, &r))
+		return 1;
+	close(fd);
+	CHECK(t, r.hdr.size == 8 && !r.p.u64, "SET_LOG_BASE answer: %u bytes, %llu",
+	      r.hdr.size, (unsigned long long)r.p.u64);
+	base1 = e.fk.log_base;
+	CHECK(t, base1 && ((uint8_t *)(uintptr_t)base1)[5] == 0xa5,
+	      "the kernel's log address %#llx does not show the front-end's log",
+	      (unsigned long long)base1);
+	munmap(mine, LOG_OFF + LOG_SIZE);
+	CHECK(t, maps_of("vublog1") == 1, "%d mappings of the log",
+	      maps_of("vublog1"));
+	CHECK(t, e.fk.attached, "detached after SET_LOG_BASE");
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (fe_u64(t, &e, VU_SET_FEATURES, true, f | VBLK_F(VHOST_F_LOG_ALL), -1))
+		return 1;
+	CHECK(t, e.fk.features & VBLK_F(VHOST_F_LOG_ALL),
+	      "VHOST_F_LOG_ALL did not reach the kernel");
+	if (fe_call(t, &e, VU_SET_LOG_FD, VU_FLAG_NEED_REPLY, NULL, 0, &efd, 1,
+		    &r))
+		return 1;
+	close(efd);
+	CHECK(t, !r.p.u64 && e.fk.log_fd, "SET_LOG_FD: ack %llu, kernel fd %d",
+	      (unsigned long long)r.p.u64, e.fk.log_fd);
+	a = ring_addr(&e, 0);
+	a.flags = 1u << VHOST_VRING_F_LOG;
+	if (fe_call(t, &e, VU_SET_VRING_ADDR, VU_FLAG_NEED_REPLY, &a, sizeof(a),
+		    NULL, 0, &r))
+		return 1;
+	CHECK(t, !r.p.u64 && e.fk.attached &&
+	      (e.fk.ring[0].addr.flags & (1u << VHOST_VRING_F_LOG)) &&
+	      e.fk.ring[0].addr.log_guest_addr == a.log,
+	      "ring 0 in the kernel: flags %#x, log %#llx, attached %d",
+	      e.fk.ring[0].addr.flags,
+	      (unsigned long long)e.fk.ring[0].addr.log_guest_addr,
+	      e.fk.attached);
+	CHECK(t, !e.fk.bad[0], "the fake device objected: %s", e.fk.bad);
+	/* A bigger log (guest memory grows): the old one is unmapped. */
+	if (fe_log_base(t, &e, "vublog2", 2 * LOG_SIZE, 2 * LOG_SIZE, &r))
+		return 1;
+	CHECK(t, e.fk.log_base && e.fk.log_base != base1 && e.fk.attached,
+	      "the new log: kernel address %#llx (old %#llx), attached %d",
+	      (unsigned long long)e.fk.log_base, (unsigned long long)base1,
+	      e.fk.attached);
+	CHECK(t, maps_of("vublog1") == 0 && maps_of("vublog2") == 1,
+	      "after the new log: %d mappings of the old, %d of the new",
+	      maps_of("vublog1"), maps_of("vublog2"));
+	/* Logging off again: the rings go on. */
+	if (fe_u64(t, &e, VU_SET_FEATURES, true, f, -1))
+		return 1;
+	CHECK(t, !(e.fk.features & VBLK_F(VHOST_F_LOG_ALL)) && e.fk.attached,
+	      "logging off: kernel features %#llx, attached %d",
+	      (unsigned long long)e.fk.features, e.fk.attached);
+	if (fe_stop(t, &e, 0) || conn_end(t, &e, 0, NULL))
+		return 1;
+	CHECK(t, maps_of("vublog2") == 0, "the log is still mapped after the connection");
+	/* With logging on, a log too short for the guest memory. */
+	if (conn_start(t, &e) || fe_realize(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_LOG_SHMFD), -1) ||
+	    fe_start(t, &e, 0) ||
+	    fe_log_base(t, &e, "vublog3", LOG_SIZE, LOG_SIZE, &r) ||
+	    fe_u64(t, &e, VU_SET_FEATURES, true, f | VBLK_F(VHOST_F_LOG_ALL), -1) ||
+	    fe_log_base(t, &e, "vublog4", 64, 64, NULL))
+		return 1;
+	if (conn_end(t, &e, -1, "SET_LOG_BASE: a log of 64 bytes while logging"))
+		return 1;
+	CHECK(t, maps_of("vublog3") == 0 && maps_of("vublog4") == 0,
+	      "logs still mapped after the connection");
+	fe_mem_free(&e);
+	close(e.d.backend_fd);
+	return 0;
+}
+
+/*
+ * CONFIGURE_MEM_SLOTS: GET_MAX_MEM_SLOTS, then regions added and removed
+ * one at a time while the rings run; the kernel gets the whole table each
+ * time, the other regions keep their mappings, the 65th region is refused,
+ * and no mapping outlives its region or the connection.
+ */
+static int t_bridge_mem_slots(struct ut *t)
+{
+	struct env e;
+	struct vu_msg r;
+	struct vu_region reg;
+	uint64_t desc0, map0, v;
+	unsigned int i, n;
+	int fd;
+
+	if (env_init(t, &e) || fe_mem(t, &e) || conn_start(t, &e) ||
+	    fe_realize(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_MEM_SLOTS), -1))
+		return 1;
+	if (fe_call(t, &e, VU_GET_MAX_MEM_SLOTS, 0, NULL, 0, NULL, 0, &r))
+		return 1;
+	v = r.p.u64;
+	CHECK(t, r.hdr.size == 8 && v >= 8 && v <= 64, "GET_MAX_MEM_SLOTS: %llu",
+	      (unsigned long long)v);
+	if (fe_start(t, &e, 0))
+		return 1;
+	desc0 = e.fk.ring[0].addr.desc_user_addr;
+	map0 = e.fk.mem[0].userspace_addr;
+	fd = memfd_create("vubslot", MFD_CLOEXEC);
+	CHECK(t, fd >= 0 && !ftruncate(fd, 1 << 20), "memfd");
+	/* Up to the limit: 4 KiB regions far above the others. */
+	for (i = 0, n = 2; n < v; i++, n++) {
+		reg.gpa = 4 * HIGH_GPA + i * 65536ull;
+		reg.size = 4096;
+		reg.uva = 0x700000000000ull + i * 65536ull;
+		reg.mmap_offset = (i % 256) * 4096ull;
+		if (fe_mem_reg(t, &e, VU_ADD_MEM_REG, &reg, fd, true))
+			return close(fd), 1;
+	}
+	CHECK(t, e.fk.nmem == v && e.fk.attached &&
+	      e.fk.ring[0].addr.desc_user_addr == desc0 &&
+	      e.fk.mem[0].userspace_addr == map0,
+	      "after the adds: %u regions in the kernel, attached %d, ring 0 moved %d, region 0 moved %d",
+	      e.fk.nmem, e.fk.attached,
+	      e.fk.ring[0].addr.desc_user_addr != desc0,
+	      e.fk.mem[0].userspace_addr != map0);
+	CHECK(t, maps_of("vubslot") == (int)v - 2, "%d mappings of the added regions",
+	      maps_of("vubslot"));
+	CHECK(t, !e.fk.bad[0], "the fake device objected: %s", e.fk.bad);
+	/* One removed (the first added), then added again. */
+	reg.gpa = 4 * HIGH_GPA;
+	reg.size = 4096;
+	reg.uva = 0x700000000000ull;
+	reg.mmap_offset = 0;
+	if (fe_mem_reg(t, &e, VU_REM_MEM_REG, &reg, -1, true))
+		return close(fd), 1;
+	CHECK(t, e.fk.nmem == v - 1 && maps_of("vubslot") == (int)v - 3 &&
+	      e.fk.attached, "after the removal: %u regions, %d mappings, attached %d",
+	      e.fk.nmem, maps_of("vubslot"), e.fk.attached);
+	for (i = 0; i < e.fk.nmem; i++)
+		CHECK(t, e.fk.mem[i].guest_phys_addr != reg.gpa,
+		      "the removed region is still in the kernel's table");
+	if (fe_mem_reg(t, &e, VU_ADD_MEM_REG, &reg, fd, true))
+		return close(fd), 1;
+	CHECK(t, e.fk.nmem == v, "%u regions after adding it again", e.fk.nmem);
+	/* A REM_MEM_REG with the region's fd (as QEMU may send it). */
+	if (fe_mem_reg(t, &e, VU_REM_MEM_REG, &reg, fd, true) ||
+	    fe_mem_reg(t, &e, VU_ADD_MEM_REG, &reg, fd, true))
+		return close(fd), 1;
+	CHECK(t, !e.fk.bad[0], "the fake device objected: %s", e.fk.bad);
+	if (fe_stop(t, &e, 0)) {
+		close(fd);
+		return 1;
+	}
+	/* One region too many: refused, the connection ends. */
+	reg.gpa = 8 * HIGH_GPA;
+	reg.uva = 0x7f0000000000ull;
+	if (fe_mem_reg(t, &e, VU_ADD_MEM_REG, &reg, fd, false))
+		return close(fd), 1;
+	close(fd);
+	if (conn_end(t, &e, -1, "ADD_MEM_REG: already 64 regions"))
+		return 1;
+	CHECK(t, maps_of("vubslot") == 0, "%d mappings after the connection",
+	      maps_of("vubslot"));
+	fe_mem_free(&e);
+	close(e.d.backend_fd);
+	return 0;
+}
+
 static int t_bridge_args(struct ut *t)
 {
 	char *ok[] = { "x", "--socket", "/s", "--backend", "/b", "--num-queues",
@@ -980,6 +1482,9 @@ static int t_bridge_args(struct ut *t)
 const struct ut_case ut_bridge_cases[] = {
 	{ "bridge-qemu-sequence", t_bridge_qemu_sequence },
 	{ "bridge-malformed", t_bridge_malformed },
+	{ "bridge-resize", t_bridge_resize },
+	{ "bridge-log", t_bridge_log },
+	{ "bridge-mem-slots", t_bridge_mem_slots },
 	{ "bridge-args", t_bridge_args },
 	{ NULL, NULL },
 };

@@ -5,7 +5,8 @@
 # bench drives qemu-storage-daemon) writes and verifies, flushes,
 # discards, stops and restarts the rings, measures the daemon's CPU time
 # (main thread and vhost workers, printed) under 2000 requests,
-# reconnects, sends two malformed conversations and is served again.
+# reconnects, sends two malformed conversations and is served again; on a
+# regular file it grows the file and waits for CONFIG_CHANGE_MSG (resize).
 # Then the daemon must still run, stop at SIGTERM with its socket removed,
 # and the module have nothing left.
 # shellcheck shell=bash
@@ -28,10 +29,12 @@ bridge_errors() {
 # bridge_on NAME PATH [daemon options]: with --read-only, vbridge's
 # read-only tests.
 bridge_on() {
-	local name=$1 path=$2 pid i sectors log=/tmp/bridge-$1.log ro=
+	local name=$1 path=$2 pid i sectors log=/tmp/bridge-$1.log ro= grow=()
 	shift 2
 	[[ " $* " == *" --read-only "* ]] && ro=--read-only
-	echo "# expect $(( $(wc -w <<<"$("$G/vbridge" $ro --list)") + 4 )) $name"
+	# A regular file can grow (truncate): vbridge's resize test.
+	[ -f "$path" ] && grow=(--grow "$path")
+	echo "# expect $(( $(wc -w <<<"$("$G/vbridge" $ro "${grow[@]}" --list)") + 4 )) $name"
 	rm -f "$BRIDGE_SOCK"
 	"$G/vhost-blk-user" --socket "$BRIDGE_SOCK" --backend "$path" \
 		--num-queues 2 --serial "$BRIDGE_SERIAL" "$@" 2>"$log" &
@@ -53,8 +56,8 @@ bridge_on() {
 		sectors=$(( $(stat -c %s "$path") / 512 ))
 	fi
 	echo "bridge: $name: $path, daemon pid $pid ($*)"
-	"$G/vbridge" $ro --socket "$BRIDGE_SOCK" --pid "$pid" --sectors "$sectors" \
-		--serial "$BRIDGE_SERIAL" 2>&1 |
+	"$G/vbridge" $ro "${grow[@]}" --socket "$BRIDGE_SOCK" --pid "$pid" \
+		--sectors "$sectors" --serial "$BRIDGE_SERIAL" 2>&1 |
 		sed -E "s#^(PASS|FAIL|SKIP) bridge/#\\1 $name/#; s#^bridge: #bridge: $name: #"
 	run "$name/errors" bridge_errors "$path"
 	if kill -0 "$pid" 2>/dev/null; then
