@@ -22,18 +22,18 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
+/* The virtio-blk features; with vhost_blk_core_features() the offer. */
 enum {
-	VHOST_BLK_FEATURES = VHOST_FEATURES |
-			     (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
-			     (1ULL << VIRTIO_BLK_F_SEG_MAX) |
-			     (1ULL << VIRTIO_BLK_F_RO) |
-			     (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-			     (1ULL << VIRTIO_BLK_F_FLUSH) |
-			     (1ULL << VIRTIO_BLK_F_CONFIG_WCE) |
-			     (1ULL << VIRTIO_BLK_F_TOPOLOGY) |
-			     (1ULL << VIRTIO_BLK_F_MQ) |
-			     (1ULL << VIRTIO_BLK_F_DISCARD) |
-			     (1ULL << VIRTIO_BLK_F_WRITE_ZEROES),
+	VHOST_BLK_DEV_FEATURES = (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
+				 (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+				 (1ULL << VIRTIO_BLK_F_RO) |
+				 (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+				 (1ULL << VIRTIO_BLK_F_FLUSH) |
+				 (1ULL << VIRTIO_BLK_F_CONFIG_WCE) |
+				 (1ULL << VIRTIO_BLK_F_TOPOLOGY) |
+				 (1ULL << VIRTIO_BLK_F_MQ) |
+				 (1ULL << VIRTIO_BLK_F_DISCARD) |
+				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES),
 };
 
 DEFINE_PER_CPU(struct vhost_blk_stats, vhost_blk_stats);
@@ -465,7 +465,7 @@ static long vhost_blk_set_features(struct vhost_blk *blk, u64 features)
 	long ret;
 	int i;
 
-	if (features & ~VHOST_BLK_FEATURES)
+	if (features & ~(vhost_blk_core_features() | VHOST_BLK_DEV_FEATURES))
 		return -EOPNOTSUPP;
 	mutex_lock(&blk->dev.mutex);
 	ret = vhost_dev_check_owner(&blk->dev);
@@ -560,7 +560,7 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 			return -EFAULT;
 		return 0;
 	case VHOST_GET_FEATURES:
-		features = VHOST_BLK_FEATURES;
+		features = vhost_blk_core_features() | VHOST_BLK_DEV_FEATURES;
 		if (copy_to_user(argp, &features, sizeof(features)))
 			return -EFAULT;
 		return 0;
