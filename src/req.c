@@ -133,8 +133,8 @@ static int vhost_blk_pin(struct vhost_blk_req *req, struct iov_iter *iter)
 		size_t off;
 		ssize_t got;
 
-		got = iov_iter_extract_pages(iter, &pages, iov_iter_count(iter),
-					     ARRAY_SIZE(chunk), 0, &off);
+		got = vhost_blk_extract_pages(iter, &pages, iov_iter_count(iter),
+					      ARRAY_SIZE(chunk), &off);
 		if (got <= 0)
 			return got ? got : -EFAULT;
 		n = DIV_ROUND_UP(off + got, PAGE_SIZE);
