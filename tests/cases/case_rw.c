@@ -471,6 +471,8 @@ int case_worker_per_queue(struct vbt *t)
 #ifndef VHOST_NEW_WORKER
 	return vbt_skip(t, "built with kernel headers without VHOST_NEW_WORKER");
 #else
+	if (vblk_module_lacks("vq-workers"))
+		return vbt_skip(t, "the module's vq-workers feature is off on this kernel (one worker a device before 6.5)");
 	pid_t thread[VHOST_BLK_MAX_QUEUES];
 	unsigned int id[VHOST_BLK_MAX_QUEUES];
 	struct vblk_dev_opts o;
@@ -684,7 +686,7 @@ int case_busy_poll(struct vbt *t)
 	vblk_dev_opts_init(&o);
 	o.queues = vbt_queues(t, t->o->queues);
 #ifdef VHOST_NEW_WORKER
-	o.worker_per_queue = o.queues > 1;
+	o.worker_per_queue = o.queues > 1 && !vblk_module_lacks("vq-workers");
 #endif
 	o.poll_us = 5000;
 	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
@@ -779,6 +781,8 @@ int case_dio_deferred(struct vbt *t)
 
 	if (stat(t->o->backend, &st) < 0)
 		return vbt_fail(t, "stat %s: %s", t->o->backend, strerror(errno));
+	if (vblk_module_lacks("dio-caller-comp"))
+		return vbt_skip(t, "the module's dio-caller-comp feature is off on this kernel (IOCB_DIO_CALLER_COMP: 6.6 until 7.x)");
 	if (!S_ISREG(st.st_mode))
 		return vbt_skip(t, "needs an image file: a block device's writes have no file system to end them");
 	if (!t->o->direct)
