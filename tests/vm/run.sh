@@ -12,10 +12,10 @@
 # --kernel debug boots the debug kernel of mkkernel.sh (KASAN, lockdep,
 # kmemleak; built once, ~10 minutes) with its modules at /lib/modules.
 # --kernel RELEASE boots another Debian kernel on the same test host disk:
-# Debian 12's 6.1.0-N-amd64 from the bookworm build root (mkbuildroot.sh;
-# the kernel is installed there if missing), with its initrd (which loads
-# 9p) and that root's /lib/modules shared with the VM; the test host stays
-# as it is.
+# Debian 12's 6.1.0-N-amd64 or trixie-backports' 7.x from the root of its
+# suite (mkbuildroot.sh; the kernel is installed there if missing), with its
+# initrd (which loads 9p) and that root's /lib/modules shared with the VM;
+# the test host stays as it is.
 # VM_KARGS: more kernel parameters (an experiment's, e.g. idle=poll).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -51,21 +51,23 @@ debug)
 		-virtfs "local,path=$kd/mods/lib/modules,mount_tag=mods,security_model=none,readonly=on")
 	kargs=" vbt.mods=1"
 	;;
-6.1.0-*-amd64)
-	kroot=$("$VM_DIR/mkbuildroot.sh" bookworm)/root
+6.1.0-*-amd64|7.*+deb13-amd64)
+	suite=bookworm
+	[[ $kernel == 7.* ]] && suite=trixie-backports
+	kroot=$("$VM_DIR/mkbuildroot.sh" "$suite")/root
 	if [ ! -f "$kroot/boot/vmlinuz-$kernel" ]; then
-		log "installing linux-image-$kernel into the bookworm build root"
+		log "installing linux-image-$kernel into the $suite root"
 		chroot_run "$kroot" apt-get -q update >/dev/null
 		chroot_run "$kroot" apt-get -y -q install --no-install-recommends \
 			"linux-image-$kernel" >/dev/null ||
-			die "no linux-image-$kernel in Debian 12 (bookworm)"
+			die "no linux-image-$kernel in $suite"
 	fi
 	krel=$kernel
 	boot=(-kernel "$kroot/boot/vmlinuz-$kernel" -initrd "$kroot/boot/initrd.img-$kernel"
 		-virtfs "local,path=$kroot/usr/lib/modules,mount_tag=mods,security_model=none,readonly=on")
 	kargs=" vbt.mods=1"
 	;;
-*) die "--kernel takes 'distro', 'debug' or a Debian 12 release (6.1.0-N-amd64), not '$kernel'" ;;
+*) die "--kernel takes 'distro', 'debug', a Debian 12 release (6.1.0-N-amd64) or a trixie-backports 7.x one, not '$kernel'" ;;
 esac
 
 kargs+=${VM_KARGS:+ $VM_KARGS}
