@@ -270,6 +270,25 @@ vhost_blk_map_blocks_op(struct super_block *sb)
 }
 #endif
 
+/*
+ * 7.x asks every lease manager whether the file's opens conflict with a
+ * lease it sets (lm_open_conflict, called unconditionally) where before
+ * the core let layout leases (FL_LAYOUT) ignore opens. A layout does not
+ * conflict with opens, as nfsd's layouts do not: what would move the
+ * file's blocks breaks it. Kbuild looks for the member in filelock.h.
+ */
+#ifdef VHOST_BLK_HAVE_LM_OPEN_CONFLICT
+static inline int vhost_blk_layout_open_conflict(struct file *file, int arg)
+{
+	return 0;
+}
+
+#define VHOST_BLK_LM_OPEN_CONFLICT \
+	.lm_open_conflict = vhost_blk_layout_open_conflict,
+#else
+#define VHOST_BLK_LM_OPEN_CONFLICT
+#endif
+
 /* Kbuild builds layout.c from 6.9 on, compat.c's EOPNOTSUPP before. */
 #ifdef VHOST_BLK_NO_FILE_LAYOUT
 #define VHOST_BLK_HAS_FILE_LAYOUT	false

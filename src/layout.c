@@ -143,6 +143,7 @@ static bool vhost_blk_layout_lm_break(struct file_lease *fl)
 static const struct lease_manager_operations vhost_blk_layout_lm_ops = {
 	.lm_break	= vhost_blk_layout_lm_break,
 	.lm_change	= lease_modify,
+	VHOST_BLK_LM_OPEN_CONFLICT
 };
 
 /*

@@ -48,7 +48,7 @@ rm -rf "$work"
 mkdir -p "$work"
 root="$work/root"
 log "building the $suite build root ${dir##*/} (once, a few minutes)"
-log "step 1/3: debootstrap $suite (minbase)"
+log "step 1/3: debootstrap $dist (minbase)"
 debootstrap --variant=minbase "$dist" "$root" "$MIRROR" |
 	grep --line-buffered -E '^I: Base system' | sed 's/^/    /' >&2
 {
@@ -70,7 +70,7 @@ kpkgs="linux-image-$abi"
 [ -z "$tools" ] || kpkgs="$kpkgs linux-headers-$abi"
 # shellcheck disable=SC2086
 chroot_run "$root" apt-get -y -q -o Dpkg::Progress-Fancy=0 install \
-	--no-install-recommends $tools kmod initramfs-tools $kpkgs |
+	-t "$suite" --no-install-recommends $tools kmod initramfs-tools $kpkgs |
 	awk '/^(E:|W:)/ { print; fflush() }' >&2
 chroot_run "$root" apt-get clean
 [ -f "$root/boot/initrd.img-$abi" ] || die "no initrd for $abi in the $suite build root"
