@@ -41,7 +41,8 @@ esac
 headers() {
 	local t0
 	t0=$(date +%s)
-	if [ ! -d "$kroot/lib/modules/$kver/build" ]; then
+	# (build is a link to an absolute path inside the root)
+	if [ ! -L "$kroot/lib/modules/$kver/build" ]; then
 		log "installing linux-headers-$kver ($suite)"
 		in_kroot apt-get -q update >/dev/null
 		in_kroot apt-get -y -q install --no-install-recommends \
