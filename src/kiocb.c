@@ -84,7 +84,7 @@ static void vhost_blk_kiocb_complete(struct kiocb *iocb, long ret)
 	 * it in task context, with no hop through the file system's
 	 * workqueue. Its status is known only then.
 	 */
-	if ((iocb->ki_flags & IOCB_DIO_CALLER_COMP) && iocb->dio_complete) {
+	if (vhost_blk_dio_left_to_us(iocb)) {
 		req->dio_deferred = true;
 		vhost_blk_stat_add(VHOST_BLK_STAT_DIO_DEFERRED, 1);
 		vhost_blk_req_done(req, VIRTIO_BLK_S_OK);
@@ -154,7 +154,7 @@ static void vhost_blk_kiocb_rw(struct vhost_blk_req *req, bool nowait)
 		trace_vhost_blk_req_submit(req, "kiocb", nowait);
 		ret = file->f_op->read_iter(iocb, &iter);
 	} else {
-		iocb->ki_flags |= IOCB_WRITE | IOCB_DIO_CALLER_COMP;
+		iocb->ki_flags |= IOCB_WRITE | VHOST_BLK_IOCB_CALLER_COMP;
 		if (!vhost_blk_kiocb_start_write(iocb)) {
 			vhost_blk_punt(req, VHOST_BLK_WHY_FREEZE);
 			return;
@@ -177,7 +177,7 @@ static bool vhost_blk_kiocb_end(struct vhost_blk_req *req)
 	int status;
 
 	if (req->dio_deferred) {
-		long ret = iocb->dio_complete(iocb->private);
+		long ret = vhost_blk_dio_complete(iocb);
 
 		req->dio_deferred = false;
 		status = vhost_blk_kiocb_status(req, ret);

@@ -3,7 +3,7 @@
  * The bio engine on a raw image file: bios straight to the file's blocks on
  * the device under the file system, through the file system's block layout,
  * as the pNFS block layout server hands them to its clients
- * (export_operations->map_blocks; XFS has it).
+ * (the export operations' map_blocks; XFS has it).
  *
  * At attach the extents of the file are mapped, under a layout lease.
  * The file system recalls that lease (lm_break) before anything that could
@@ -143,6 +143,7 @@ static bool vhost_blk_layout_lm_break(struct file_lease *fl)
 static const struct lease_manager_operations vhost_blk_layout_lm_ops = {
 	.lm_break	= vhost_blk_layout_lm_break,
 	.lm_change	= lease_modify,
+	VHOST_BLK_LM_OPEN_CONFLICT
 };
 
 /*
@@ -217,7 +218,7 @@ static int vhost_blk_layout_map(struct vhost_blk_layout *lo,
 				u64 size)
 {
 	struct inode *inode = file_inode(lo->file);
-	const struct export_operations *ops = inode->i_sb->s_export_op;
+	vhost_blk_map_blocks_fn map_blocks = vhost_blk_map_blocks_op(inode->i_sb);
 	struct block_device *bdev = lo->bdev;
 	unsigned int calls = 0;
 	u64 pos = 0;
@@ -230,8 +231,7 @@ static int vhost_blk_layout_map(struct vhost_blk_layout *lo,
 
 		if (vhost_blk_layout_broken(lo, breaks))
 			return -EAGAIN;
-		ret = ops->map_blocks(inode, pos, size - pos, &map, false,
-				      &gen);
+		ret = map_blocks(inode, pos, size - pos, &map, false, &gen);
 		/* Realtime or shared (reflinked) files have no layout. */
 		if (ret == -ENXIO)
 			return -EOPNOTSUPP;
@@ -383,11 +383,10 @@ static void vhost_blk_layout_free(struct vhost_blk_layout *lo)
 int vhost_blk_layout_get(struct vhost_blk_backend_state *be)
 {
 	struct inode *inode = file_inode(be->file);
-	const struct export_operations *ops = inode->i_sb->s_export_op;
 	struct vhost_blk_layout *lo;
 	int ret;
 
-	if (!ops || !ops->map_blocks)
+	if (!vhost_blk_map_blocks_op(inode->i_sb))
 		return -EOPNOTSUPP;
 	lo = kzalloc(sizeof(*lo), GFP_KERNEL_ACCOUNT);
 	if (!lo)

@@ -22,18 +22,18 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
+/* The virtio-blk features; with vhost_blk_core_features() the offer. */
 enum {
-	VHOST_BLK_FEATURES = VHOST_FEATURES |
-			     (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
-			     (1ULL << VIRTIO_BLK_F_SEG_MAX) |
-			     (1ULL << VIRTIO_BLK_F_RO) |
-			     (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-			     (1ULL << VIRTIO_BLK_F_FLUSH) |
-			     (1ULL << VIRTIO_BLK_F_CONFIG_WCE) |
-			     (1ULL << VIRTIO_BLK_F_TOPOLOGY) |
-			     (1ULL << VIRTIO_BLK_F_MQ) |
-			     (1ULL << VIRTIO_BLK_F_DISCARD) |
-			     (1ULL << VIRTIO_BLK_F_WRITE_ZEROES),
+	VHOST_BLK_DEV_FEATURES = (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
+				 (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+				 (1ULL << VIRTIO_BLK_F_RO) |
+				 (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+				 (1ULL << VIRTIO_BLK_F_FLUSH) |
+				 (1ULL << VIRTIO_BLK_F_CONFIG_WCE) |
+				 (1ULL << VIRTIO_BLK_F_TOPOLOGY) |
+				 (1ULL << VIRTIO_BLK_F_MQ) |
+				 (1ULL << VIRTIO_BLK_F_DISCARD) |
+				 (1ULL << VIRTIO_BLK_F_WRITE_ZEROES),
 };
 
 DEFINE_PER_CPU(struct vhost_blk_stats, vhost_blk_stats);
@@ -410,7 +410,7 @@ static long vhost_blk_resize(struct vhost_blk *blk, u64 *capacity)
 	trace_vhost_blk_backend(blk, now > old ? "grow" : "shrink", be);
 	vhost_blk_resume(blk);
 	if (blk->config_ctx)
-		eventfd_signal(blk->config_ctx);
+		vhost_blk_eventfd_signal(blk->config_ctx);
 out:
 	mutex_unlock(&blk->dev.mutex);
 	return ret;
@@ -465,7 +465,7 @@ static long vhost_blk_set_features(struct vhost_blk *blk, u64 features)
 	long ret;
 	int i;
 
-	if (features & ~VHOST_BLK_FEATURES)
+	if (features & ~(vhost_blk_core_features() | VHOST_BLK_DEV_FEATURES))
 		return -EOPNOTSUPP;
 	mutex_lock(&blk->dev.mutex);
 	ret = vhost_dev_check_owner(&blk->dev);
@@ -560,7 +560,7 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 			return -EFAULT;
 		return 0;
 	case VHOST_GET_FEATURES:
-		features = VHOST_BLK_FEATURES;
+		features = vhost_blk_core_features() | VHOST_BLK_DEV_FEATURES;
 		if (copy_to_user(argp, &features, sizeof(features)))
 			return -EFAULT;
 		return 0;
@@ -570,15 +570,10 @@ static long vhost_blk_ioctl(struct file *f, unsigned int ioctl,
 		return vhost_blk_set_features(blk, features);
 	case VHOST_RESET_OWNER:
 		return vhost_blk_reset_owner(blk);
-	case VHOST_NEW_WORKER:
-	case VHOST_FREE_WORKER:
-	case VHOST_ATTACH_VRING_WORKER:
-	case VHOST_GET_VRING_WORKER:
-		mutex_lock(&blk->dev.mutex);
-		ret = vhost_worker_ioctl(&blk->dev, ioctl, argp);
-		mutex_unlock(&blk->dev.mutex);
-		return ret;
 	default:
+		/* The worker ioctls, on kernels that have them. */
+		if (vhost_blk_worker_ioctl(&blk->dev, ioctl, argp, &ret))
+			return ret;
 		mutex_lock(&blk->dev.mutex);
 		ret = vhost_dev_ioctl(&blk->dev, ioctl, argp);
 		if (ret == -ENOIOCTLCMD)
@@ -699,6 +694,31 @@ static int vhost_blk_events_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vhost_blk_events);
+
+/*
+ * /sys/module/vhost_blk/parameters/features: what this build has of the
+ * features that depend on the kernel (compat.h), "+name" or "-name".
+ */
+static int vhost_blk_features_get(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%cvq-workers %cdio-caller-comp %cfile-layout\n",
+			 VHOST_BLK_HAS_VQ_WORKERS ? '+' : '-',
+			 VHOST_BLK_HAS_DIO_CALLER_COMP ? '+' : '-',
+			 VHOST_BLK_HAS_FILE_LAYOUT ? '+' : '-');
+}
+
+static int vhost_blk_features_set(const char *val,
+				  const struct kernel_param *kp)
+{
+	return -EPERM;
+}
+
+static const struct kernel_param_ops vhost_blk_features_ops = {
+	.get	= vhost_blk_features_get,
+	.set	= vhost_blk_features_set,
+};
+module_param_cb(features, &vhost_blk_features_ops, NULL, 0444);
+MODULE_PARM_DESC(features, "kernel-dependent features of this build (read-only)");
 
 static int __init vhost_blk_init(void)
 {

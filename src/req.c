@@ -133,8 +133,8 @@ static int vhost_blk_pin(struct vhost_blk_req *req, struct iov_iter *iter)
 		size_t off;
 		ssize_t got;
 
-		got = iov_iter_extract_pages(iter, &pages, iov_iter_count(iter),
-					     ARRAY_SIZE(chunk), 0, &off);
+		got = vhost_blk_extract_pages(iter, &pages, iov_iter_count(iter),
+					      ARRAY_SIZE(chunk), &off);
 		if (got <= 0)
 			return got ? got : -EFAULT;
 		n = DIV_ROUND_UP(off + got, PAGE_SIZE);
@@ -608,8 +608,9 @@ static bool vhost_blk_write_through(struct vhost_blk_vq *bvq)
  * spent: the chain is given back to the ring, to be taken again.
  */
 static int vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
-			       unsigned int out, unsigned int in,
-			       unsigned int log_num, size_t *bytes)
+			       unsigned int ndesc, unsigned int out,
+			       unsigned int in, unsigned int log_num,
+			       size_t *bytes)
 {
 	const struct vhost_blk_backend_state *be = bvq->blk->be;
 	struct vhost_blk_req *req = vhost_blk_get_req(bvq);
@@ -618,7 +619,7 @@ static int vhost_blk_start_req(struct vhost_blk_vq *bvq, int head,
 	req->head = head;
 	status = vhost_blk_parse_req(req, out, in);
 	if (status == VHOST_BLK_S_LATER) {
-		vhost_discard_vq_desc(&bvq->vq, 1);
+		vhost_blk_discard_vq_desc(&bvq->vq, ndesc);
 		vhost_blk_put_req(bvq, req);
 		return -EBUSY;
 	}
@@ -732,7 +733,7 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 {
 	struct vhost_virtqueue *vq = &bvq->vq;
 	struct blk_plug plug;
-	unsigned int out, in, batch = 0, log_num = 0;
+	unsigned int out, in, ndesc, batch = 0, log_num = 0;
 	size_t total = 0;
 	int head, n = 0;
 	bool log;
@@ -756,9 +757,9 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 			bvq->starved = true;
 			break;
 		}
-		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
-					 &out, &in, log ? vq->log : NULL,
-					 log ? &log_num : NULL);
+		head = vhost_blk_get_vq_desc(vq, &out, &in,
+					     log ? vq->log : NULL,
+					     log ? &log_num : NULL, &ndesc);
 		if (unlikely(head < 0))
 			break;		/* the core reported the broken ring */
 		if (head == vq->num) {
@@ -770,7 +771,8 @@ static void vhost_blk_handle_vq(struct vhost_blk_vq *bvq)
 				continue;
 			break;
 		}
-		if (vhost_blk_start_req(bvq, head, out, in, log_num, &total)) {
+		if (vhost_blk_start_req(bvq, head, ndesc, out, in, log_num,
+					&total)) {
 			/*
 			 * Out of pins: go on if completions give some back,
 			 * else a completion takes the ring up again.

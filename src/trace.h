@@ -86,7 +86,7 @@ TRACE_EVENT(vhost_blk_req_submit,
 		__entry->dev = req->bvq->blk->id;
 		__entry->queue = req->bvq->index;
 		__entry->head = req->head;
-		__assign_str(path);
+		vhost_blk_assign_str(path, path);
 		__entry->nowait = nowait;
 		__entry->bounce = req->bounce;
 		__entry->fua = req->fua;
@@ -167,7 +167,7 @@ TRACE_EVENT(vhost_blk_layout,
 	TP_fast_assign(
 		__entry->sdev = file_inode(file)->i_sb->s_dev;
 		__entry->ino = file_inode(file)->i_ino;
-		__assign_str(event);
+		vhost_blk_assign_str(event, event);
 		__entry->extents = extents;
 		__entry->ret = ret;
 	),
@@ -191,7 +191,7 @@ TRACE_EVENT(vhost_blk_backend,
 	),
 	TP_fast_assign(
 		__entry->dev = blk->id;
-		__assign_str(event);
+		vhost_blk_assign_str(event, event);
 		__entry->is_bdev = be->bdev;
 		__entry->engine = be->engine;
 		__entry->capacity = be->capacity;

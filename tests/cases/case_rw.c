@@ -471,6 +471,8 @@ int case_worker_per_queue(struct vbt *t)
 #ifndef VHOST_NEW_WORKER
 	return vbt_skip(t, "built with kernel headers without VHOST_NEW_WORKER");
 #else
+	if (vblk_module_lacks("vq-workers"))
+		return vbt_skip(t, "the module's vq-workers feature is off on this kernel (one worker a device before 6.5)");
 	pid_t thread[VHOST_BLK_MAX_QUEUES];
 	unsigned int id[VHOST_BLK_MAX_QUEUES];
 	struct vblk_dev_opts o;
@@ -520,37 +522,43 @@ int case_worker_per_queue(struct vbt *t)
 /*
  * Put this process's vhost workers on CPU 0 and the calling thread on
  * CPU 1: a worker stops polling when another task could run on its CPU, so
- * the guest's thread must not share it. 0, or -1 with t->msg set.
+ * the guest's thread must not share it. The workers are threads of this
+ * process; on a kernel without per-queue workers (6.1) the device's one
+ * worker is a kernel thread named vhost-<owner pid>. 0, or -1 with t->msg
+ * set.
  */
 static int workers_apart(struct vbt *t)
 {
+	bool kthread = vblk_module_lacks("vq-workers");
+	const char *dir = kthread ? "/proc" : "/proc/self/task";
+	char want[32];
 	cpu_set_t worker, self;
 	struct dirent *e;
 	int found = 0;
 	DIR *d;
 
+	snprintf(want, sizeof(want), "vhost-%d\n", (int)getpid());
 	CPU_ZERO(&worker);
 	CPU_SET(0, &worker);
 	CPU_ZERO(&self);
 	CPU_SET(1, &self);
-	d = opendir("/proc/self/task");
+	d = opendir(dir);
 	if (!d)
-		return vbt_fail(t, "/proc/self/task: %s", strerror(errno)), -1;
+		return vbt_fail(t, "%s: %s", dir, strerror(errno)), -1;
 	while ((e = readdir(d))) {
 		char path[300], comm[32] = "";
 		FILE *f;
 
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 e->d_name);
+		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
 		if (!fgets(comm, sizeof(comm), f))
 			comm[0] = 0;
 		fclose(f);
-		if (strncmp(comm, "vhost-", 6))
+		if (kthread ? strcmp(comm, want) : strncmp(comm, "vhost-", 6))
 			continue;
 		if (sched_setaffinity(atoi(e->d_name), sizeof(worker), &worker)) {
 			closedir(d);
@@ -561,7 +569,7 @@ static int workers_apart(struct vbt *t)
 	}
 	closedir(d);
 	if (!found)
-		return vbt_fail(t, "no vhost-* thread in /proc/self/task"), -1;
+		return vbt_fail(t, "no vhost-* thread in %s", dir), -1;
 	if (sched_setaffinity(0, sizeof(self), &self))
 		return vbt_fail(t, "pinning to CPU 1: %s", strerror(errno)), -1;
 	return 0;
@@ -684,7 +692,7 @@ int case_busy_poll(struct vbt *t)
 	vblk_dev_opts_init(&o);
 	o.queues = vbt_queues(t, t->o->queues);
 #ifdef VHOST_NEW_WORKER
-	o.worker_per_queue = o.queues > 1;
+	o.worker_per_queue = o.queues > 1 && !vblk_module_lacks("vq-workers");
 #endif
 	o.poll_us = 5000;
 	return multi_queue(t, &o, 16, true) ? VBT_FAIL : VBT_PASS;
@@ -779,6 +787,8 @@ int case_dio_deferred(struct vbt *t)
 
 	if (stat(t->o->backend, &st) < 0)
 		return vbt_fail(t, "stat %s: %s", t->o->backend, strerror(errno));
+	if (vblk_module_lacks("dio-caller-comp"))
+		return vbt_skip(t, "the module's dio-caller-comp feature is off on this kernel (IOCB_DIO_CALLER_COMP: 6.6 until 7.x)");
 	if (!S_ISREG(st.st_mode))
 		return vbt_skip(t, "needs an image file: a block device's writes have no file system to end them");
 	if (!t->o->direct)

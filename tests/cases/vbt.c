@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -137,6 +138,7 @@ static bool run_case(const struct vbt_case *c, const struct vbt_opts *o,
 		.fn = run_child, .arg = &j,
 		.timeout_s = o->timeout_s, .grace_s = 10,
 	};
+	struct stat st;
 	int status;
 
 	if (o->readonly && (c->flags & VBT_WRITES)) {
@@ -144,6 +146,14 @@ static bool run_case(const struct vbt_case *c, const struct vbt_opts *o,
 		v->res = VBT_SKIP;
 		snprintf(v->msg, sizeof(v->msg),
 			 "writes to the backend, which --readonly forbids");
+		return true;
+	}
+	if (o->engine == VHOST_BLK_ENGINE_BIO && !stat(o->backend, &st) &&
+	    S_ISREG(st.st_mode) && vblk_module_lacks("file-layout")) {
+		memset(v, 0, sizeof(*v));
+		v->res = VBT_SKIP;
+		snprintf(v->msg, sizeof(v->msg),
+			 "the bio engine on an image file needs the module's file-layout feature, off on this kernel (the lease API of 6.9)");
 		return true;
 	}
 	if (!vblk_test_run(&r, v)) {

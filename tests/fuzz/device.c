@@ -170,7 +170,7 @@ static void random_opts(struct fz_run *run, struct vblk_dev_opts *o)
 	for (i = 0; i < sizeof(blkf) / sizeof(blkf[0]); i++)
 		if (fz_pm(rng, 500))
 			o->features |= VBLK_F(blkf[i]);
-	o->worker_per_queue = fz_pm(rng, 300);
+	o->worker_per_queue = fz_pm(rng, 300) && !vblk_module_lacks("vq-workers");
 #ifndef VHOST_NEW_WORKER
 	o->worker_per_queue = false;	/* old kernel headers */
 #endif

@@ -600,6 +600,9 @@ static int move_workers(struct fz_dev *dv)
 	struct fz_rng *rng = &dv->run->rng;
 	unsigned int q;
 
+	if (vblk_module_lacks("vq-workers"))
+		return 0;	/* one worker a device on this kernel */
+
 	for (q = 0; q < dv->nq; q++) {
 		struct vhost_worker_state w = { 0 }, old = { 0 };
 		struct vhost_vring_worker vw = { .index = q };

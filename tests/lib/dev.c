@@ -145,6 +145,24 @@ int vblk_dev_set_mem_table(struct vblk_dev *d)
 	return ret;
 }
 
+bool vblk_module_lacks(const char *feature)
+{
+	char buf[256], *tok, *save;
+	bool lacks = false;
+	FILE *f;
+
+	f = fopen("/sys/module/vhost_blk/parameters/features", "r");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f))
+		for (tok = strtok_r(buf, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save))
+			if (tok[0] == '-' && !strcmp(tok + 1, feature))
+				lacks = true;
+	fclose(f);
+	return lacks;
+}
+
 int vblk_dev_new_workers(struct vblk_dev *d)
 {
 #ifdef VHOST_NEW_WORKER

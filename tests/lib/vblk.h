@@ -299,6 +299,12 @@ int vblk_dev_set_owner(struct vblk_dev *d);
 int vblk_dev_negotiate(struct vblk_dev *d, uint64_t want);
 int vblk_dev_set_mem_table(struct vblk_dev *d);
 int vblk_dev_new_workers(struct vblk_dev *d);
+/*
+ * Whether the loaded module reports @feature off on this kernel ("-name"
+ * in /sys/module/vhost_blk/parameters/features; docs/kernels.md): false
+ * when it is on, or the module does not say.
+ */
+bool vblk_module_lacks(const char *feature);
 int vblk_dev_setup_vq(struct vblk_dev *d, unsigned int q);
 /* VHOST_BLK_SET_BACKEND; fd -1 detaches. */
 int vblk_dev_attach(struct vblk_dev *d, int fd, uint32_t flags,

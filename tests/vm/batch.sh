@@ -66,6 +66,7 @@ echo "vbt: loading the module"
 echo "# expect 2 module"
 run module-load sh -c "modprobe vhost && insmod /repo/build/kmod/$(uname -r)/vhost_blk.ko"
 run dev-node test -c /dev/vhost-blk
+echo "vbt: kernel $(uname -r); the module's features: $(cat /sys/module/vhost_blk/parameters/features 2>&1)"
 
 # KIND [vbt options]... [-- CASE...]: backends and the engines they are
 # tested with (all cases, or those after --).

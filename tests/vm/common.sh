@@ -96,3 +96,9 @@ unpack_source() {
 	in_testhost dpkg-source --no-check --no-copy -q -x "/cache/src/${pkg}_$ver/${dsc#./}" "$dest" \
 		>"$logfile" 2>&1 || { tail -n 20 "$logfile" >&2; die "unpacking $dsc failed (log above)"; }
 }
+
+# The build root of another Debian release (mkbuildroot.sh), keyed by the
+# script that builds it.
+buildroot_dir() {
+	echo "$CACHE/buildroot-$1-$(cat "$VM_DIR/mkbuildroot.sh" | sha256sum | cut -c1-16)"
+}

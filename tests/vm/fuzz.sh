@@ -45,8 +45,11 @@ fuzz_tests() {
 	fi
 	# all written: the bio engine sends its requests to the image's blocks
 	# (src/layout.c); bio only, as a kiocb device beside it would recall
-	# the layout at its first write
-	if img=$(VBT_IMAGE=written setup_xfs); then
+	# the layout at its first write. Not on a kernel without the lease API
+	# the layout needs (the module's features say "-file-layout").
+	if grep -qw -- -file-layout /sys/module/vhost_blk/parameters/features; then
+		echo "SKIP fuzz/xfs-bio: the bio engine on an image file needs the module's file-layout feature, off on $(uname -r) (the lease API of 6.9)"
+	elif img=$(VBT_IMAGE=written setup_xfs); then
 		"$G/vfuzz" --requests "$((files / 2))" --engine bio \
 			--seed "$(fuzz_seed fuzz/xfs-bio)" "$img" >"$dir/xfs-bio" 2>&1 &
 		fuzz_wait $! "$dir/xfs-bio"

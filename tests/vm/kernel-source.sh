@@ -1,6 +1,9 @@
 #!/bin/bash
 # Take what the module build needs from the Debian source package of the
-# kernel release KVER, with Debian's patches to those files applied:
+# kernel release KVER, with Debian's patches to those files applied, or,
+# where the archive no longer serves that source (it drops old versions and
+# backports' sources), from the binary package linux-source-X.Y (a tarball
+# of the patched tree) when its version is the kernel's own:
 #   drivers/vhost/vhost.h   the vhost core's private header (never committed)
 #   scripts/checkpatch.pl   and its data files, for 'make lint'
 # Cached in OUTDIR/KVER. Prints that directory (with --checkpatch, the
@@ -32,30 +35,64 @@ srcpkg=$(dpkg-query -W -f '${source:Package}' "$hdr")
 work=$(mktemp -d)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
-say "fetching $srcpkg $srcver source for drivers/vhost/vhost.h (once per kernel)"
-(cd "$work" && apt-get -q -o APT::Sandbox::User=root source --download-only "$srcpkg=$srcver" >/dev/null) ||
-	{ echo "error: cannot fetch source $srcpkg=$srcver: add deb-src entries for its suite and run apt-get update" >&2; exit 1; }
-orig=$(ls "$work"/*.orig.tar.* | head -n1)
-deb=$(ls "$work"/*.debian.tar.* | head -n1)
 files=(drivers/vhost scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch)
 mkdir -p "$work/tree"
-tar -C "$work/tree" --strip-components=1 -xf "$orig" --wildcards "${files[@]/#/*/}"
-tar -C "$work/tree" -xf "$deb" debian/patches
-# Apply, in series order, every Debian patch that touches those files.
-n=0
-while read -r p _; do
-	case "$p" in ''|'#'*) continue ;; esac
-	f="$work/tree/debian/patches/$p"
-	grep -qE '^\+\+\+ [^/]+/(drivers/vhost/|scripts/checkpatch)' "$f" || continue
-	patch -s -d "$work/tree" -p1 <"$f"
-	n=$((n + 1))
-done <"$work/tree/debian/patches/series"
+
+# from_source: the source package, with Debian's patches to these files.
+from_source() {
+	local orig deb p f
+	say "fetching $srcpkg $srcver source for drivers/vhost/vhost.h (once per kernel)"
+	(cd "$work" && apt-get -q -o APT::Sandbox::User=root source --download-only "$srcpkg=$srcver" >/dev/null 2>&1) ||
+		return 1
+	orig=$(ls "$work"/*.orig.tar.* | head -n1)
+	deb=$(ls "$work"/*.debian.tar.* | head -n1)
+	tar -C "$work/tree" --strip-components=1 -xf "$orig" --wildcards "${files[@]/#/*/}"
+	tar -C "$work/tree" -xf "$deb" debian/patches
+	# Apply, in series order, every Debian patch that touches those files.
+	n=0
+	while read -r p _; do
+		case "$p" in ''|'#'*) continue ;; esac
+		f="$work/tree/debian/patches/$p"
+		grep -qE '^\+\+\+ [^/]+/(drivers/vhost/|scripts/checkpatch)' "$f" || continue
+		patch -s -d "$work/tree" -p1 <"$f"
+		n=$((n + 1))
+	done <"$work/tree/debian/patches/series"
+	origin="$srcpkg $srcver, $n Debian patches to these files"
+}
+
+# from_binary: linux-source-X.Y of exactly the kernel's version (its
+# tarball has Debian's patches applied already).
+from_binary() {
+	local xy pkg ver deb
+	xy=$(echo "$kver" | grep -oE '^[0-9]+\.[0-9]+')
+	pkg="linux-source-$xy"
+	ver=$(apt-cache show "$pkg=$srcver" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
+	if [ "$ver" != "$srcver" ]; then
+		echo "error: the archive serves neither the source of $srcpkg $srcver nor $pkg $srcver" \
+			"(it has $pkg: $(apt-cache madison "$pkg" 2>/dev/null | awk '{ printf "%s ", $3 }')):" \
+			"no drivers/vhost/vhost.h of this exact kernel; add deb-src entries for its suite," \
+			"or use a kernel release whose source is served" >&2
+		return 1
+	fi
+	say "the source of $srcpkg $srcver is not served: taking vhost.h from $pkg $ver"
+	(cd "$work" && apt-get -q -o APT::Sandbox::User=root download "$pkg=$ver" >/dev/null) ||
+		{ echo "error: cannot download $pkg=$ver" >&2; return 1; }
+	deb=$(ls "$work"/"$pkg"_*.deb | head -n1)
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$pkg.tar.xz" |
+		tar -C "$work/tree" --strip-components=1 -xJ --wildcards "${files[@]/#/*/}"
+	origin="$pkg $ver (binary package, Debian's patches applied)"
+}
+
+origin=
+from_source || from_binary || exit 1
+[ -f "$work/tree/drivers/vhost/vhost.h" ] ||
+	{ echo "error: no drivers/vhost/vhost.h in $origin" >&2; exit 1; }
 mkdir -p "$dest.tmp/checkpatch"
 cp "$work/tree/drivers/vhost/vhost.h" "$dest.tmp/"
 cp "$work/tree/scripts/checkpatch.pl" "$work/tree/scripts/spelling.txt" \
 	"$work/tree/scripts/const_structs.checkpatch" "$dest.tmp/checkpatch/"
-echo "$srcpkg $srcver, $n Debian patches to these files" >"$dest.tmp/SOURCE"
+echo "$origin" >"$dest.tmp/SOURCE"
 rm -rf "$dest"
 mv "$dest.tmp" "$dest"
-say "vhost.h for $kver taken from $srcpkg $srcver"
+say "vhost.h for $kver taken from $origin"
 result

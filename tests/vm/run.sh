@@ -3,7 +3,7 @@
 # run: the command's exit status, and the VM's kernel log, which must hold no
 # BUG, WARNING, Oops, KASAN, lockdep, hung-task or soft-lockup report.
 #
-#   run.sh [--timeout SECONDS] [--mem MiB] [--out DIR] [--kernel distro|debug] COMMAND...
+#   run.sh [--timeout SECONDS] [--mem MiB] [--out DIR] [--kernel distro|debug|RELEASE] COMMAND...
 #
 # COMMAND runs as root in the VM with the repository read-only at /repo and
 # a writable /out (DIR on the host; a temporary one by default). The VM is
@@ -11,6 +11,11 @@
 # log has a report, or 124 on time-out.
 # --kernel debug boots the debug kernel of mkkernel.sh (KASAN, lockdep,
 # kmemleak; built once, ~10 minutes) with its modules at /lib/modules.
+# --kernel RELEASE boots another Debian kernel on the same test host disk:
+# Debian 12's 6.1.0-N-amd64 or trixie-backports' 7.x from the root of its
+# suite (mkbuildroot.sh; the kernel is installed there if missing), with its
+# initrd (which loads 9p) and that root's /lib/modules shared with the VM;
+# the test host stays as it is.
 # VM_KARGS: more kernel parameters (an experiment's, e.g. idle=poll).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -29,7 +34,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || die "usage: run.sh [--timeout S] [--mem MiB] [--out DIR] [--kernel distro|debug] COMMAND..."
+[ $# -gt 0 ] || die "usage: run.sh [--timeout S] [--mem MiB] [--out DIR] [--kernel distro|debug|RELEASE] COMMAND..."
 command -v qemu-system-x86_64 >/dev/null ||
 	die "qemu-system-x86_64 is missing: apt-get install qemu-system-x86"
 "$VM_DIR/mkrootfs.sh"
@@ -46,7 +51,23 @@ debug)
 		-virtfs "local,path=$kd/mods/lib/modules,mount_tag=mods,security_model=none,readonly=on")
 	kargs=" vbt.mods=1"
 	;;
-*) die "--kernel takes 'distro' or 'debug', not '$kernel'" ;;
+6.1.0-*-amd64|7.*+deb13-amd64)
+	suite=bookworm
+	[[ $kernel == 7.* ]] && suite=trixie-backports
+	kroot=$("$VM_DIR/mkbuildroot.sh" "$suite")/root
+	if [ ! -f "$kroot/boot/vmlinuz-$kernel" ]; then
+		log "installing linux-image-$kernel into the $suite root"
+		chroot_run "$kroot" apt-get -q update >/dev/null
+		chroot_run "$kroot" apt-get -y -q install --no-install-recommends \
+			"linux-image-$kernel" >/dev/null ||
+			die "no linux-image-$kernel in $suite"
+	fi
+	krel=$kernel
+	boot=(-kernel "$kroot/boot/vmlinuz-$kernel" -initrd "$kroot/boot/initrd.img-$kernel"
+		-virtfs "local,path=$kroot/usr/lib/modules,mount_tag=mods,security_model=none,readonly=on")
+	kargs=" vbt.mods=1"
+	;;
+*) die "--kernel takes 'distro', 'debug', a Debian 12 release (6.1.0-N-amd64) or a trixie-backports 7.x one, not '$kernel'" ;;
 esac
 
 kargs+=${VM_KARGS:+ $VM_KARGS}
