@@ -119,7 +119,7 @@ load_module() {
 device_cases() {
 	local props p missing=
 	props=$("$Q" -device vhost-blk-pci,help 2>&1)
-	for p in path vhostfd backendfd readonly serial num-queues queue-size engine poll-us config-wce resize-poll-ms size; do
+	for p in path drive vhostfd backendfd readonly serial num-queues queue-size engine poll-us config-wce resize-poll-ms size; do
 		printf '%s\n' "$props" | grep -qE "^ +$p=" || missing="$missing $p"
 	done
 	if [ -z "$missing" ]; then pass properties; else fail properties "missing:$missing"; fi
@@ -165,6 +165,20 @@ device_cases() {
 		-device vhost-blk-pci,path=$IMG,config-wce=off
 	starts fd-passing "info qtree" "vhost-blk-pci" \
 		-device vhost-blk-pci,vhostfd=3,backendfd=4 3<>/dev/vhost-blk 4<>$IMG
+	# drive=: a 'file' node, which block_resize grows (and the device
+	# with it); a format node is refused
+	truncate -s 64M $MNT/drive.raw
+	starts drive-block-resize "block_resize d0 80M\nqom-get /machine/peripheral/vd size" "^83886080" \
+		-drive if=none,id=d0,driver=file,filename=$MNT/drive.raw \
+		-device vhost-blk-pci,id=vd,drive=d0
+	if [ "$(stat -c %s $MNT/drive.raw)" = 83886080 ]; then
+		pass drive-block-resize-file
+	else
+		fail drive-block-resize-file "block_resize left $MNT/drive.raw at $(stat -c %s $MNT/drive.raw) bytes, expected 83886080"
+	fi
+	refuses error-drive-format-node "drive= must name a 'file' or 'host_device' node" \
+		-drive if=none,id=d0,file=$MNT/drive.raw,format=raw -device vhost-blk-pci,drive=d0
+	rm -f $MNT/drive.raw
 	starts migratable 'migrate "exec:cat >/dev/null"\ninfo migrate' \
 		"Migration status: completed" -device vhost-blk-pci,path=$IMG
 	if out=$(no_leaks); then pass no-leaks-after-errors; else fail no-leaks-after-errors "$out"; fi
@@ -675,11 +689,11 @@ guest_results() {
 }
 
 say "QEMU $("$Q" --version 2>/dev/null | head -n1 | sed 's/.*version //'); $(cat /repo/build/qemu/VERSION 2>/dev/null)"
-# device_cases 16, guest_results 28, migration 9, no-leaks 1 (check.sh counts them)
+# device_cases 19, guest_results 28, migration 9, no-leaks 1 (check.sh counts them)
 if [ "$ONLY" = migrate ]; then
 	echo "# expect 10 qemu"
 elif [ $demo = 0 ]; then
-	echo "# expect 54 qemu"
+	echo "# expect 57 qemu"
 fi
 setup || exit 1
 if [ $demo = 1 ] || [ "$ONLY" = migrate ]; then
