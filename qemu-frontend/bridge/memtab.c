@@ -17,6 +17,35 @@ static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
+/* An empty region, or one whose end wraps in any of its address spaces */
+static bool region_wraps(const struct vub_region *r)
+{
+	return !r->size || r->gpa + r->size < r->gpa ||
+	       r->uva + r->size < r->uva ||
+	       r->mmap_offset + r->size < r->mmap_offset ||
+	       r->size > (uint64_t)SIZE_MAX / 2;
+}
+
+/* Map region r of fd (MAP_SHARED, from its page) into m; -errno */
+static int map_region(struct vub_map *m, const struct vub_region *r, int fd)
+{
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t lead = r->mmap_offset & (page - 1);
+	void *p;
+
+	p = mmap(NULL, r->size + lead, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_NORESERVE, fd, (off_t)(r->mmap_offset - lead));
+	if (p == MAP_FAILED)
+		return -errno;
+	m->base = p;
+	m->len = r->size + lead;
+	m->local = (uint8_t *)p + lead;
+	m->gpa = r->gpa;
+	m->size = r->size;
+	m->uva = r->uva;
+	return 0;
+}
+
 void vub_memtab_unmap(struct vub_memtab *t)
 {
 	unsigned int i;
@@ -29,8 +58,8 @@ void vub_memtab_unmap(struct vub_memtab *t)
 int vub_memtab_map(struct vub_memtab *t, const struct vub_mem *mem,
 		   const int *fds, char *why, size_t len)
 {
-	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	unsigned int i, j;
+	int ret;
 
 	t->n = 0;
 	if (!mem->nregions || mem->nregions > VUB_MAX_REGIONS) {
@@ -41,10 +70,7 @@ int vub_memtab_map(struct vub_memtab *t, const struct vub_mem *mem,
 	for (i = 0; i < mem->nregions; i++) {
 		const struct vub_region *r = &mem->r[i];
 
-		if (!r->size || r->gpa + r->size < r->gpa ||
-		    r->uva + r->size < r->uva ||
-		    r->mmap_offset + r->size < r->mmap_offset ||
-		    r->size > (uint64_t)SIZE_MAX / 2) {
+		if (region_wraps(r)) {
 			snprintf(why, len, "region %u: size %#llx at gpa %#llx, uva %#llx, offset %#llx wraps around",
 				 i, (unsigned long long)r->size,
 				 (unsigned long long)r->gpa,
@@ -68,27 +94,16 @@ int vub_memtab_map(struct vub_memtab *t, const struct vub_mem *mem,
 	}
 	for (i = 0; i < mem->nregions; i++) {
 		const struct vub_region *r = &mem->r[i];
-		uint64_t lead = r->mmap_offset & (page - 1);
-		struct vub_map *m = &t->m[i];
-		void *p;
 
-		p = mmap(NULL, r->size + lead, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_NORESERVE, fds[i],
-			 (off_t)(r->mmap_offset - lead));
-		if (p == MAP_FAILED) {
+		ret = map_region(&t->m[i], r, fds[i]);
+		if (ret) {
 			snprintf(why, len, "region %u: cannot map %#llx bytes of fd at offset %#llx: %s (is the guest memory shared: memory-backend-memfd with share=on?)",
 				 i, (unsigned long long)r->size,
 				 (unsigned long long)r->mmap_offset,
-				 strerror(errno));
+				 strerror(-ret));
 			vub_memtab_unmap(t);
 			return -EINVAL;
 		}
-		m->base = p;
-		m->len = r->size + lead;
-		m->local = (uint8_t *)p + lead;
-		m->gpa = r->gpa;
-		m->size = r->size;
-		m->uva = r->uva;
 		t->n = i + 1;
 	}
 	return 0;
@@ -122,21 +137,15 @@ uint64_t vub_memtab_end(const struct vub_memtab *t)
 int vub_memtab_add(struct vub_memtab *t, const struct vub_region *r, int fd,
 		   char *why, size_t len)
 {
-	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t lead = r->mmap_offset & (page - 1);
-	struct vub_map *m;
 	unsigned int i;
-	void *p;
+	int ret;
 
 	if (t->n >= VUB_MAX_SLOTS) {
 		snprintf(why, len, "already %u regions (GET_MAX_MEM_SLOTS)",
 			 t->n);
 		return -EINVAL;
 	}
-	if (!r->size || r->gpa + r->size < r->gpa ||
-	    r->uva + r->size < r->uva ||
-	    r->mmap_offset + r->size < r->mmap_offset ||
-	    r->size > (uint64_t)SIZE_MAX / 2) {
+	if (region_wraps(r)) {
 		snprintf(why, len, "size %#llx at gpa %#llx, uva %#llx, offset %#llx wraps around",
 			 (unsigned long long)r->size, (unsigned long long)r->gpa,
 			 (unsigned long long)r->uva,
@@ -155,21 +164,14 @@ int vub_memtab_add(struct vub_memtab *t, const struct vub_region *r, int fd,
 				 (unsigned long long)t->m[i].uva);
 			return -EINVAL;
 		}
-	p = mmap(NULL, r->size + lead, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_NORESERVE, fd, (off_t)(r->mmap_offset - lead));
-	if (p == MAP_FAILED) {
+	ret = map_region(&t->m[t->n], r, fd);
+	if (ret) {
 		snprintf(why, len, "cannot map %#llx bytes of fd at offset %#llx: %s",
 			 (unsigned long long)r->size,
-			 (unsigned long long)r->mmap_offset, strerror(errno));
+			 (unsigned long long)r->mmap_offset, strerror(-ret));
 		return -EINVAL;
 	}
-	m = &t->m[t->n++];
-	m->base = p;
-	m->len = r->size + lead;
-	m->local = (uint8_t *)p + lead;
-	m->gpa = r->gpa;
-	m->size = r->size;
-	m->uva = r->uva;
+	t->n++;
 	return 0;
 }
 
