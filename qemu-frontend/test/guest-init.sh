@@ -91,8 +91,11 @@ wce_writes() {
 	dd if=/dev/zero of=$DEV bs=4096 seek=$(($1 * 256)) count=8 \
 		oflag=direct status=none 2>&1
 }
-wce_say() {
-	if [ $? = 0 ]; then say "wce ok: $1"; else say "wce fail: $1: $2"; fi
+# step_say KIND STEP WHY, right after a command: "KIND ok: STEP" if it
+# succeeded, else "KIND fail: STEP: WHY" (the write cache and resize steps,
+# which report and go on)
+step_say() {
+	if [ $? = 0 ]; then say "$1 ok: $2"; else say "$1 fail: $2: $3"; fi
 }
 
 # The fio job; the second boot runs it again with --verify_only. fio runs
@@ -126,9 +129,6 @@ wait_size() {
 		sleep 0.1
 	done
 }
-rsz_say() {
-	if [ $? = 0 ]; then say "resize ok: $1"; else say "resize fail: $1: $2"; fi
-}
 resize_phase() {
 	rb=/sys/block/${DEV#/dev/}
 	mb=/sys/block/${MIGDEV#/dev/}
@@ -136,19 +136,19 @@ resize_phase() {
 	m0=$(cat $mb/size)
 	say "resize wait sectors=$s0 bdev=$m0"
 	why=$(wait_size $rb $((s0 + 4096)))
-	rsz_say grow-file "$why"
+	step_say resize grow-file "$why"
 	why=$(wait_size $mb $((m0 + 4096)))
-	rsz_say grow-bdev "$why"
+	step_say resize grow-bdev "$why"
 	say "resize wait qom-set"
 	why=$(wait_size $rb $((s0 + 8192)))
-	rsz_say qom-set "$why"
+	step_say resize qom-set "$why"
 	# The new space: 4 MiB at the old end of each (both grew by 2 MiB,
 	# the disk under test by 2 MiB more)
 	rc=$(put_pattern c $((s0 / 2048)) 4)
-	rsz_say write-file "$rc"
+	step_say resize write-file "$rc"
 	[ ${#rc} = 32 ] || rc=-
 	rd=$(DEV=$MIGDEV; put_pattern d $((m0 / 2048)) 2)
-	rsz_say write-bdev "$rd"
+	step_say resize write-bdev "$rd"
 	[ ${#rd} = 32 ] || rd=-
 	say "resize done md5c=$rc md5d=$rd at $s0 $m0"
 }
@@ -184,13 +184,13 @@ phase1() {
 
 	mode=$(cache_mode $b)
 	[ "$mode" = "write back / write back" ]
-	wce_say default "'$mode', not 'write back / write back'"
+	step_say wce default "'$mode', not 'write back / write back'"
 	why=$(wce_set $b "write through" && wce_writes 96)
-	wce_say write-through "$why"
+	step_say wce write-through "$why"
 	why=$(wce_set $b "write back" && wce_writes 100)
-	wce_say write-back "$why"
+	step_say wce write-back "$why"
 	why=$(wce_set $b "write through")
-	wce_say write-through-at-reboot "$why"
+	step_say wce write-through-at-reboot "$why"
 
 	if [ -n "$MIGDEV" ]; then
 		resize_phase
@@ -257,12 +257,12 @@ phase2() {
 	if [ "$2" != - ] && [ -n "$MIGDEV" ]; then
 		got=$(md5_at $(($(cat /sys/block/${DEV#/dev/}/size) / 2048 - 4)) 4)
 		[ "$got" = "$2" ]
-		rsz_say after-reboot-file "the new space reads $got after the reboot, was $2"
+		step_say resize after-reboot-file "the new space reads $got after the reboot, was $2"
 	fi
 	if [ "$3" != - ] && [ -n "$MIGDEV" ]; then
 		got=$(DEV=$MIGDEV; md5_at $(($(cat /sys/block/${MIGDEV#/dev/}/size) / 2048 - 2)) 2)
 		[ "$got" = "$3" ]
-		rsz_say after-reboot-bdev "the new space reads $got after the reboot, was $3"
+		step_say resize after-reboot-bdev "the new space reads $got after the reboot, was $3"
 	fi
 	say "boot 2: the device restarted after the reset"
 	[ "$(md5_at 0 4)" = "$1" ] || fail "pattern A changed across the reboot"
@@ -277,9 +277,9 @@ phase2() {
 	sb=/sys/block/${DEV#/dev/}
 	mode=$(cache_mode $sb)
 	[ "$mode" = "write back / write back" ]
-	wce_say after-reset "'$mode' after the reset, not 'write back / write back'"
+	step_say wce after-reset "'$mode' after the reset, not 'write back / write back'"
 	why=$(wce_writes 104)
-	wce_say write-after-reset "$why"
+	step_say wce write-after-reset "$why"
 
 	set_marker "VBLK-PHASE2 $1 $b"
 	say "phase2 ok md5a=$1 md5b=$b"

@@ -571,23 +571,14 @@ guest_results() {
 	expect() {
 		if grep -qE "$V $2" $LOG; then pass "$1"; else fail "$1" "$why"; fi
 	}
-	# rsz_expect NAME STEP: the guest's "resize ok: STEP" or "resize fail: STEP: why"
-	rsz_expect() {
+	# step_expect NAME KIND STEP: the guest's "KIND ok: STEP", or its
+	# "KIND fail: STEP: why" (guest-init.sh's step_say)
+	step_expect() {
 		local w
-		if grep -qE "$V resize ok: $2\$" $LOG; then
+		if grep -qE "$V $2 ok: $3\$" $LOG; then
 			pass "$1"
 		else
-			w=$(sed -nE "s/.*$V resize fail: $2: //p" $LOG | head -n 1)
-			fail "$1" "${w:-$why}"
-		fi
-	}
-	# wce_expect NAME STEP: the guest's "wce ok: STEP" or "wce fail: STEP: why"
-	wce_expect() {
-		local w
-		if grep -qE "$V wce ok: $2\$" $LOG; then
-			pass "$1"
-		else
-			w=$(sed -nE "s/.*$V wce fail: $2: //p" $LOG | head -n 1)
+			w=$(sed -nE "s/.*$V $2 fail: $3: //p" $LOG | head -n 1)
 			fail "$1" "${w:-$why}"
 		fi
 	}
@@ -619,12 +610,12 @@ guest_results() {
 	expect guest-discard "discard ok"
 	# The write cache (VIRTIO_BLK_F_CONFIG_WCE): what the guest saw, and
 	# whether the module wrote with FUA (write-through) or without.
-	wce_expect guest-wce-default default
-	wce_expect guest-wce-write-through write-through
+	step_expect guest-wce-default wce default
+	step_expect guest-wce-write-through wce write-through
 	wce_trace wce-write-through-fua 96 1 write-through
-	wce_expect guest-wce-write-back write-back
+	step_expect guest-wce-write-back wce write-back
 	wce_trace wce-write-back-no-fua 100 0 write-back
-	wce_expect guest-wce-write-through-at-reboot write-through-at-reboot
+	step_expect guest-wce-write-through-at-reboot wce write-through-at-reboot
 	boots=$(grep -cE "$V init started" $LOG)
 	if [ "$boots" = 2 ] && grep -qE "$V phase1 ok" $LOG; then
 		pass guest-reboot
@@ -632,8 +623,8 @@ guest_results() {
 		fail guest-reboot "the guest booted $boots times; expected 2 (${why})"
 	fi
 	# Online resize (resize_host): what the guest saw, wrote and read back
-	rsz_expect resize-grow-file grow-file
-	rsz_expect resize-grow-bdev grow-bdev
+	step_expect resize-grow-file resize grow-file
+	step_expect resize-grow-bdev resize grow-bdev
 	if [ -n "$RSZ_QOM_WHY" ]; then
 		fail resize-qom-set-bdev-refused "$RSZ_QOM_WHY"
 	elif grep -qE "$V resize wait qom-set" $LOG; then
@@ -641,15 +632,15 @@ guest_results() {
 	else
 		fail resize-qom-set-bdev-refused "not reached: $why"
 	fi
-	rsz_expect resize-qom-set qom-set
-	rsz_expect resize-write-new-space-file write-file
-	rsz_expect resize-write-new-space-bdev write-bdev
-	rsz_expect resize-after-reboot-file after-reboot-file
-	rsz_expect resize-after-reboot-bdev after-reboot-bdev
+	step_expect resize-qom-set resize qom-set
+	step_expect resize-write-new-space-file resize write-file
+	step_expect resize-write-new-space-bdev resize write-bdev
+	step_expect resize-after-reboot-file resize after-reboot-file
+	step_expect resize-after-reboot-bdev resize after-reboot-bdev
 	expect guest-data-after-reboot "pattern A intact after the reboot"
 	expect guest-fio-after-reboot "fio data intact after the reboot"
 	expect guest-write-after-reboot "phase2 ok"
-	wce_expect guest-wce-after-reset after-reset
+	step_expect guest-wce-after-reset wce after-reset
 	wce_trace wce-after-reset-no-fua 104 0 write-after-reset
 	# 33: the guest's power switch (isa-debug-exit) with 0x10, its success
 	if [ "$rc" = 33 ]; then
