@@ -647,8 +647,24 @@ static const struct file_operations vhost_blk_fops = {
 	.llseek		= noop_llseek,
 };
 
+/*
+ * A fixed misc minor, as vhost-net has (VHOST_NET_MINOR), so that the module
+ * can be loaded on the first open of /dev/vhost-blk: depmod puts the
+ * "devname:" alias below into modules.devname, kmod static-nodes and
+ * systemd-tmpfiles create the node from it at boot, and an open of a misc
+ * minor no driver has asks for module "char-major-10-<minor>".
+ *
+ * 250 is in 243-254, the misc minors Documentation/admin-guide/devices.txt
+ * keeps for local use: no in-tree driver takes it (checked against the
+ * miscdevice.h of 6.1, 6.12 and 7.3), and the kernel takes dynamic minors
+ * from below 128 or above 255, never there. If another module holds
+ * it anyway, misc_register() says -EBUSY: vhost-blk then takes a dynamic
+ * minor and says so, since the device works, only not the load on open.
+ */
+#define VHOST_BLK_MINOR		250
+
 static struct miscdevice vhost_blk_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
+	.minor	= VHOST_BLK_MINOR,
 	.name	= "vhost-blk",
 	.fops	= &vhost_blk_fops,
 };
@@ -728,6 +744,12 @@ static int __init vhost_blk_init(void)
 	if (ret)
 		return ret;
 	ret = misc_register(&vhost_blk_misc);
+	if (ret == -EBUSY) {
+		pr_warn("misc minor %d is taken; using a dynamic minor: opening /dev/vhost-blk will not load this module, and a node made from modules.devname at boot opens the other device\n",
+			VHOST_BLK_MINOR);
+		vhost_blk_misc.minor = MISC_DYNAMIC_MINOR;
+		ret = misc_register(&vhost_blk_misc);
+	}
 	if (ret) {
 		vhost_blk_io_exit();
 		return ret;
@@ -753,3 +775,5 @@ module_exit(vhost_blk_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("vhost-blk: virtio-blk served from the host kernel");
 MODULE_SOFTDEP("pre: vhost");
+MODULE_ALIAS_MISCDEV(VHOST_BLK_MINOR);
+MODULE_ALIAS("devname:vhost-blk");
