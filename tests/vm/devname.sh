@@ -1,0 +1,76 @@
+# The first open of /dev/vhost-blk loads the module (the devname alias);
+# sourced by batch.sh, which has run() and the loaded module. The module
+# goes into /lib/modules/$(uname -r)/extra (on an overlay, gone when the
+# part ends: another kernel's /lib/modules is read-only 9p) and depmod
+# runs; modinfo and modules.devname must name the alias; the module is
+# removed, the node made as kmod static-nodes and systemd-tmpfiles make it
+# at boot, and the first open must load the module; api-example then runs
+# through it. The udev rule (src/60-vhost-blk.rules) must pass udevadm
+# verify.
+# shellcheck shell=bash
+
+DEVNAME_MINOR=250	# VHOST_BLK_MINOR in src/main.c
+
+devname_install() {
+	local mods d=/tmp/devname
+	mods=/lib/modules/$(uname -r)
+	mkdir -p "$d/upper" "$d/work" &&
+		mount -t overlay overlay -o "lowerdir=$mods,upperdir=$d/upper,workdir=$d/work" "$mods" &&
+		mkdir -p "$mods/extra" &&
+		cp "/repo/build/kmod/$(uname -r)/vhost_blk.ko" "$mods/extra/" &&
+		depmod -a
+}
+
+devname_modinfo() {
+	local alias
+	alias=$(modinfo -F alias vhost_blk) || return 1
+	grep -qx "devname:vhost-blk" <<<"$alias" || { echo "no devname alias: $alias"; return 1; }
+	grep -qx "char-major-10-$DEVNAME_MINOR" <<<"$alias" || { echo "no char-major alias: $alias"; return 1; }
+	grep -q "^vhost_blk vhost-blk c10:$DEVNAME_MINOR\$" "/lib/modules/$(uname -r)/modules.devname" ||
+		{ echo "modules.devname: $(grep vhost "/lib/modules/$(uname -r)/modules.devname")"; return 1; }
+}
+
+# The module removed, the node as at boot: kmod's tmpfiles line applied.
+devname_static_node() {
+	local conf=/run/tmpfiles.d/static-nodes.conf
+	rmmod vhost_blk || return 1
+	[ ! -e /sys/module/vhost_blk ] || { echo "vhost_blk still loaded"; return 1; }
+	[ ! -e /dev/vhost-blk ] || { echo "/dev/vhost-blk outlived the module"; return 1; }
+	mkdir -p /run/tmpfiles.d &&
+		kmod static-nodes --format=tmpfiles --output="$conf" || return 1
+	grep -q "^c! /dev/vhost-blk .* 10:$DEVNAME_MINOR\$" "$conf" ||
+		{ echo "kmod static-nodes made no vhost-blk line: $(cat "$conf")"; return 1; }
+	systemd-tmpfiles --create --boot "$conf" || return 1
+	[ "$(stat -c %t:%T /dev/vhost-blk)" = "a:$(printf %x "$DEVNAME_MINOR")" ] ||
+		{ echo "/dev/vhost-blk is $(stat -c %t:%T /dev/vhost-blk)"; return 1; }
+	[ ! -e /sys/module/vhost_blk ] || { echo "vhost_blk loaded before the open"; return 1; }
+}
+
+devname_open() {
+	[ -c /dev/vhost-blk ] || { echo "no node /dev/vhost-blk"; return 1; }
+	# an open only: the misc core asks modprobe for char-major-10-250
+	sh -c ': <>/dev/vhost-blk' || return 1
+	[ -d /sys/module/vhost_blk ] || { echo "the open did not load vhost_blk"; return 1; }
+	grep -q "^vhost_blk " /proc/modules
+}
+
+devname_tests() {
+	local path
+	echo "# expect 6 devname"
+	run devname/udev-rule udevadm verify --no-style /repo/src/60-vhost-blk.rules
+	run devname/install devname_install
+	run devname/modinfo devname_modinfo
+	run devname/static-node devname_static_node
+	run devname/open-loads devname_open
+	if path=$(setup_brd 2>&1); then
+		run devname/api-example "$G/api-example" "$path"
+		teardown_brd
+	else
+		echo "FAIL devname/api-example: $path"
+	fi
+	# the module as the batch had it, not from the overlay's extra/
+	[ -d /sys/module/vhost_blk ] || insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko"
+	umount "/lib/modules/$(uname -r)" 2>/dev/null
+	[ -c /dev/vhost-blk ] || rm -f /dev/vhost-blk
+	rm -rf /tmp/devname /run/tmpfiles.d/static-nodes.conf
+}
