@@ -64,6 +64,7 @@ vbt_on() {
 		grep -E '^(PASS|FAIL|SKIP|#) ' || echo "FAIL $name: vbt printed no result"
 }
 
+T0=$(date +%s)
 echo "vbt: loading the module"
 echo "# expect 2 module"
 run module-load sh -c "modprobe vhost && insmod /repo/build/kmod/$(uname -r)/vhost_blk.ko"
@@ -128,10 +129,20 @@ for spec in "${specs[@]}"; do
 done
 
 teardown_backends
-[[ $PARTS == *" faults "* ]] && fault_tests
-[[ $PARTS == *" fuzz "* ]] && fuzz_tests
-[[ $PARTS == *" durable "* ]] && durable_tests
-[[ $PARTS == *" bridge "* ]] && bridge_tests
-[[ $PARTS == *" devname "* ]] && devname_tests
+[[ $PARTS == *" vbt "* ]] && echo "vbt: part vbt took $(( $(date +%s) - T0 ))s"
+
+# part NAME FUNCTION: one part, if VBT_PARTS has it, and the time it took.
+part() {
+	local t0
+	[[ $PARTS == *" $1 "* ]] || return 0
+	t0=$(date +%s)
+	"$2"
+	echo "vbt: part $1 took $(( $(date +%s) - t0 ))s"
+}
+part faults fault_tests
+part fuzz fuzz_tests
+part durable durable_tests
+part bridge bridge_tests
+part devname devname_tests
 echo "# expect 1 module-unload"
 run module-unload rmmod vhost_blk

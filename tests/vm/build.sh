@@ -74,6 +74,29 @@ kbuild() {
 	in_kroot make -s -C "$tree" M="$(kmod_dir "$rel")" VHOST_INC="$inc" "$@"
 }
 
+# modindex RELEASE ROOT MODULES: build/kmod/RELEASE/modindex, the index
+# files (modules.dep, modules.alias, modules.devname, ...) depmod makes of
+# the kernel's modules in MODULES (a path in ROOT, which has kmod) with
+# vhost_blk.ko in extra/. Made here, where it takes seconds: in the test VM
+# depmod reads every module through 9p and unpacks the xz ones under TCG,
+# minutes. tests/vm/devname.sh puts them in place of the VM's own.
+modindex() {
+	local rel=$1 root=$2 mods=$3 t0
+	t0=$(date +%s)
+	chroot_run "$root" sh -euc '
+		rel=$1 mods=$2 t=/tmp/modindex
+		out=/repo/build/kmod/$rel/modindex
+		mkdir -p "$t/lib/modules"
+		cp -a "$mods" "$t/lib/modules/$rel"
+		mkdir -p "$t/lib/modules/$rel/extra"
+		cp "/repo/build/kmod/$rel/vhost_blk.ko" "$t/lib/modules/$rel/extra/"
+		depmod -b "$t" "$rel"
+		rm -rf "$out"
+		mkdir -p "$out"
+		cp "$t/lib/modules/$rel"/modules.* "$out/"' sh "$rel" "$mods"
+	log "module index of $rel with vhost_blk.ko made in $(( $(date +%s) - t0 ))s"
+}
+
 case $what in
 module)
 	if [ "$kver" = debug ]; then
@@ -82,6 +105,8 @@ module)
 		rel=$(cat "$kd/kernel-release")
 		kbuild "$tree" "$rel" "$tree/drivers/vhost" modules
 		log "built build/kmod/$rel/vhost_blk.ko for the debug kernel (${kd##*/})"
+		need_root "making the module index"
+		modindex "$rel" "$ROOT" "/cache/${kd##*/}/mods/lib/modules/$rel"
 		exit 0
 	fi
 	inc=$(headers)
@@ -89,6 +114,12 @@ module)
 	kbuild "/lib/modules/$kver/build" "$kver" "$inc" modules
 	log "compiled in $(( $(date +%s) - t0 ))s"
 	log "built build/kmod/$kver/vhost_blk.ko ($(cat "$CACHE/ksrc/$kver/SOURCE"))"
+	# the root whose /lib/modules the VM boots with (run.sh)
+	case $kver in
+	7.*) mroot=$("$VM_DIR/mkbuildroot.sh" trixie-backports)/root ;;
+	*) mroot=$kroot ;;
+	esac
+	modindex "$kver" "$mroot" "/lib/modules/$kver"
 	;;
 guest)
 	in_testhost make -s -C /repo/tests O=/repo/build/guest guest

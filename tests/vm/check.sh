@@ -1,8 +1,9 @@
 #!/bin/bash
 # make check: unit tests (no VM), lint, then the VM batch in one boot on the
-# distribution kernel, the QEMU frontend test (nested.sh) in another, and the
-# batch on the debug kernel (KASAN, lockdep, kmemleak; QUICK=1 leaves that
-# one out). Prints a line a test and, last,
+# distribution kernel, a shorter batch on Debian 12's 6.1 and on the newest
+# 7.x of trixie-backports (one boot each), the QEMU frontend test (nested.sh)
+# in another, and the batch on the debug kernel (KASAN, lockdep, kmemleak;
+# QUICK=1 leaves the debug kernel and the other kernels out). Prints a line a test and, last,
 # "N passed, N failed[, N skipped]". A part that prints fewer results than
 # it announced ("# expect N part") fails: "FAIL part: printed M of N results".
 set -uo pipefail
@@ -41,6 +42,24 @@ else
 	echo "FAIL build: module or test programs did not build (above)" | record
 	built=0
 fi
+# The other Debian kernels (docs/kernels.md): Debian 12's newest 6.1 and the
+# newest 7.x of trixie-backports, each from its build root (mkbuildroot.sh).
+other_kernels=()
+if [ "${QUICK:-0}" != 1 ]; then
+	for suite in bookworm trixie-backports; do
+		if ! broot=$("$VM_DIR/mkbuildroot.sh" "$suite"); then
+			echo "FAIL build-$suite: no $suite build root (above)" | record
+			continue
+		fi
+		rel=$(cat "$broot/kernel-release")
+		if "$VM_DIR/build.sh" module "$rel"; then
+			echo "PASS build-$rel" | record
+			other_kernels+=("$rel")
+		else
+			echo "FAIL build-$rel: the module did not build against $rel (above)" | record
+		fi
+	done
+fi
 phase_end build
 
 # not_built PHASE: a VM phase left out because the build failed; the
@@ -57,16 +76,15 @@ else
 fi
 phase_end lint
 
-# vm_batch KERNEL PREFIX INTEGRITY_MIB FUZZ_REQUESTS FUZZ_FILE_REQUESTS
-# DURABLE: the batch in one boot; results named PREFIXname.
+# vm_batch KERNEL PREFIX [VAR=VALUE...]: the batch in one boot, with those
+# settings (batch.sh's VBT_ variables); results named PREFIXname.
 vm_batch() {
-	local kernel=$1 prefix=$2 mib=$3 fuzz=$4 fuzzfile=$5 durable=$6 out vrc
+	local kernel=$1 prefix=$2 out vrc
+	shift 2
 	out=$(mktemp -d /tmp/vbt-vm.XXXXXX)
 	"$VM_DIR/run.sh" --kernel "$kernel" --mem 7168 \
 		--timeout "${VM_TIMEOUT:-3000}" --out "$out" \
-		env VBT_INTEGRITY_MIB="$mib" VBT_FUZZ_REQUESTS="$fuzz" \
-		VBT_FUZZ_FILE_REQUESTS="$fuzzfile" VBT_DURABLE="$durable" \
-		/repo/tests/vm/batch.sh 2>&1 |
+		env "$@" /repo/tests/vm/batch.sh 2>&1 |
 		tee "$out/runner.log" |
 		grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
 	vrc=${PIPESTATUS[0]}
@@ -96,11 +114,29 @@ phase vm
 # engine on block devices and on XFS and ext4 images here, the block devices
 # on the debug kernel (tests/vm/durable.sh).
 if [ "$built" = 1 ]; then
-	vm_batch distro "" 2048 200000 100000 full
+	vm_batch distro "" VBT_INTEGRITY_MIB=2048 VBT_FUZZ_REQUESTS=200000 \
+		VBT_FUZZ_FILE_REQUESTS=100000 VBT_DURABLE=full
 else
 	not_built vm
 fi
 phase_end vm
+
+# A shorter but real batch on the other kernels: every request type, both
+# engines on a block device and on XFS and ext4 images, integrity (64 MiB),
+# the lifecycle cases, the fuzzer, the module loaded through /dev/vhost-blk.
+# Results named RELEASE/name.
+for rel in "${other_kernels[@]}"; do
+	phase "vm-$rel"
+	if [ "$built" != 1 ]; then
+		not_built "vm-$rel"
+		phase_end "vm-$rel"
+		continue
+	fi
+	vm_batch "$rel" "$rel/" VBT_PARTS="vbt fuzz devname" \
+		VBT_FUZZ_REQUESTS=20000 VBT_FUZZ_FILE_REQUESTS=4000 \
+		VBT_SPECS="brd;brd --engine kiocb;xfs --direct;xfs --direct --engine bio;ext4 --direct;xfs_nullb --direct -- dio-deferred"
+	phase_end "vm-$rel"
+done
 
 phase qemu
 # QEMU with the vhost-blk device (qemu-frontend/), nested in the test host:
@@ -116,7 +152,9 @@ phase_end qemu
 if [ "${QUICK:-0}" != 1 ]; then
 	phase vm-debug
 	if [ "$built" = 1 ]; then
-		vm_batch debug "debug/" 64 600000 20000 short
+		vm_batch debug "debug/" VBT_INTEGRITY_MIB=64 \
+			VBT_FUZZ_REQUESTS=600000 VBT_FUZZ_FILE_REQUESTS=20000 \
+			VBT_DURABLE=short
 	else
 		not_built vm-debug
 	fi

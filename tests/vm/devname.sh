@@ -1,24 +1,28 @@
 # The first open of /dev/vhost-blk loads the module (the devname alias);
 # sourced by batch.sh, which has run() and the loaded module. The module
 # goes into /lib/modules/$(uname -r)/extra (on an overlay, gone when the
-# part ends: another kernel's /lib/modules is read-only 9p) and depmod
-# runs; modinfo and modules.devname must name the alias; the module is
-# removed, the node made as kmod static-nodes and systemd-tmpfiles make it
-# at boot, and the first open must load the module; api-example then runs
-# through it. The udev rule (src/60-vhost-blk.rules) must pass udevadm
-# verify.
+# part ends: another kernel's /lib/modules is read-only 9p) with the index
+# files depmod made of that tree on the build machine (build.sh module; in
+# the VM it takes minutes under TCG); modinfo and modules.devname must name
+# the alias; the module is removed, the node made as kmod static-nodes and
+# systemd-tmpfiles make it at boot, and the first open must load the
+# module; api-example then runs through it. The udev rule
+# (src/60-vhost-blk.rules) must pass udevadm verify.
 # shellcheck shell=bash
 
 DEVNAME_MINOR=250	# VHOST_BLK_MINOR in src/main.c
 
 devname_install() {
-	local mods d=/tmp/devname
+	local mods d=/tmp/devname k
+	k=/repo/build/kmod/$(uname -r)
 	mods=/lib/modules/$(uname -r)
+	[ -f "$k/modindex/modules.dep" ] ||
+		{ echo "no $k/modindex: build.sh module makes it"; return 1; }
 	mkdir -p "$d/upper" "$d/work" &&
 		mount -t overlay overlay -o "lowerdir=$mods,upperdir=$d/upper,workdir=$d/work" "$mods" &&
 		mkdir -p "$mods/extra" &&
-		cp "/repo/build/kmod/$(uname -r)/vhost_blk.ko" "$mods/extra/" &&
-		depmod -a
+		cp "$k/vhost_blk.ko" "$mods/extra/" &&
+		cp "$k"/modindex/modules.* "$mods/"
 }
 
 devname_modinfo() {
