@@ -29,7 +29,7 @@ bridge_errors() {
 # bridge_on NAME PATH [daemon options]: with --read-only, vbridge's
 # read-only tests.
 bridge_on() {
-	local name=$1 path=$2 pid i sectors log=/tmp/bridge-$1.log ro= grow=()
+	local name=$1 path=$2 pid i sectors log=/tmp/bridge-$1.log ro='' grow=()
 	shift 2
 	[[ " $* " == *" --read-only "* ]] && ro=--read-only
 	# A regular file can grow (truncate): vbridge's resize test.
