@@ -12,11 +12,18 @@
  *    succeeded, or, after writes that failed, one of those writes or the one
  *    before them, sector by sector (a failed write may be torn);
  *  - with --expect-errors, at least one request failed and one succeeded,
- *    so the faults were really under the workload.
+ *    so the faults were really under the workload;
+ *  - with --recovered FILE (a backend that goes away and comes back, e.g. a
+ *    network disk whose target is taken away): the workload goes on until
+ *    FILE exists (someone saw the backend back), then --seconds more, and
+ *    every request made after FILE appeared must succeed; then every block
+ *    of the area is read back, each read must succeed with the right data.
+ *    FILE not there within --wait seconds fails.
  *
  *   vfault [--seconds N] [--qd N] [--queues N] [--engine auto|kiocb|bio]
  *          [--direct] [--area-mib N] [--error-range START:END]
- *          [--expect-errors] [--timeout S] BACKEND_PATH
+ *          [--expect-errors] [--recovered FILE [--wait S]] [--timeout S]
+ *          BACKEND_PATH
  *
  * Exit status: 0 as expected, 1 not, 2 setup error.
  */
@@ -41,7 +48,8 @@
 
 struct fault_opts {
 	const char *path;
-	unsigned int secs, qd, queues, area_mib, timeout;
+	const char *recovered;	/* --recovered FILE */
+	unsigned int secs, qd, queues, area_mib, timeout, wait;
 	uint32_t engine;
 	bool direct, expect_errors, has_range;
 	uint64_t err_start, err_end;	/* sectors, [start, end) */
@@ -63,7 +71,14 @@ struct fault {
 	struct timespec start;
 	uint32_t gen;
 	uint64_t ok, ioerr, flushes, reads, writes, bad;
+	double rec_at;		/* when --recovered's FILE appeared; < 0 not yet */
+	uint64_t after;		/* requests made after it */
+	uint64_t verify_next;	/* the read-back pass: next block; 0 before it */
+	bool verifying, no_recovery;
 };
+
+/* op->user of a request made after recovery: it must succeed */
+#define MUST_SUCCEED	((void *)1)
 
 static void bad(struct fault *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -94,8 +109,38 @@ static int prep(struct vblk_pump *p, struct vblk_pump_op *op)
 	unsigned int n, tries;
 	uint32_t type;
 
-	if (vblk_elapsed(&f->start) >= f->o->secs)
+	double now = vblk_elapsed(&f->start);
+
+	op->user = NULL;
+	if (f->verifying) {
+		/* the read-back pass: every block, in order */
+		if (f->verify_next >= f->nblocks)
+			return 0;
+		n = MAX_BLOCKS;
+		if (n > f->nblocks - f->verify_next)
+			n = (unsigned int)(f->nblocks - f->verify_next);
+		first = f->verify_next;
+		f->verify_next += n;
+		type = VIRTIO_BLK_T_IN;
+		op->user = MUST_SUCCEED;
+		goto fill;
+	}
+	if (f->o->recovered) {
+		if (f->rec_at < 0 && !access(f->o->recovered, F_OK))
+			f->rec_at = now;
+		if (f->rec_at < 0 && now >= f->o->wait) {
+			f->no_recovery = true;
+			return 0;
+		}
+		if (f->rec_at >= 0 && now >= f->rec_at + f->o->secs)
+			return 0;
+		if (f->rec_at >= 0) {
+			op->user = MUST_SUCCEED;
+			f->after++;
+		}
+	} else if (now >= f->o->secs) {
 		return 0;
+	}
 	if (vblk_rand(&f->rng) % 64 == 0) {
 		op->req.type = VIRTIO_BLK_T_FLUSH;
 		op->req.sector = 0;
@@ -113,9 +158,10 @@ static int prep(struct vblk_pump *p, struct vblk_pump_op *op)
 	}
 	if (tries == 16)
 		return 0;
+	type = vblk_rand(&f->rng) % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+fill:
 	for (i = 0; i < n; i++)
 		f->b[first + i].busy = 1;
-	type = vblk_rand(&f->rng) % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
 	op->sector = first * BSECT;
 	op->nsect = n * BSECT;
 	op->req.type = type;
@@ -218,6 +264,12 @@ static int done(struct vblk_pump *p, struct vblk_pump_op *op)
 	else if (!ok && r->used_len != 1)
 		bad(f, "used length %u of an IOERR request; expected 1",
 		    r->used_len);
+	if (!ok && op->user == MUST_SUCCEED)
+		bad(f, "%s of sector %" PRIu64 "+%u %s completed %s; expected OK",
+		    vblk_type_str(r->type, st, sizeof(st)), op->sector, op->nsect,
+		    f->verifying ? "in the read-back after the workload" :
+				   "made after the backend came back",
+		    vblk_status_str(r->status, st, sizeof(st)));
 	if (f->o->has_range && op->nsect &&
 	    in_range(f, op->sector, op->nsect) == ok)
 		bad(f, "%s of sector %" PRIu64 "+%u %s the error range [%" PRIu64 ", %" PRIu64 ") completed %s",
@@ -243,6 +295,9 @@ static void usage(FILE *out)
 		"  --area-mib N         the workload's area from sector 0 (default 64)\n"
 		"  --error-range S:E    sectors [S, E) fail, everything else succeeds\n"
 		"  --expect-errors      some requests must fail and some succeed\n"
+		"  --recovered FILE     run until FILE exists, then --seconds more: those\n"
+		"                       requests must succeed; then read every block back\n"
+		"  --wait S             FILE must appear within S seconds (default 120)\n"
 		"  --timeout S          a request not completed in S seconds hangs (default 60)\n");
 }
 
@@ -269,6 +324,8 @@ static int parse(int argc, char **argv, struct fault_opts *o)
 		{ "error-range", required_argument, NULL, 'r' },
 		{ "expect-errors", no_argument, NULL, 'x' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "recovered", required_argument, NULL, 'R' },
+		{ "wait", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -306,6 +363,12 @@ static int parse(int argc, char **argv, struct fault_opts *o)
 			break;
 		case 'T':
 			bad_arg |= parse_count(optarg, &o->timeout);
+			break;
+		case 'R':
+			o->recovered = optarg;
+			break;
+		case 'W':
+			bad_arg |= parse_count(optarg, &o->wait);
 			break;
 		case 'h':
 			usage(stdout);
@@ -373,6 +436,26 @@ static int run(struct fault *f, struct vblk_dev *dev)
 	printf("vfault: %" PRIu64 " requests (%" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64 " flushes) in %.1f s: %" PRIu64 " OK, %" PRIu64 " IOERR\n",
 	       f->ok + f->ioerr + f->bad, f->reads, f->writes, f->flushes,
 	       vblk_elapsed(&f->start), f->ok, f->ioerr);
+	if (o->recovered) {
+		uint64_t ioerr = f->ioerr;
+
+		if (f->no_recovery)
+			bad(f, "%s did not appear within %u s (the backend never came back?)",
+			    o->recovered, o->wait);
+		else if (!f->after)
+			bad(f, "no request made after %s appeared", o->recovered);
+		printf("vfault: %" PRIu64 " requests after the backend came back (at %.1f s); reading every block back\n",
+		       f->after, f->rec_at);
+		fflush(stdout);
+		f->verifying = true;
+		if (vblk_pump_run(&p)) {
+			printf("FAIL vfault: the read-back: %s (a request hangs, or the device broke the protocol)\n",
+			       p.err);
+			return 1;
+		}
+		printf("vfault: read back %" PRIu64 " blocks\n", f->verify_next);
+		f->ioerr = ioerr;	/* those of the workload, for the check below */
+	}
 	if (o->expect_errors && (!f->ioerr || !f->ok))
 		bad(f, "%" PRIu64 " requests failed and %" PRIu64 " succeeded; expected some of each (was the fault really under the workload?)",
 		    f->ioerr, f->ok);
@@ -389,9 +472,9 @@ int main(int argc, char **argv)
 {
 	struct fault_opts o = {
 		.secs = 10, .qd = 32, .queues = 2, .area_mib = 64,
-		.timeout = 60, .engine = VHOST_BLK_ENGINE_AUTO,
+		.timeout = 60, .wait = 120, .engine = VHOST_BLK_ENGINE_AUTO,
 	};
-	struct fault f = { .o = &o };
+	struct fault f = { .o = &o, .rec_at = -1 };
 	struct vblk_dev_opts d;
 	struct vblk_dev dev;
 	int fd, ret;

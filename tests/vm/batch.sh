@@ -11,6 +11,8 @@
 # (default all; bridge: vhost-blk-user, tests/vm/bridge.sh; devname: the
 # module loaded by the first open of /dev/vhost-blk, tests/vm/devname.sh).
 # VBT_DURABLE=short: the durability part on block devices only (durable.sh).
+# VBT_FAULTS: which fault groups the faults part runs, of "dm nvme_tcp"
+# (default both; faults.sh).
 # VBT_SPECS: the backend specs to run instead of all (see specs below).
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -83,7 +85,7 @@ specs=("xfs" "xfs --direct" "xfs --engine bio" "xfs --direct --engine bio"
 	"xfs_nullb --direct -- dio-deferred"
 	"brd" "brd --engine kiocb" "brd --readonly"
 	"null_blk" "null_blk --engine kiocb"
-	"dm_thin" "nbd")
+	"dm_thin" "nbd" "nvme_tcp" "nvme_tcp --engine kiocb")
 # VBT_SPECS: other specs, ';' between them (a developer's shortcut).
 [ -n "${VBT_SPECS:-}" ] && IFS=';' read -r -a specs <<<"$VBT_SPECS"
 [[ $PARTS == *" vbt "* ]] || specs=()
@@ -111,6 +113,12 @@ for spec in "${specs[@]}"; do
 		integrity[$key]=1
 	fi
 	prev=$kind
+	# A kind this kernel cannot have (missing_KIND says why): one SKIP.
+	if declare -F "missing_$kind" >/dev/null && why=$("missing_$kind"); then
+		echo "# expect 1 $name"
+		echo "SKIP $name: $why"
+		continue
+	fi
 	# the cases, the API example and no-leaks
 	if [ -n "$ONLY" ]; then
 		echo "# expect $(( $(wc -w <<<"$ONLY") + 2 )) $name"

@@ -9,6 +9,15 @@
 # Each on the bio engine and on the kiocb engine (O_DIRECT: buffered writes
 # would only fail at writeback). vfault (tests/cases/vfault.c) checks every
 # completion, the data of every good read, and that nothing hangs.
+# A network disk whose target goes away and comes back (nvme_tcp in
+# backends.sh), on both engines too:
+#   nvme-tcp-gone  the target's port unlinked from the subsystem under the
+#                  workload (the port stops listening, the target drops the
+#                  connection), 5 s later linked again: the guest sees
+#                  IOERR (fast_io_fail_tmo), no request hangs; once the
+#                  initiator has reconnected every request succeeds, and
+#                  every block reads back right
+# VBT_FAULTS: which of "dm nvme_tcp" run (default both).
 # shellcheck shell=bash
 
 FAULT_DM=vbt-fault
@@ -85,9 +94,90 @@ fault_one() {
 	run "$name/no-leaks" no_leaks
 }
 
+# nvme_tcp_flap FLAG: take the target away under the workload, wait for the
+# initiator to notice, keep it away past fast_io_fail_tmo, bring it back,
+# wait for the initiator to reconnect, then create FLAG.
+nvme_tcp_flap() {
+	local flag=$1 ctrl link=$NVMET/ports/$NVME_PORT/subsystems/$NVME_NQN _
+	ctrl=$(nvme_tcp_ctrl) || { echo "no controller" >&2; return 1; }
+	sleep 2
+	rm "$link" || return 1
+	for _ in $(seq 50); do
+		[ "$(cat "/sys/class/nvme/$ctrl/state")" != live ] && break
+		sleep 0.2
+	done
+	echo "vbt: $(date +%T) nvme target gone; the controller is $(cat "/sys/class/nvme/$ctrl/state")"
+	sleep 5
+	ln -s "$NVMET/subsystems/$NVME_NQN" "$link" || return 1
+	for _ in $(seq 150); do
+		[ "$(cat "/sys/class/nvme/$ctrl/state" 2>/dev/null)" = live ] && break
+		sleep 0.2
+	done
+	echo "vbt: $(date +%T) nvme target back; the controller is $(cat "/sys/class/nvme/$ctrl/state" 2>&1)"
+	[ "$(cat "/sys/class/nvme/$ctrl/state")" = live ] || return 1
+	touch "$flag"
+}
+
+# nvme_tcp_clean: a teardown in two steps, each leaving nothing behind
+# (or print what it left): the controller and the target's objects
+# removed, then the modules unloaded.
+nvme_tcp_clean() {
+	local left
+	nvme_tcp_remove
+	if left=$(nvme_tcp_left); then
+		echo "$left"
+		teardown_nvme_tcp
+		return 1
+	fi
+	teardown_nvme_tcp
+	if left=$(nvme_tcp_left modules); then
+		echo "$left"
+		return 1
+	fi
+}
+
+# vfault_kept NAME ARGS...: vfault, its whole output also kept in
+# /out/vfault-NAME.log (when there is an /out: run.sh's).
+vfault_kept() {
+	local name=$1 log=/dev/null rc
+	shift
+	[ -d /out ] && [ -w /out ] && log=/out/vfault-$name.log
+	"$G/vfault" "$@" >"$log" 2>&1
+	rc=$?
+	cat "$log" 2>/dev/null
+	return "$rc"
+}
+
+# nvme_tcp_fault ENGINE
+nvme_tcp_fault() {
+	local engine=$1 name="fault/nvme-tcp-gone-$1" path args flag pid rc
+	if ! path=$(setup_nvme_tcp 2>&1); then
+		echo "FAIL $name: setting up nvme_tcp: $path"
+		echo "FAIL $name/no-leaks: not run"
+		return
+	fi
+	flag=$(mktemp -u /tmp/nvme-back.XXXXXX)
+	# the run: until 3 s after the target is back (at most 90 s), and
+	# a request not done in 30 s hangs
+	args=(--engine "$engine" --seconds 3 --expect-errors --recovered "$flag"
+		--wait 90 --timeout 30)
+	[ "$engine" = kiocb ] && args+=(--direct)
+	nvme_tcp_flap "$flag" &
+	pid=$!
+	run "$name" vfault_kept "nvme-tcp-gone-$engine" "${args[@]}" "$path"
+	wait "$pid"
+	rc=$?
+	rm -f "$flag"
+	[ "$rc" = 0 ] || echo "FAIL $name/target: taking the target away or bringing it back failed"
+	run "$name/no-leaks" no_leaks
+}
+
 fault_tests() {
-	local scen engine
+	local scen engine why
 	local scens=(error-range flakey swap) engines=(bio kiocb)
+	local groups=" ${VBT_FAULTS:-dm nvme_tcp} "
+	[[ $groups == *" nvme_tcp "* ]] && nvme_tcp_faults
+	[[ $groups == *" dm "* ]] || return 0
 	echo "vbt: fault injection (dm-error, dm-flakey, table swaps)"
 	# a run and its no-leaks each
 	echo "# expect $(( ${#scens[@]} * ${#engines[@]} * 2 )) faults"
@@ -99,4 +189,20 @@ fault_tests() {
 	dmsetup remove "$FAULT_DM" 2>/dev/null
 	rmdir /sys/kernel/config/nullb/vbtfault 2>/dev/null
 	return 0
+}
+
+nvme_tcp_faults() {
+	local engine why
+	echo "vbt: fault injection (an NVMe-over-TCP target gone and back)"
+	if why=$(missing_nvme_tcp); then
+		echo "# expect 1 faults-nvme-tcp"
+		echo "SKIP fault/nvme-tcp-gone: $why"
+		return 0
+	fi
+	# a run and its no-leaks each, and the teardown
+	echo "# expect 5 faults-nvme-tcp"
+	for engine in bio kiocb; do
+		nvme_tcp_fault "$engine"
+	done
+	run fault/nvme-tcp-teardown nvme_tcp_clean
 }
