@@ -7,9 +7,11 @@
 # backend kind, and of the bio engine on a file kind (default 64; make check
 # asks 2048 on the distribution kernel).
 # VBT_FUZZ_REQUESTS: requests the ring fuzzer makes available (fuzz.sh).
-# VBT_PARTS: which parts run, of "vbt faults fuzz durable bridge devname"
-# (default all; bridge: vhost-blk-user, tests/vm/bridge.sh; devname: the
-# module loaded by the first open of /dev/vhost-blk, tests/vm/devname.sh).
+# VBT_PARTS: which parts run, of "vbt faults fuzz durable bridge devname
+# dkms" (default all; bridge: vhost-blk-user, tests/vm/bridge.sh; devname:
+# the module loaded by the first open of /dev/vhost-blk, tests/vm/devname.sh;
+# dkms: the same with the DKMS package's build of the module,
+# tests/vm/dkms.sh, after tests/vm/dkms-host.sh on the build machine).
 # VBT_DURABLE=short: the durability part on block devices only (durable.sh).
 # VBT_SPECS: the backend specs to run instead of all (see specs below).
 set -u
@@ -23,7 +25,8 @@ G=/repo/build/guest
 . /repo/tests/vm/durable.sh
 . /repo/tests/vm/bridge.sh
 . /repo/tests/vm/devname.sh
-PARTS=" ${VBT_PARTS:-vbt faults fuzz durable bridge devname} "
+. /repo/tests/vm/dkms.sh
+PARTS=" ${VBT_PARTS:-vbt faults fuzz durable bridge devname dkms} "
 
 # run NAME CMD...: one test from a command's exit status.
 run() {
@@ -133,5 +136,6 @@ teardown_backends
 [[ $PARTS == *" durable "* ]] && durable_tests
 [[ $PARTS == *" bridge "* ]] && bridge_tests
 [[ $PARTS == *" devname "* ]] && devname_tests
+[[ $PARTS == *" dkms "* ]] && dkms_tests
 echo "# expect 1 module-unload"
 run module-unload rmmod vhost_blk

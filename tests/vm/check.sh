@@ -1,5 +1,6 @@
 #!/bin/bash
-# make check: unit tests (no VM), lint, then the VM batch in one boot on the
+# make check: unit tests (no VM), the DKMS package (tests/vm/dkms-host.sh),
+# lint, then the VM batch in one boot on the
 # distribution kernel, the QEMU frontend test (nested.sh) in another, and the
 # batch on the debug kernel (KASAN, lockdep, kmemleak; QUICK=1 leaves that
 # one out). Prints a line a test and, last,
@@ -48,6 +49,15 @@ phase_end build
 not_built() {
 	echo "FAIL $1: not run: the module or the test programs did not build (above)" | record
 }
+
+# The DKMS package (make deb) as an admin installs it, in an overlay of the
+# test host on this machine (never under TCG): 6.12, the ABI check's
+# refusal of a planted vhost.h, then the upgrade to trixie-backports' 7.x
+# headers; the batch's dkms part then loads the module DKMS built for 6.12
+# (build/dkms/).
+phase dkms
+"$VM_DIR/dkms-host.sh" trixie | expect_check | record
+phase_end dkms
 
 phase lint
 if "$VM_DIR/build.sh" lint; then

@@ -11,14 +11,25 @@
 
 DEVNAME_MINOR=250	# VHOST_BLK_MINOR in src/main.c
 
+# devname_install [DIR FILE]: FILE (the batch's module) into
+# /lib/modules/RELEASE/DIR (extra), on an overlay; depmod.
 devname_install() {
-	local mods d=/tmp/devname
+	local mods d=/tmp/devname dir=${1:-extra} file=${2:-/repo/build/kmod/$(uname -r)/vhost_blk.ko}
 	mods=/lib/modules/$(uname -r)
 	mkdir -p "$d/upper" "$d/work" &&
 		mount -t overlay overlay -o "lowerdir=$mods,upperdir=$d/upper,workdir=$d/work" "$mods" &&
-		mkdir -p "$mods/extra" &&
-		cp "/repo/build/kmod/$(uname -r)/vhost_blk.ko" "$mods/extra/" &&
+		mkdir -p "$mods/$dir" &&
+		cp "$file" "$mods/$dir/" &&
 		depmod -a
+}
+
+# devname_restore: the module as the batch had it, not from the overlay;
+# the overlay and the boot-time node gone.
+devname_restore() {
+	[ -d /sys/module/vhost_blk ] || insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko"
+	umount "/lib/modules/$(uname -r)" 2>/dev/null
+	[ -c /dev/vhost-blk ] || rm -f /dev/vhost-blk
+	rm -rf /tmp/devname /run/tmpfiles.d/static-nodes.conf
 }
 
 devname_modinfo() {
@@ -68,9 +79,5 @@ devname_tests() {
 	else
 		echo "FAIL devname/api-example: $path"
 	fi
-	# the module as the batch had it, not from the overlay's extra/
-	[ -d /sys/module/vhost_blk ] || insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko"
-	umount "/lib/modules/$(uname -r)" 2>/dev/null
-	[ -c /dev/vhost-blk ] || rm -f /dev/vhost-blk
-	rm -rf /tmp/devname /run/tmpfiles.d/static-nodes.conf
+	devname_restore
 }
