@@ -45,7 +45,7 @@ Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: vhost-blk
 
 Files: *
-Copyright: the vhost-blk authors
+Copyright: 2025-2026 the vhost-blk authors
 License: GPL-2
  This program is free software; you can redistribute it and/or modify it
  under the terms of the GNU General Public License version 2 as published
