@@ -65,19 +65,25 @@ devname_open() {
 	grep -q "^vhost_blk " /proc/modules
 }
 
-devname_tests() {
+# devname_api_example PART: api-example on brd through the loaded module,
+# then the module as the batch had it (devname_restore).
+devname_api_example() {
 	local path
+	if path=$(setup_brd 2>&1); then
+		run "$1/api-example" "$G/api-example" "$path"
+		teardown_brd
+	else
+		echo "FAIL $1/api-example: $path"
+	fi
+	devname_restore
+}
+
+devname_tests() {
 	echo "# expect 6 devname"
 	run devname/udev-rule udevadm verify --no-style /repo/src/60-vhost-blk.rules
 	run devname/install devname_install
 	run devname/modinfo devname_modinfo
 	run devname/static-node devname_static_node
 	run devname/open-loads devname_open
-	if path=$(setup_brd 2>&1); then
-		run devname/api-example "$G/api-example" "$path"
-		teardown_brd
-	else
-		echo "FAIL devname/api-example: $path"
-	fi
-	devname_restore
+	devname_api_example devname
 }

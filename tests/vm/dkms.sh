@@ -29,7 +29,8 @@ dkms_open() {
 }
 
 dkms_tests() {
-	local path ko
+	local ko t0
+	t0=$(date +%s)
 	ko=$(ls "/repo/build/dkms/$(uname -r)/"vhost_blk.ko* 2>/dev/null)
 	if [ -z "$ko" ]; then
 		echo "# expect 1 dkms"
@@ -37,15 +38,11 @@ dkms_tests() {
 		return
 	fi
 	echo "# expect 5 dkms"
+	echo "vbt: $(date +%T) dkms: ${ko#/repo/} into updates/dkms"
 	run dkms/install devname_install updates/dkms "$ko"
 	run dkms/modinfo dkms_modinfo
 	run dkms/static-node devname_static_node
 	run dkms/open-loads dkms_open
-	if path=$(setup_brd 2>&1); then
-		run dkms/api-example "$G/api-example" "$path"
-		teardown_brd
-	else
-		echo "FAIL dkms/api-example: $path"
-	fi
-	devname_restore
+	devname_api_example dkms
+	echo "vbt: $(date +%T) dkms done ($(( $(date +%s) - t0 ))s)"
 }
