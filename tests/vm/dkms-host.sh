@@ -8,9 +8,11 @@
 #                           so; with it, a planted vhost.h (a member added to
 #                           struct vhost_dev) is refused by the ABI check;
 #                           the right one builds and installs. Then the
-#                           kernel upgrade: linux-source-7.x and the newest
-#                           7.x headers of trixie-backports, whose DKMS hook
-#                           builds the module for 7.x too
+#                           kernel upgrade: the newest 7.x headers of
+#                           trixie-backports, whose DKMS hook fails saying
+#                           to install linux-source-7.x of their version;
+#                           with it, dpkg --configure -a runs the hook again
+#                           and it builds the module for 7.x
 #   dkms-host.sh bookworm   the same on the bookworm root (Debian 12's 6.1)
 # Each module DKMS installed is copied to build/dkms/RELEASE/ for the VM
 # part (tests/vm/dkms.sh, run.sh --kernel RELEASE). Prints "# expect N
@@ -27,7 +29,7 @@ trixie)
 	"$VM_DIR/mkrootfs.sh" >&2
 	base=$ROOT
 	k1=$(cat "$ROOTFS_DIR/kernel-release")
-	n=6
+	n=7
 	;;
 bookworm)
 	base=$("$VM_DIR/mkbuildroot.sh" bookworm)/root
@@ -58,14 +60,22 @@ log "DKMS test on $target ($k1), in an overlay of ${base#"$CACHE"/} ($work)"
 in_o() { chroot_run "$o" "$@"; }
 # apt, its downloads kept in the cache; the root's package lists updated
 # (in the overlay) only when what is asked for is not in them.
+apt_args=(apt-get -y -q -o Dpkg::Progress-Fancy=0 -o APT::Sandbox::User=root
+	-o Dir::Cache::Archives=/cache/debs/ --no-install-recommends)
 apt_o() {
-	local a=(apt-get -y -q -o Dpkg::Progress-Fancy=0 -o APT::Sandbox::User=root
-		-o Dir::Cache::Archives=/cache/debs/ --no-install-recommends)
+	local a=("${apt_args[@]}")
 	in_o "${a[@]}" "$@" >>"$work/apt.log" 2>&1 && return 0
 	log "updating the package lists (in the overlay)"
 	in_o apt-get -q update >>"$work/apt.log" 2>&1 &&
 		in_o "${a[@]}" "$@" >>"$work/apt.log" 2>&1 ||
 		{ tail -n 15 "$work/apt.log" >&2; return 1; }
+}
+# fetch_note PKG VERSION: a line before apt downloads a big package.
+fetch_note() {
+	local size
+	[ ! -f "$CACHE/debs/${1}_${2//:/%3a}_all.deb" ] || return 0
+	size=$(in_o apt-cache show "$1=$2" 2>/dev/null | awk '/^Size:/ { print int($2 / 1048576); exit }')
+	log "downloading $1 $2 (${size:-?} MiB) into $CACHE/debs, once"
 }
 T=0
 step() { log "step: $1"; T=$(date +%s); }
@@ -89,6 +99,9 @@ if [ "$target" = trixie ]; then
 	in_o dpkg --purge "linux-headers-$k2" >/dev/null 2>&1 || true
 fi
 
+# (no module of an earlier run left for the VM part to take)
+rm -rf "$REPO/build/dkms/$k1" ${k2:+"$REPO/build/dkms/$k2"}
+
 step "dkms, and $name while linux-source of $k1's version is missing"
 v1=$(srcver "$k1")
 apt_o install dkms || die "cannot install dkms in the $target root (above)"
@@ -103,6 +116,7 @@ fi
 took
 
 step "$(lsrc "$k1") $v1, and the ABI check on a planted vhost.h"
+fetch_note "$(lsrc "$k1")" "$v1"
 apt_o install "$(lsrc "$k1")=$v1" || die "cannot install $(lsrc "$k1")=$v1 in the $target root (above)"
 ks=/var/cache/vhost-blk/ksrc
 in_o "/usr/src/vhost-blk-${name#*/}/kernel-source.sh" --dkms "$k1" "$ks" >/dev/null
@@ -130,12 +144,22 @@ took
 
 kernels=("$k1")
 if [ -n "$k2" ]; then
-	step "kernel upgrade: $(lsrc "$k2") and linux-headers-$k2 (trixie-backports)"
+	step "kernel upgrade: linux-headers-$k2 (trixie-backports) before $(lsrc "$k2")"
 	v2=$(in_o apt-cache show --no-all-versions "linux-headers-$k2" | awk '/^Version:/ { print $2 }')
+	# the hook's build fails saying what to install (and so does apt)
+	in_o "${apt_args[@]}" install -t trixie-backports "linux-headers-$k2" >>"$work/apt.log" 2>&1 || true
+	if ! installed "$k2" &&
+		makelog | grep -q "apt-get install $(lsrc "$k2")=$v2, then: dkms install $name -k $k2"; then
+		pass "upgrade-no-source-$k2"
+	else
+		fail "upgrade-no-source-$k2" "the hook's build did not say to install $(lsrc "$k2")=$v2: $(makelog | tail -n 3 | tr '\n' ' ')"
+	fi
+	took
+	step "$(lsrc "$k2") $v2, then dpkg --configure -a: the DKMS hook builds for $k2"
+	fetch_note "$(lsrc "$k2")" "$v2"
 	apt_o install -t trixie-backports "$(lsrc "$k2")=$v2" ||
 		die "cannot install $(lsrc "$k2")=$v2 (above)"
-	apt_o install -t trixie-backports "linux-headers-$k2" ||
-		die "cannot install linux-headers-$k2 (above)"
+	in_o dpkg --configure -a >>"$work/apt.log" 2>&1 || true
 	if installed "$k2"; then
 		pass "upgrade-$k2"
 	else
@@ -154,7 +178,6 @@ fi
 in_o dkms status | sed 's/^/    dkms status: /' >&2
 
 for k in "${kernels[@]}"; do
-	rm -rf "$REPO/build/dkms/$k"
 	installed "$k" || continue
 	mkdir -p "$REPO/build/dkms/$k"
 	cp "$o/lib/modules/$k/updates/dkms/"vhost_blk.ko* "$REPO/build/dkms/$k/"
