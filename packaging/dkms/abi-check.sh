@@ -41,12 +41,14 @@ cp "$src/vhost.c" "$src/vhost.h" "$scratch/"
 echo 'obj-m := vhost.o' >"$scratch/Kbuild"
 say "ABI check: compiling drivers/vhost/vhost.c of $origin alone, for its symbol CRCs"
 make -s -C "$kdir" M="$scratch" vhost.o >"$scratch/log" 2>&1 ||
-	{ tail -n 20 "$scratch/log" >&2; die "compiling drivers/vhost/vhost.c of $origin for the ABI check failed (above)"; }
+	{ tail -n 20 "$scratch/log" >&2; die "compiling drivers/vhost/vhost.c of $origin for the ABI check failed (above): a vhost.c of another kernel does not compile against $kver's headers; install the kernel's exact source (linux-source of the version of linux-headers-$kver)"; }
 mine=$(awk '$1 == "#SYMVER" { print $2, tolower($3) }' "$scratch/.vhost.o.cmd" | sort)
 [ -n "$mine" ] ||
 	die "the kernel build of $kver recorded no symbol CRC for vhost.o (no #SYMVER lines in .vhost.o.cmd): cannot check vhost.h"
+# (the first six named, and how many in all)
 bad=$(join -a 1 -e none -o 0,1.2,2.2 <(echo "$theirs") <(echo "$mine") |
-	awk '$2 != $3 { printf " %s (kernel %s, vhost.h %s)", $1, $2, $3 }')
+	awk '$2 != $3 { n++; if (n <= 6) s = s sprintf(" %s (kernel %s, vhost.h %s)", $1, $2, $3) }
+	END { if (n > 6) s = s sprintf(" and %d more", n - 6); if (n) printf "%d:%s", n, s }')
 [ -z "$bad" ] ||
-	die "drivers/vhost/vhost.h of $origin does not match $kver's vhost core: the symbol CRCs of$bad differ from $symvers; a module built on it would corrupt the vhost core's structures. Install the kernel's exact source (linux-source of the version of linux-headers-$kver) and build again"
+	die "drivers/vhost/vhost.h of $origin does not match $kver's vhost core: the symbol CRCs of${bad#*:} differ from $symvers (${bad%%:*} of $(echo "$theirs" | wc -l) symbols); a module built on it would corrupt the vhost core's structures. Install the kernel's exact source (linux-source of the version of linux-headers-$kver) and build again"
 say "ABI check: the $(echo "$theirs" | wc -l) symbols of $kver's vhost.ko match drivers/vhost/vhost.h of $origin (CRCs of Module.symvers)"
