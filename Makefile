@@ -21,6 +21,9 @@
 #   make bridge        build/bridge/vhost-blk-user: the vhost-user-blk
 #                      back-end for stock QEMU and libvirt (docs/qemu.md),
 #                      built with this machine's compiler
+#   make deb           build/deb/vhost-blk-dkms_<VERSION>_all.deb: the module
+#                      for DKMS, the udev rule, the uapi header (src/dkms/;
+#                      the version is the file src/VERSION)
 #   make unit | lint | guest | testhost | clean
 
 CACHE ?= $(HOME)/.cache/vhost-blk
@@ -31,7 +34,7 @@ KVER ?=
 NATIVE ?= 0
 VM := tests/vm
 
-.PHONY: all module guest unit bridge lint check demo bench qemu testhost clean
+.PHONY: all module guest unit bridge lint check demo bench qemu testhost deb clean
 
 all: module guest unit bridge
 	@echo "built: $$(ls build/kmod/*/vhost_blk.ko | tr '\n' ' '); build/guest/vbt, vblk-demo, api-example, vhost-blk-user; build/bridge/vhost-blk-user; unit tests passed"
@@ -60,6 +63,9 @@ lint:
 
 testhost:
 	@$(VM)/mkrootfs.sh
+
+deb:
+	@src/dkms/mkdeb.sh >/dev/null
 
 check:
 	@$(VM)/check.sh

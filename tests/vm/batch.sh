@@ -7,9 +7,11 @@
 # backend kind, and of the bio engine on a file kind (default 64; make check
 # asks 2048 on the distribution kernel; INTEGRITY_MAX below caps a kind).
 # VBT_FUZZ_REQUESTS: requests the ring fuzzer makes available (fuzz.sh).
-# VBT_PARTS: which parts run, of "vbt faults fuzz durable bridge devname"
-# (default all; bridge: vhost-blk-user, tests/vm/bridge.sh; devname: the
-# module loaded by the first open of /dev/vhost-blk, tests/vm/devname.sh).
+# VBT_PARTS: which parts run, of "vbt faults fuzz durable bridge devname
+# dkms" (default all; bridge: vhost-blk-user, tests/vm/bridge.sh; devname:
+# the module loaded by the first open of /dev/vhost-blk, tests/vm/devname.sh;
+# dkms: the same with the DKMS package's build of the module,
+# tests/vm/dkms.sh, after tests/vm/dkms-host.sh on the build machine).
 # VBT_DURABLE=short: the durability part on block devices only (durable.sh).
 # VBT_FAULTS: which fault groups the faults part runs, of "dm nvme_tcp"
 # (default both; faults.sh).
@@ -25,7 +27,8 @@ G=/repo/build/guest
 . /repo/tests/vm/durable.sh
 . /repo/tests/vm/bridge.sh
 . /repo/tests/vm/devname.sh
-PARTS=" ${VBT_PARTS:-vbt faults fuzz durable bridge devname} "
+. /repo/tests/vm/dkms.sh
+PARTS=" ${VBT_PARTS:-vbt faults fuzz durable bridge devname dkms} "
 
 # run NAME CMD...: one test from a command's exit status.
 run() {
@@ -160,5 +163,6 @@ part fuzz fuzz_tests
 part durable durable_tests
 part bridge bridge_tests
 part devname devname_tests
+part dkms dkms_tests
 echo "# expect 1 module-unload"
 run module-unload rmmod vhost_blk

@@ -11,12 +11,15 @@
 #   build.sh bench          fio (from Debian's source, bench/fio-source.sh),
 #                           the fio engine vblk-fio.so and vbench
 #                           (build/bench)
+#   build.sh modindex KVER KO DIR OUT
+#                           the module index of KVER's modules with KO in
+#                           DIR, into OUT (KO, OUT: paths in the repository)
 #   build.sh lint [KVER]    sparse (against KVER) and checkpatch (the test
 #                           host kernel's) over src/
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-what=${1:?usage: build.sh module|guest|bench|lint [KVER]}
+what=${1:?usage: build.sh module|guest|bench|lint|modindex [KVER]}
 "$VM_DIR/mkrootfs.sh"
 kver=${2:-$(cat "$ROOTFS_DIR/kernel-release")}
 [ "${KERNEL:-}" = debug ] && kver=debug
@@ -74,27 +77,36 @@ kbuild() {
 	in_kroot make -s -C "$tree" M="$(kmod_dir "$rel")" VHOST_INC="$inc" "$@"
 }
 
-# modindex RELEASE ROOT MODULES: build/kmod/RELEASE/modindex, the index
-# files (modules.dep, modules.alias, modules.devname, ...) depmod makes of
-# the kernel's modules in MODULES (a path in ROOT, which has kmod) with
-# vhost_blk.ko in extra/. Made here, where it takes seconds: in the test VM
-# depmod reads every module through 9p and unpacks the xz ones under TCG,
-# minutes. tests/vm/devname.sh puts them in place of the VM's own.
+# modindex RELEASE ROOT MODULES KO DIR OUT: in OUT, the index files
+# (modules.dep, modules.alias, modules.devname, ...) depmod makes of the
+# kernel's modules in MODULES (a path in ROOT, which has kmod) with KO in
+# DIR (KO and OUT: paths under /repo). Made here, where it takes seconds: in
+# the test VM depmod reads every module through 9p and unpacks the xz ones
+# under TCG, minutes. tests/vm/devname.sh puts them in place of the VM's.
 modindex() {
-	local rel=$1 root=$2 mods=$3 t0
+	local rel=$1 root=$2 mods=$3 ko=$4 dir=$5 out=$6 t0
 	t0=$(date +%s)
 	chroot_run "$root" sh -euc '
-		rel=$1 mods=$2 t=/tmp/modindex
-		out=/repo/build/kmod/$rel/modindex
+		rel=$1 mods=$2 ko=$3 dir=$4 out=$5 t=/tmp/modindex
 		mkdir -p "$t/lib/modules"
 		cp -a "$mods" "$t/lib/modules/$rel"
-		mkdir -p "$t/lib/modules/$rel/extra"
-		cp "/repo/build/kmod/$rel/vhost_blk.ko" "$t/lib/modules/$rel/extra/"
+		mkdir -p "$t/lib/modules/$rel/$dir"
+		cp "$ko" "$t/lib/modules/$rel/$dir/"
 		depmod -b "$t" "$rel"
 		rm -rf "$out"
 		mkdir -p "$out"
-		cp "$t/lib/modules/$rel"/modules.* "$out/"' sh "$rel" "$mods"
-	log "module index of $rel with vhost_blk.ko made in $(( $(date +%s) - t0 ))s"
+		cp "$t/lib/modules/$rel"/modules.* "$out/"' sh "$rel" "$mods" "$ko" "$dir" "$out"
+	log "module index of $rel with ${ko##*/} in $dir made in $(( $(date +%s) - t0 ))s"
+}
+
+# mods_root RELEASE: the root whose /lib/modules the VM boots RELEASE with
+# (run.sh): the test host's, or a build root's.
+mods_root() {
+	case $1 in
+	6.1.0-*) echo "$("$VM_DIR/mkbuildroot.sh" bookworm)/root" ;;
+	7.*) echo "$("$VM_DIR/mkbuildroot.sh" trixie-backports)/root" ;;
+	*) echo "$ROOT" ;;
+	esac
 }
 
 case $what in
@@ -106,7 +118,8 @@ module)
 		kbuild "$tree" "$rel" "$tree/drivers/vhost" modules
 		log "built build/kmod/$rel/vhost_blk.ko for the debug kernel (${kd##*/})"
 		need_root "making the module index"
-		modindex "$rel" "$ROOT" "/cache/${kd##*/}/mods/lib/modules/$rel"
+		modindex "$rel" "$ROOT" "/cache/${kd##*/}/mods/lib/modules/$rel" \
+			"/repo/build/kmod/$rel/vhost_blk.ko" extra "/repo/build/kmod/$rel/modindex"
 		exit 0
 	fi
 	inc=$(headers)
@@ -114,12 +127,15 @@ module)
 	kbuild "/lib/modules/$kver/build" "$kver" "$inc" modules
 	log "compiled in $(( $(date +%s) - t0 ))s"
 	log "built build/kmod/$kver/vhost_blk.ko ($(cat "$CACHE/ksrc/$kver/SOURCE"))"
-	# the root whose /lib/modules the VM boots with (run.sh)
-	case $kver in
-	7.*) mroot=$("$VM_DIR/mkbuildroot.sh" trixie-backports)/root ;;
-	*) mroot=$kroot ;;
-	esac
-	modindex "$kver" "$mroot" "/lib/modules/$kver"
+	modindex "$kver" "$(mods_root "$kver")" "/lib/modules/$kver" \
+		"/repo/build/kmod/$kver/vhost_blk.ko" extra "/repo/build/kmod/$kver/modindex"
+	;;
+modindex)
+	# build.sh modindex RELEASE KO DIR OUT (KO, OUT under the repository)
+	[ $# = 5 ] || die "usage: build.sh modindex RELEASE KO DIR OUT"
+	need_root "making the module index"
+	modindex "$kver" "$(mods_root "$kver")" "/lib/modules/$kver" \
+		"/repo/${3#"$REPO"/}" "$4" "/repo/${5#"$REPO"/}"
 	;;
 guest)
 	in_testhost make -s -C /repo/tests O=/repo/build/guest guest

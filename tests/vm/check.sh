@@ -2,11 +2,13 @@
 # make check: unit tests (no VM), lint, then the VM batch in one boot on the
 # distribution kernel, a shorter batch on Debian 12's 6.1 and on the newest
 # 7.x of trixie-backports (one boot each), the QEMU frontend test (nested.sh)
-# in another, and the batch on the debug kernel (KASAN, lockdep, kmemleak;
-# QUICK=1 leaves the debug kernel and the other kernels out). Prints a line
-# a test and, last, "N passed, N failed[, N skipped]". A part that prints
-# fewer results than it announced ("# expect N part") fails: "FAIL part:
-# printed M of N results".
+# in another, and the batch on the debug kernel (KASAN, lockdep, kmemleak);
+# the DKMS package is installed in overlays of the roots on this machine,
+# and each batch loads the module DKMS built for its kernel. QUICK=1 leaves
+# the debug kernel, the other kernels and the DKMS test on 6.1 out. Prints
+# a line a test and, last, "N passed, N failed[, N skipped]". A part that
+# prints fewer results than it announced ("# expect N part") fails: "FAIL
+# part: printed M of N results".
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -20,18 +22,25 @@ phase testhost
 "$VM_DIR/mkrootfs.sh"
 phase_end testhost
 
-# The other Debian kernels (docs/kernels.md): Debian 12's newest 6.1 and the
-# newest 7.x of trixie-backports, each from its build root (mkbuildroot.sh).
-# Their roots, headers, vhost.h and modules are made in the background
-# while the unit tests, lint and the first VM batch run: mostly downloads
-# and unpacking, about eight minutes on a fresh machine. Each line of
-# $kernels_status: "RELEASE" (built) or "FAIL build-...: why".
+# In the background, while the unit tests, the builds and lint run (mostly
+# downloads, unpacking and chroots, about eight minutes on a fresh
+# machine): the other Debian kernels (docs/kernels.md), Debian 12's newest
+# 6.1 and the newest 7.x of trixie-backports, each from its build root
+# (mkbuildroot.sh), their headers, vhost.h and module; then the DKMS
+# package (make deb) as an admin installs it, in an overlay of a root on
+# this machine (never under TCG): the test host's 6.12 with the ABI check's
+# refusal of a planted vhost.h and the upgrade to 7.x's headers, and the
+# bookworm root's 6.1 (tests/vm/dkms-host.sh); each batch's dkms part then
+# loads the module DKMS built for its kernel (build/dkms/). The first VM
+# phase waits for it. Each line of $kernels_status: "RELEASE" (built) or a
+# result line; the log is printed when it is done.
 kernels_log=$(mktemp /tmp/vbt-kernels.XXXXXX)
 kernels_status=$(mktemp /tmp/vbt-kernels-status.XXXXXX)
 trap 'rm -f "$results" "$kernels_log" "$kernels_status"' EXIT
 build_other_kernels() {
-	local suite broot rel
-	for suite in bookworm trixie-backports; do
+	local suite broot rel suites=(bookworm trixie-backports)
+	[ "${QUICK:-0}" = 1 ] && suites=()
+	for suite in "${suites[@]}"; do
 		if ! broot=$("$VM_DIR/mkbuildroot.sh" "$suite"); then
 			echo "FAIL build-$suite: no $suite build root ($kernels_log)" >>"$kernels_status"
 			continue
@@ -43,13 +52,15 @@ build_other_kernels() {
 			echo "FAIL build-$rel: the module did not build against $rel ($kernels_log)" >>"$kernels_status"
 		fi
 	done
+	# after the module builds: they install headers into the test host,
+	# which dkms-host.sh overlays
+	"$VM_DIR/dkms-host.sh" trixie | expect_check >>"$kernels_status"
+	[ "${QUICK:-0}" = 1 ] ||
+		"$VM_DIR/dkms-host.sh" bookworm | expect_check >>"$kernels_status"
 }
-kernels_pid=
-if [ "${QUICK:-0}" != 1 ]; then
-	log "building for the other kernels in the background (log: $kernels_log)"
-	build_other_kernels >"$kernels_log" 2>&1 &
-	kernels_pid=$!
-fi
+log "building for the other kernels and the DKMS package in the background (log: $kernels_log)"
+build_other_kernels >"$kernels_log" 2>&1 &
+kernels_pid=$!
 
 phase unit
 make -s -C "$REPO/tests" O="$REPO/build/unit" unit 2>&1 | expect_check | record
@@ -122,6 +133,23 @@ vm_batch() {
 	fi
 }
 
+phase background
+wait "$kernels_pid"
+sed 's/^/    /' "$kernels_log" >&2
+other_kernels=()
+while read -r line; do
+	case $line in
+	PASS*|FAIL*|SKIP*) echo "$line" | record ;;
+	'#'*) ;;
+	*) echo "PASS build-$line" | record; other_kernels+=("$line") ;;
+	esac
+done <"$kernels_status"
+grep -q '^# expect [0-9]* dkms-host' "$kernels_status" ||
+	echo "FAIL dkms-host: the DKMS test did not run ($kernels_log)" | record
+[ "${QUICK:-0}" = 1 ] || [ "${#other_kernels[@]}" = 2 ] ||
+	echo "FAIL build-kernels: built for ${#other_kernels[@]} of the 2 other kernels ($kernels_log)" | record
+phase_end background
+
 phase vm
 # 2 GiB of integrity writes over each 1 GiB backend kind: every sector
 # written is verified through vhost-blk and on the backend (about 1.7 GiB).
@@ -140,23 +168,8 @@ phase_end vm
 
 # A shorter but real batch on the other kernels: every request type, both
 # engines on a block device and on XFS and ext4 images, integrity (64 MiB),
-# the lifecycle cases, the fuzzer, the module loaded through /dev/vhost-blk.
-# Results named RELEASE/name.
-other_kernels=()
-if [ -n "$kernels_pid" ]; then
-	phase other-kernels
-	wait "$kernels_pid"
-	sed 's/^/    /' "$kernels_log" >&2
-	while read -r line; do
-		case $line in
-		FAIL*) echo "$line" | record ;;
-		*) echo "PASS build-$line" | record; other_kernels+=("$line") ;;
-		esac
-	done <"$kernels_status"
-	[ -s "$kernels_status" ] ||
-		echo "FAIL build-kernels: the background build said nothing ($kernels_log)" | record
-	phase_end other-kernels
-fi
+# the lifecycle cases, the fuzzer, the module loaded through /dev/vhost-blk
+# (ours, and the DKMS package's). Results named RELEASE/name.
 for rel in "${other_kernels[@]}"; do
 	phase "vm-$rel"
 	if [ "$built" != 1 ]; then
@@ -164,7 +177,7 @@ for rel in "${other_kernels[@]}"; do
 		phase_end "vm-$rel"
 		continue
 	fi
-	vm_batch "$rel" "$rel/" VBT_PARTS="vbt fuzz devname" \
+	vm_batch "$rel" "$rel/" VBT_PARTS="vbt fuzz devname dkms" \
 		VBT_FUZZ_REQUESTS=20000 VBT_FUZZ_FILE_REQUESTS=4000 \
 		VBT_SPECS="brd;brd --engine kiocb;xfs --direct;xfs --direct --engine bio;ext4 --direct;xfs_nullb --direct -- dio-deferred"
 	phase_end "vm-$rel"

@@ -12,17 +12,31 @@
 
 DEVNAME_MINOR=250	# VHOST_BLK_MINOR in src/main.c
 
+# devname_install [DIR MODULE INDEX]: MODULE (the batch's) into
+# /lib/modules/RELEASE/DIR (extra), on an overlay, with the index files in
+# INDEX (build/kmod/RELEASE/modindex) that depmod made of that tree.
 devname_install() {
-	local mods d=/tmp/devname k
+	local mods d=/tmp/devname dir=${1:-extra} k file index
 	k=/repo/build/kmod/$(uname -r)
+	file=${2:-$k/vhost_blk.ko}
+	index=${3:-$k/modindex}
 	mods=/lib/modules/$(uname -r)
-	[ -f "$k/modindex/modules.dep" ] ||
-		{ echo "no $k/modindex: build.sh module makes it"; return 1; }
+	[ -f "$index/modules.dep" ] ||
+		{ echo "no $index: build.sh module makes it"; return 1; }
 	mkdir -p "$d/upper" "$d/work" &&
 		mount -t overlay overlay -o "lowerdir=$mods,upperdir=$d/upper,workdir=$d/work" "$mods" &&
-		mkdir -p "$mods/extra" &&
-		cp "$k/vhost_blk.ko" "$mods/extra/" &&
-		cp "$k"/modindex/modules.* "$mods/"
+		mkdir -p "$mods/$dir" &&
+		cp "$file" "$mods/$dir/" &&
+		cp "$index"/modules.* "$mods/"
+}
+
+# devname_restore: the module as the batch had it, not from the overlay;
+# the overlay and the boot-time node gone.
+devname_restore() {
+	[ -d /sys/module/vhost_blk ] || insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko"
+	umount "/lib/modules/$(uname -r)" 2>/dev/null
+	[ -c /dev/vhost-blk ] || rm -f /dev/vhost-blk
+	rm -rf /tmp/devname /run/tmpfiles.d/static-nodes.conf
 }
 
 devname_modinfo() {
@@ -58,23 +72,25 @@ devname_open() {
 	grep -q "^vhost_blk " /proc/modules
 }
 
-devname_tests() {
+# devname_api_example PART: api-example on brd through the loaded module,
+# then the module as the batch had it (devname_restore).
+devname_api_example() {
 	local path
+	if path=$(setup_brd 2>&1); then
+		run "$1/api-example" "$G/api-example" "$path"
+		teardown_brd
+	else
+		echo "FAIL $1/api-example: $path"
+	fi
+	devname_restore
+}
+
+devname_tests() {
 	echo "# expect 6 devname"
 	run devname/udev-rule udevadm verify --no-style /repo/src/60-vhost-blk.rules
 	run devname/install devname_install
 	run devname/modinfo devname_modinfo
 	run devname/static-node devname_static_node
 	run devname/open-loads devname_open
-	if path=$(setup_brd 2>&1); then
-		run devname/api-example "$G/api-example" "$path"
-		teardown_brd
-	else
-		echo "FAIL devname/api-example: $path"
-	fi
-	# the module as the batch had it, not from the overlay's extra/
-	[ -d /sys/module/vhost_blk ] || insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko"
-	umount "/lib/modules/$(uname -r)" 2>/dev/null
-	[ -c /dev/vhost-blk ] || rm -f /dev/vhost-blk
-	rm -rf /tmp/devname /run/tmpfiles.d/static-nodes.conf
+	devname_api_example devname
 }
