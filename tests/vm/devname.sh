@@ -30,13 +30,15 @@ devname_install() {
 		cp "$index"/modules.* "$mods/"
 }
 
-# devname_restore: the module as the batch had it, not from the overlay;
-# the overlay and the boot-time node gone.
+# devname_restore: the module as the batch had it, not the one the open
+# loaded from the overlay; the overlay and the boot-time node (made by
+# systemd-tmpfiles, not devtmpfs: it outlives the module) gone.
 devname_restore() {
-	[ -d /sys/module/vhost_blk ] || insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko"
+	rmmod vhost_blk 2>/dev/null
 	umount "/lib/modules/$(uname -r)" 2>/dev/null
-	[ -c /dev/vhost-blk ] || rm -f /dev/vhost-blk
+	rm -f /dev/vhost-blk
 	rm -rf /tmp/devname /run/tmpfiles.d/static-nodes.conf
+	insmod "/repo/build/kmod/$(uname -r)/vhost_blk.ko"
 }
 
 devname_modinfo() {
