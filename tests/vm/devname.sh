@@ -1,10 +1,10 @@
 # The first open of /dev/vhost-blk loads the module (the devname alias);
 # sourced by batch.sh, which has run() and the loaded module. The module
-# goes into /lib/modules/$(uname -r)/extra (on an overlay, gone when the
-# part ends: another kernel's /lib/modules is read-only 9p) with the index
-# files depmod made of that tree on the build machine (build.sh module; in
-# the VM it takes minutes under TCG); modinfo and modules.devname must name
-# the alias; the module is removed, the node made as kmod static-nodes and
+# goes into /lib/modules/$(uname -r)/extra (on an overlay or a copy, gone
+# when the part ends: another kernel's /lib/modules is read-only 9p) with
+# the index files depmod made of that tree on the build machine (build.sh
+# module; in the VM it takes minutes under TCG); modinfo and
+# modules.devname must name the alias; the module is removed, the node made as kmod static-nodes and
 # systemd-tmpfiles make it at boot, and the first open must load the
 # module; api-example then runs through it. The udev rule
 # (src/60-vhost-blk.rules) must pass udevadm verify.
@@ -12,9 +12,24 @@
 
 DEVNAME_MINOR=250	# VHOST_BLK_MINOR in src/main.c
 
+# modules_writable MODULES DIR: the module tree MODULES made writable until
+# it is unmounted: an overlay (upper and work in DIR) where the kernel has
+# overlayfs; else (the debug kernel, built without it; its tree is a few
+# modules) a copy in DIR, on tmpfs, bind-mounted over it.
+modules_writable() {
+	local mods=$1 d=$2
+	mkdir -p "$d/upper" "$d/work" || return 1
+	if grep -qw overlay /proc/filesystems || modprobe -q overlay; then
+		mount -t overlay overlay -o "lowerdir=$mods,upperdir=$d/upper,workdir=$d/work" "$mods"
+	else
+		cp -a "$mods/." "$d/upper/" && mount --bind "$d/upper" "$mods"
+	fi
+}
+
 # devname_install [DIR MODULE INDEX]: MODULE (the batch's) into
-# /lib/modules/RELEASE/DIR (extra), on an overlay, with the index files in
-# INDEX (build/kmod/RELEASE/modindex) that depmod made of that tree.
+# /lib/modules/RELEASE/DIR (extra), made writable for the part, with the
+# index files in INDEX (build/kmod/RELEASE/modindex) that depmod made of
+# that tree.
 devname_install() {
 	local mods d=/tmp/devname dir=${1:-extra} k file index
 	k=/repo/build/kmod/$(uname -r)
@@ -23,15 +38,14 @@ devname_install() {
 	mods=/lib/modules/$(uname -r)
 	[ -f "$index/modules.dep" ] ||
 		{ echo "no $index: build.sh module makes it"; return 1; }
-	mkdir -p "$d/upper" "$d/work" &&
-		mount -t overlay overlay -o "lowerdir=$mods,upperdir=$d/upper,workdir=$d/work" "$mods" &&
+	modules_writable "$mods" "$d" &&
 		mkdir -p "$mods/$dir" &&
 		cp "$file" "$mods/$dir/" &&
 		cp "$index"/modules.* "$mods/"
 }
 
 # devname_restore: the module as the batch had it, not the one the open
-# loaded from the overlay; the overlay and the boot-time node (made by
+# loaded from /lib/modules; its mount and the boot-time node (made by
 # systemd-tmpfiles, not devtmpfs: it outlives the module) gone.
 devname_restore() {
 	rmmod vhost_blk 2>/dev/null
