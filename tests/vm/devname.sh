@@ -4,10 +4,10 @@
 # when the part ends: another kernel's /lib/modules is read-only 9p) with
 # the index files depmod made of that tree on the build machine (build.sh
 # module; in the VM it takes minutes under TCG); modinfo and
-# modules.devname must name the alias; the module is removed, the node made as kmod static-nodes and
-# systemd-tmpfiles make it at boot, and the first open must load the
-# module; api-example then runs through it. The udev rule
-# (src/60-vhost-blk.rules) must pass udevadm verify.
+# modules.devname must name the alias; the module is removed, the node
+# made as kmod static-nodes and systemd-tmpfiles make it at boot, and the
+# first open must load the module; api-example then runs through it. The
+# udev rule (src/60-vhost-blk.rules) must pass udevadm verify.
 # shellcheck shell=bash
 
 DEVNAME_MINOR=250	# VHOST_BLK_MINOR in src/main.c
