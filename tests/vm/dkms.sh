@@ -1,11 +1,11 @@
 # The module as the DKMS package built it (tests/vm/dkms-host.sh, on the
 # build machine, copied from updates/dkms to build/dkms/RELEASE/), loaded
 # by the first open of /dev/vhost-blk from updates/dkms; sourced by batch.sh
-# after devname.sh, whose steps it reuses. /lib/modules is overlaid (gone
-# when the part ends); the module goes where DKMS installs it, with the
-# index depmod made of that tree (dkms-host.sh, build.sh modindex), and the
-# batch's own module is never in /lib/modules: modprobe can only
-# find the DKMS one. api-example then runs through it.
+# after devname.sh, whose steps it reuses. /lib/modules is made writable
+# for the part (devname.sh's modules_writable); the module goes where DKMS
+# installs it, with the index depmod made of that tree (dkms-host.sh,
+# build.sh modindex), and the batch's own module is never in /lib/modules:
+# modprobe can only find the DKMS one. api-example then runs through it.
 # shellcheck shell=bash
 
 # The one vhost_blk in /lib/modules is the DKMS one, and modinfo finds it.

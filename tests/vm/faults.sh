@@ -173,7 +173,7 @@ nvme_tcp_fault() {
 }
 
 fault_tests() {
-	local scen engine why
+	local scen engine
 	local scens=(error-range flakey swap) engines=(bio kiocb)
 	local groups=" ${VBT_FAULTS:-dm nvme_tcp} "
 	[[ $groups == *" nvme_tcp "* ]] && nvme_tcp_faults
