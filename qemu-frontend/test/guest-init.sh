@@ -25,7 +25,10 @@
 # "wce fail: STEP: why" and do not stop the test. Parameters from the kernel
 # command line: vblk_serial=, vblk_sectors=, vblk_mig_serial= (the second
 # vhost-blk disk of the migration phase), vblk_phase=migrate (the migration
-# phase alone, at once).
+# phase alone, at once), vblk_mode=bridge: the disk is Debian's own QEMU's
+# vhost-user-blk-pci on vhost-blk-user (the same checks but the write
+# cache, resize and migration ones; the disk must have vblk_queues= queues,
+# and the one with serial vblk_ro_serial= must refuse writes).
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -165,10 +168,17 @@ phase1() {
 	[ "$ro" = 0 ] || fail "the disk is read-only"
 	[ "$cache" = "write back" ] || fail "no flush (VIRTIO_BLK_F_FLUSH): '$cache'"
 	say "device checks ok"
+	if [ -n "$(arg vblk_queues)" ]; then
+		n=$(ls $b/mq | wc -l)
+		[ "$n" = "$(arg vblk_queues)" ]
+		step_say bridge queues "$n queues in $b/mq, expected $(arg vblk_queues)"
+	fi
+	[ -z "$RODEV" ] || { why=$(readonly_refuses $RODEV); step_say bridge read-only "$why"; }
 
 	a=$(put_pattern a 0 4) || fail "pattern A: $a"
 	say "pattern A written and read back: md5 $a"
 
+	say "fio start"
 	res=$(fio_job) || fail "fio verify: $res"
 	say "fio verify ok: $res"
 
@@ -182,16 +192,7 @@ phase1() {
 		say "discard ok"
 	fi
 
-	mode=$(cache_mode $b)
-	[ "$mode" = "write back / write back" ]
-	step_say wce default "'$mode', not 'write back / write back'"
-	why=$(wce_set $b "write through" && wce_writes 96)
-	step_say wce write-through "$why"
-	why=$(wce_set $b "write back" && wce_writes 100)
-	step_say wce write-back "$why"
-	why=$(wce_set $b "write through")
-	step_say wce write-through-at-reboot "$why"
-
+	[ "$MODE" = bridge ] || wce_phase1 $b
 	if [ -n "$MIGDEV" ]; then
 		resize_phase
 	else
@@ -203,6 +204,28 @@ phase1() {
 	reboot -f
 	sleep 60
 	fail "reboot -f returned"
+}
+
+# readonly_refuses DEV: a read-only disk (ro flag set) whose writes fail
+readonly_refuses() {
+	[ "$(cat /sys/block/${1#/dev/}/ro)" = 1 ] ||
+		{ echo "$1 has ro $(cat /sys/block/${1#/dev/}/ro), expected 1"; return 1; }
+	! dd if=/dev/zero of=$1 bs=4096 count=1 oflag=direct status=none 2>/dev/null ||
+		{ echo "a write to $1 succeeded"; return 1; }
+}
+
+# The write cache steps of boot 1 on SYSBLOCK
+wce_phase1() {
+	b=$1
+	mode=$(cache_mode $b)
+	[ "$mode" = "write back / write back" ]
+	step_say wce default "'$mode', not 'write back / write back'"
+	why=$(wce_set $b "write through" && wce_writes 96)
+	step_say wce write-through "$why"
+	why=$(wce_set $b "write back" && wce_writes 100)
+	step_say wce write-back "$why"
+	why=$(wce_set $b "write through")
+	step_say wce write-through-at-reboot "$why"
 }
 
 # The migration phase (vblk_mig_serial=): one fio with a job on each disk,
@@ -274,12 +297,14 @@ phase2() {
 	b=$(put_pattern b 8 2) || fail "pattern B: $b"
 	say "pattern B written and read back: md5 $b"
 
-	sb=/sys/block/${DEV#/dev/}
-	mode=$(cache_mode $sb)
-	[ "$mode" = "write back / write back" ]
-	step_say wce after-reset "'$mode' after the reset, not 'write back / write back'"
-	why=$(wce_writes 104)
-	step_say wce write-after-reset "$why"
+	if [ "$MODE" != bridge ]; then
+		sb=/sys/block/${DEV#/dev/}
+		mode=$(cache_mode $sb)
+		[ "$mode" = "write back / write back" ]
+		step_say wce after-reset "'$mode' after the reset, not 'write back / write back'"
+		why=$(wce_writes 104)
+		step_say wce write-after-reset "$why"
+	fi
 
 	set_marker "VBLK-PHASE2 $1 $b"
 	say "phase2 ok md5a=$1 md5b=$b"
@@ -295,21 +320,26 @@ for m in $(cat /lib/modules.order); do
 done
 # The disks, by serial: the one under test (vhost-blk), the tools, and the
 # second vhost-blk disk of the migration phase if there is one.
-DEV= TOOLS= MIGDEV=
+DEV= TOOLS= MIGDEV= RODEV=
+MODE=$(arg vblk_mode)
 mig=$(arg vblk_mig_serial)
+ros=$(arg vblk_ro_serial)
 i=0
-while [ -z "$DEV" ] || [ -z "$TOOLS" ] || { [ -n "$mig" ] && [ -z "$MIGDEV" ]; }; do
+while [ -z "$DEV" ] || [ -z "$TOOLS" ] || { [ -n "$mig" ] && [ -z "$MIGDEV" ]; } ||
+	{ [ -n "$ros" ] && [ -z "$RODEV" ]; }; do
 	for b in /sys/block/vd*; do
 		[ -e "$b/serial" ] || continue
 		case $(cat "$b/serial") in
 		"$(arg vblk_serial)") DEV=/dev/${b##*/} ;;
 		vblk-tools) TOOLS=/dev/${b##*/} ;;
 		"${mig:-/}") MIGDEV=/dev/${b##*/} ;;
+		"${ros:-/}") RODEV=/dev/${b##*/} ;;
 		esac
 	done
 	i=$((i + 1))
-	[ $i -le 100 ] || fail "no disk with serial '$(arg vblk_serial)' (vhost-blk), 'vblk-tools'${mig:+ and '$mig'} after 10 s"
-	[ -n "$DEV" ] && [ -n "$TOOLS" ] && { [ -z "$mig" ] || [ -n "$MIGDEV" ]; } || sleep 0.1
+	[ $i -le 100 ] || fail "no disk with serial '$(arg vblk_serial)' (vhost-blk), 'vblk-tools'${mig:+ and '$mig'}${ros:+ and '$ros'} after 10 s"
+	[ -n "$DEV" ] && [ -n "$TOOLS" ] && { [ -z "$mig" ] || [ -n "$MIGDEV" ]; } &&
+		{ [ -z "$ros" ] || [ -n "$RODEV" ]; } || sleep 0.1
 done
 [ -b "$DEV" ] && [ -b "$TOOLS" ] || fail "no device node for $DEV or $TOOLS"
 mount -t ext4 -o ro "$TOOLS" $T || fail "cannot mount the tools disk $TOOLS"

@@ -249,22 +249,33 @@ MIG_DM=vblkmig			# dm-linear, 16 MiB of /dev/ram1: the bio engine's disk
 MIG_BDEV=			# its /dev/dm-N
 MIG_LIMIT=${VBLK_MIGRATE_LIMIT:-600}
 QEMU_PIDS=
+GNAME=guest			# the console's progress lines: "GNAME: ..."
+
+# nested_args "KERNEL-PARAMETERS" ARGS...: QARGS, the nested guest (kernel,
+# initramfs, tools disk last) with ARGS (its disks under test) and
+# guest-init.sh's parameters
+nested_args() {
+	local append="console=ttyS0 loglevel=5 panic=-1 $FAST $1"
+	shift
+	# shellcheck disable=SC2054 # commas inside the options
+	QARGS=("${BASE[@]}" -smp 1 -m 256 -bios qboot.rom
+		-device isa-debug-exit,iobase=0xf4,iosize=4
+		-kernel "/boot/vmlinuz-$(uname -r)" -initrd "$GUEST/initramfs.cpio"
+		"$@" -append "$append"
+		-drive if=none,id=tools,file="$GUEST/tools.img",format=raw,readonly=on
+		-device virtio-blk-pci,drive=tools,serial=vblk-tools)
+}
 
 # guest_args DISK-OPTIONS: QARGS, the same for every QEMU of the test (the
 # devices in the same order) but for the first vhost-blk disk's options
 guest_args() {
-	local append="console=ttyS0 loglevel=5 panic=-1 $FAST vblk_serial=$SERIAL vblk_sectors=$SECTORS"
-	QARGS=("${BASE[@]}" -smp 1 -m 256 -bios qboot.rom
-		-device isa-debug-exit,iobase=0xf4,iosize=4
-		-kernel "/boot/vmlinuz-$(uname -r)" -initrd $GUEST/initramfs.cpio
-		-device "vhost-blk-pci,id=vblk0,$1,serial=$SERIAL,num-queues=2")
+	local append="vblk_serial=$SERIAL vblk_sectors=$SECTORS"
+	local devs=(-device "vhost-blk-pci,id=vblk0,$1,serial=$SERIAL,num-queues=2")
 	if [ $demo = 0 ]; then
 		append="$append vblk_mig_serial=$MIG_SERIAL${ONLY:+ vblk_phase=$ONLY}"
-		QARGS+=(-device "vhost-blk-pci,id=vblk1,path=$MIG_BDEV,engine=bio,serial=$MIG_SERIAL")
+		devs+=(-device "vhost-blk-pci,id=vblk1,path=$MIG_BDEV,engine=bio,serial=$MIG_SERIAL")
 	fi
-	QARGS+=(-append "$append"
-		-drive if=none,id=tools,file=$GUEST/tools.img,format=raw,readonly=on
-		-device virtio-blk-pci,drive=tools,serial=vblk-tools)
+	nested_args "$append" "${devs[@]}"
 }
 
 console() {
@@ -276,7 +287,7 @@ console() {
 			echo "guest| $line"
 		else
 			case $line in
-			*"VBLK: "*) say "guest: ${line#*VBLK: }" ;;
+			*"VBLK: "*) say "$GNAME: ${line#*VBLK: }" ;;
 			esac
 		fi
 	done <$MIG/$1.out
@@ -444,6 +455,12 @@ boot_guest() {
 	t=$(date +%s)
 	guest_args "path=$IMG"
 	start_qemu A
+	if [ $demo = 0 ] && [ "$ONLY" != migrate ]; then
+		# The stock QEMU's guest, alongside on the test host's other vCPU
+		BR_T0=$(date +%s)
+		( bridge_guest ) &
+		BR_JOB=$!
+	fi
 	if [ $demo = 0 ]; then
 		if [ "$ONLY" != migrate ] &&
 			wait_for $LOG "VBLK: .*(resize wait sectors|FAIL)" "$BOOT_LIMIT" A &&
@@ -469,7 +486,10 @@ boot_guest() {
 	fi
 	# shellcheck disable=SC2086
 	kill -9 $QEMU_PIDS 2>/dev/null
-	wait
+	# (not the stock QEMU's guest: the script waits for it at the end)
+	for j in $(jobs -p); do
+		[ "$j" = "$BR_JOB" ] || wait "$j"
+	done
 	# Each QEMU's stderr and last monitor answers, kept with the output
 	mkdir -p /out/qemus && cp $MIG/*.err $MIG/*-mon.log /out/qemus/ 2>/dev/null
 	grep -h 'qemu-system-x86_64:' $MIG/*.err 2>/dev/null | head -n 5 |
@@ -561,27 +581,73 @@ migration_results() {
 	mig_missing "not reached: ${why:-see the progress lines and $LOG}"
 }
 
-guest_results() {
-	local rc=$1 why boots a b got V='VBLK: \[[0-9.]+\]'
+# The guest's results in $LOG, for both guests. guest_why RC: why the
+# guest's checks that did not pass failed (its FAIL line, a time-out, ...)
+V='VBLK: \[[0-9.]+\]'
+guest_why() {
+	local why
 	why=$(grep -m1 -E "$V FAIL" $LOG | sed -E "s/.*$V FAIL //")
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	if [ "$1" = 124 ] || [ "$1" = 137 ]; then
 		why="${why:-no result within ${BOOT_LIMIT}s; last lines: $(grep -v '^$' $LOG | oneline 3)}"
 	fi
-	[ -n "$why" ] || why="not reached; QEMU exited $rc; last lines: $(grep -v '^$' $LOG | oneline 3)"
-	expect() {
-		if grep -qE "$V $2" $LOG; then pass "$1"; else fail "$1" "$why"; fi
-	}
-	# step_expect NAME KIND STEP: the guest's "KIND ok: STEP", or its
-	# "KIND fail: STEP: why" (guest-init.sh's step_say)
-	step_expect() {
-		local w
-		if grep -qE "$V $2 ok: $3\$" $LOG; then
-			pass "$1"
-		else
-			w=$(sed -nE "s/.*$V $2 fail: $3: //p" $LOG | head -n 1)
-			fail "$1" "${w:-$why}"
-		fi
-	}
+	echo "${why:-not reached; QEMU exited $1; last lines: $(grep -v '^$' $LOG | oneline 3)}"
+}
+# expect NAME PATTERN: PASS if the guest said it, else FAIL with $why
+expect() {
+	if grep -qE "$V $2" $LOG; then pass "$1"; else fail "$1" "$why"; fi
+}
+# step_expect NAME KIND STEP: the guest's "KIND ok: STEP", or its
+# "KIND fail: STEP: why" (guest-init.sh's step_say)
+step_expect() {
+	local w
+	if grep -qE "$V $2 ok: $3\$" $LOG; then
+		pass "$1"
+	else
+		w=$(sed -nE "s/.*$V $2 fail: $3: //p" $LOG | head -n 1)
+		fail "$1" "${w:-$why}"
+	fi
+}
+# guest_end PREFIX RC: the guest's reboot, power-off (QEMU's exit RC) and
+# kernel log
+guest_end() {
+	local boots
+	boots=$(grep -cE "$V init started" $LOG)
+	if [ "$boots" = 2 ] && grep -qE "$V phase1 ok" $LOG; then
+		pass "$1-reboot"
+	else
+		fail "$1-reboot" "the guest booted $boots times; expected 2 (${why})"
+	fi
+	# 33: the guest's power switch (isa-debug-exit) with 0x10, its success
+	if [ "$2" = 33 ]; then
+		pass "$1-poweroff"
+	else
+		fail "$1-poweroff" "QEMU exited $2, not 33 (the guest's power switch after success)"
+	fi
+	if grep -qE 'BUG:|WARNING:|Oops|general protection|Call Trace|Kernel panic|blocked for more than' $LOG; then
+		fail "$1-kernel-log" "the guest's kernel reported a problem (see ${LOG#/out/} in the VM's output directory)"
+	else
+		pass "$1-kernel-log"
+	fi
+}
+# image_why IMAGE: what the guest said it wrote (patterns A and B, the
+# marker) is in IMAGE, and the MiB it discarded reads as zeroes; prints why not
+image_why() {
+	local a b got
+	read -r a b < <(sed -nE "s/.*$V phase2 ok md5a=([0-9a-f]+) md5b=([0-9a-f]+).*/\1 \2/p" $LOG)
+	[ -n "${a:-}" ] || { echo "the guest reported no checksums"; return; }
+	got=$(dd if="$1" bs=1M count=4 iflag=direct status=none | md5sum | cut -d' ' -f1)
+	[ "$got" = "$a" ] || { echo "pattern A: the guest wrote $a, $1 has $got"; return; }
+	got=$(dd if="$1" bs=1M skip=8 count=2 iflag=direct status=none | md5sum | cut -d' ' -f1)
+	[ "$got" = "$b" ] || { echo "pattern B: the guest wrote $b, $1 has $got"; return; }
+	got=$(dd if="$1" bs=512 skip=131072 count=1 status=none | tr -d '\000' | head -n 1)
+	[ "$got" = "VBLK-PHASE2 $a $b" ] || { echo "the marker reads '$got'"; return; }
+	cmp -s -n 1048576 -i $((48 << 20)):0 "$1" /dev/zero ||
+		echo "the discarded MiB at 48 MiB is not zeroes"
+}
+
+guest_results() {
+	local rc=$1 why a got
+	why=$(guest_why "$rc")
 	# wce_trace NAME OFF FUA STEP: the 8 writes of the guest's STEP at OFF MiB
 	# all went to the backend with FUA (FUA 1), or none did (FUA 0)
 	wce_trace() {
@@ -616,12 +682,6 @@ guest_results() {
 	step_expect guest-wce-write-back wce write-back
 	wce_trace wce-write-back-no-fua 100 0 write-back
 	step_expect guest-wce-write-through-at-reboot wce write-through-at-reboot
-	boots=$(grep -cE "$V init started" $LOG)
-	if [ "$boots" = 2 ] && grep -qE "$V phase1 ok" $LOG; then
-		pass guest-reboot
-	else
-		fail guest-reboot "the guest booted $boots times; expected 2 (${why})"
-	fi
 	# Online resize (resize_host): what the guest saw, wrote and read back
 	step_expect resize-grow-file resize grow-file
 	step_expect resize-grow-bdev resize grow-bdev
@@ -642,30 +702,10 @@ guest_results() {
 	expect guest-write-after-reboot "phase2 ok"
 	step_expect guest-wce-after-reset wce after-reset
 	wce_trace wce-after-reset-no-fua 104 0 write-after-reset
-	# 33: the guest's power switch (isa-debug-exit) with 0x10, its success
-	if [ "$rc" = 33 ]; then
-		pass guest-poweroff
-	else
-		fail guest-poweroff "QEMU exited $rc, not 33 (the guest's power switch after success)"
-	fi
-	if grep -qE 'BUG:|WARNING:|Oops|general protection|Call Trace|Kernel panic|blocked for more than' $LOG; then
-		fail guest-kernel-log "the guest's kernel reported a problem (see guest-console.log in the VM's output directory)"
-	else
-		pass guest-kernel-log
-	fi
+	guest_end guest "$rc"
 
 	# From outside: what the guest said it wrote is in the image.
-	read -r a b < <(sed -nE "s/.*$V phase2 ok md5a=([0-9a-f]+) md5b=([0-9a-f]+).*/\1 \2/p" $LOG)
-	got=$(dd if=$IMG bs=1M count=4 iflag=direct status=none | md5sum | cut -d' ' -f1)
-	why=
-	[ -n "${a:-}" ] || why="the guest reported no checksums"
-	[ -z "$why" ] && [ "$got" != "$a" ] && why="pattern A: the guest wrote $a, the image has $got"
-	got=$(dd if=$IMG bs=1M skip=8 count=2 iflag=direct status=none | md5sum | cut -d' ' -f1)
-	[ -z "$why" ] && [ "$got" != "$b" ] && why="pattern B: the guest wrote $b, the image has $got"
-	got=$(dd if=$IMG bs=512 skip=131072 count=1 status=none | tr -d '\000' | head -n 1)
-	[ -z "$why" ] && [ "$got" != "VBLK-PHASE2 $a $b" ] && why="the marker reads '$got'"
-	[ -z "$why" ] && ! cmp -s -n 1048576 -i $((48 << 20)):0 $IMG /dev/zero &&
-		why="the discarded MiB at 48 MiB is not zeroes"
+	why=$(image_why $IMG)
 	if [ -z "$why" ]; then pass image-from-host; else fail image-from-host "$why"; fi
 	# The resized image: its size, and what the guest wrote into the new space
 	read -r a < <(sed -nE "s/.*$V resize done md5c=([0-9a-f-]+) .*/\1/p" $LOG)
@@ -679,12 +719,145 @@ guest_results() {
 	fi
 }
 
+# The stock QEMU (issue #22): Debian's own qemu-system-x86_64 boots the
+# same nested guest (guest-init.sh with vblk_mode=bridge) on two
+# vhost-user-blk-pci disks served by vhost-blk-user daemons: a raw image of
+# its own on the XFS mount (2 queues) and a read-only one. Runs in a
+# subshell, in the background, alongside the patched QEMU's guest (which
+# keeps one of the test host's two vCPUs busy): its own $MIG and $LOG.
+QSTOCK=/usr/bin/qemu-system-x86_64
+VUB=/repo/build/guest/vhost-blk-user
+BR_DIR=/tmp/vblk-bridge
+BR_IMG=$MNT/bridge.raw
+BR_RO=$MNT/bridge-ro.raw
+BR_SECTORS=$((SECTORS / 2 + 2048))	# 65 MiB: the marker at 64 MiB inside
+BR_SERIAL=vblk-bridge-1
+BR_RO_SERIAL=vblk-bridge-ro
+BR_T0=
+BR_JOB=
+
+# start_daemon NAME BACKEND OPTIONS...: vhost-blk-user on $BR_DIR/NAME.sock;
+# its pid in $BR_DIR/NAME.dpid, its stderr in NAME.derr; says why it failed
+# in NAME.why (not in a $(...): the daemon would hold its pipe open)
+start_daemon() {
+	local n=$1 b=$2
+	shift 2
+	rm -f $BR_DIR/$n.sock
+	"$VUB" --socket $BR_DIR/$n.sock --backend "$b" "$@" >/dev/null 2>$BR_DIR/$n.derr &
+	echo $! >$BR_DIR/$n.dpid
+	for _ in $(seq 100); do
+		[ -S $BR_DIR/$n.sock ] && return 0
+		kill -0 "$(cat $BR_DIR/$n.dpid)" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "vhost-blk-user $* on $b did not listen: $(oneline 2 <$BR_DIR/$n.derr)" >$BR_DIR/$n.why
+	return 1
+}
+
+# cpu_ticks PID: "DAEMON WORKERS", the utime + stime (clock ticks) of the
+# process's own threads and of its vhost worker threads (vhost-PID)
+cpu_ticks() {
+	local t comm st f main=0 work=0
+	for t in /proc/"$1"/task/*; do
+		comm=$(cat "$t/comm" 2>/dev/null) && st=$(cat "$t/stat" 2>/dev/null) || continue
+		read -r -a f <<<"${st##*) }"	# f[0] is field 3 (state)
+		case $comm in
+		vhost-*) work=$((work + f[11] + f[12])) ;;
+		*) main=$((main + f[11] + f[12])) ;;
+		esac
+	done
+	echo "$main $work"
+}
+
+bridge_guest() {
+	local why='' rc dpid m0 w0 m1='' w1 t0 t1 n
+	MIG=$BR_DIR LOG=/out/bridge-console.log Q=$QSTOCK GNAME="bridge guest"
+	rm -rf $BR_DIR && mkdir -p $BR_DIR && : >$LOG
+	if ! truncate -s $((BR_SECTORS * 512)) $BR_IMG ||
+		! dd if=/dev/urandom of=$BR_RO bs=1M count=4 status=none; then
+		why="cannot create $BR_IMG and $BR_RO"
+	elif ! start_daemon rw $BR_IMG --num-queues 2 --serial $BR_SERIAL; then
+		why=$(cat $BR_DIR/rw.why)
+	elif ! start_daemon ro $BR_RO --read-only --serial $BR_RO_SERIAL; then
+		why=$(cat $BR_DIR/ro.why)
+	fi
+	if [ -n "$why" ]; then
+		fail bridge-daemons "$why"
+		return
+	fi
+	pass bridge-daemons
+	dpid=$(cat $BR_DIR/rw.dpid)
+	nested_args "vblk_mode=bridge vblk_serial=$BR_SERIAL vblk_sectors=$BR_SECTORS vblk_queues=2 vblk_ro_serial=$BR_RO_SERIAL" \
+		-object memory-backend-memfd,id=mem,size=256M,share=on -machine memory-backend=mem \
+		-chardev socket,id=vub0,path=$BR_DIR/rw.sock -device vhost-user-blk-pci,chardev=vub0,num-queues=2 \
+		-chardev socket,id=vub1,path=$BR_DIR/ro.sock -device vhost-user-blk-pci,chardev=vub1,num-queues=1
+	say "bridge: $("$Q" --version | head -n1) on vhost-blk-user (pid $dpid; $BR_IMG, 2 queues) and a read-only disk"
+	start_qemu S
+	# The daemon's CPU time while the guest's fio writes and verifies
+	if wait_for $LOG "VBLK: .*(fio start|FAIL)" "$BOOT_LIMIT" S && grep -qE "VBLK: .*fio start" $LOG; then
+		read -r m0 w0 < <(cpu_ticks "$dpid")
+		t0=$SECONDS
+		wait_for $LOG "VBLK: .*(fio verify ok|FAIL)" "$BOOT_LIMIT" S
+		read -r m1 w1 < <(cpu_ticks "$dpid")
+		t1=$SECONDS
+	fi
+	timeout "$BOOT_LIMIT" tail --pid="$(qpid S)" -f /dev/null
+	if running S; then
+		kill -9 "$(qpid S)"
+		wait "$(qpid S)"
+		rc=124
+	else
+		wait "$(qpid S)"
+		rc=$?
+	fi
+	say "the bridge guest ran $(( $(date +%s) - BR_T0 ))s; Debian's QEMU exited $rc"
+	grep -h 'qemu-system-x86_64:' $BR_DIR/S.err 2>/dev/null | head -n 5 |
+		while IFS= read -r l; do say "bridge: $l"; done
+	why=$(guest_why "$rc")
+	expect bridge-device "device checks ok"
+	step_expect bridge-queues bridge queues
+	step_expect bridge-read-only bridge read-only
+	expect bridge-fio-verify "fio verify ok"
+	expect bridge-discard "discard ok"
+	if [ -z "${m1:-}" ]; then
+		fail bridge-cpu "the guest's fio did not run: $why"
+	else
+		say "bridge: cpu during the guest's fio ($((t1 - t0))s): daemon's own thread(s) $m0 -> $m1 ticks, its vhost worker(s) $w0 -> $w1 ticks ($(getconf CLK_TCK) a second)"
+		if [ $((m1 - m0)) -gt 5 ]; then
+			fail bridge-cpu "the daemon's own threads used $((m1 - m0)) ticks during the guest's fio (worker $((w1 - w0))): it is in the data path"
+		elif [ $((w1 - w0)) -lt 2 ] || [ $((w1 - w0)) -le $((m1 - m0)) ]; then
+			fail bridge-cpu "the vhost worker used $((w1 - w0)) ticks during the guest's fio, the daemon $((m1 - m0)): is the kernel in the data path?"
+		else
+			pass bridge-cpu
+		fi
+	fi
+	expect bridge-data-after-reboot "fio data intact after the reboot"
+	expect bridge-write-after-reboot "phase2 ok"
+	guest_end bridge "$rc"
+	read -r m1 w1 < <(cpu_ticks "$dpid")
+	say "bridge: cpu over the whole boot: daemon's own thread(s) $m1 ticks, its vhost worker(s) $w1 ticks"
+	why=$(image_why $BR_IMG)
+	if [ -z "$why" ]; then pass bridge-image-from-host; else fail bridge-image-from-host "$why"; fi
+	# The daemons stop at SIGTERM, their sockets removed
+	why=
+	for n in rw ro; do
+		kill -TERM "$(cat $BR_DIR/$n.dpid)"
+		timeout 20 tail --pid="$(cat $BR_DIR/$n.dpid)" -f /dev/null ||
+			{ kill -9 "$(cat $BR_DIR/$n.dpid)"; why="$why the $n daemon ignored SIGTERM;"; }
+		wait "$(cat $BR_DIR/$n.dpid)"
+		[ ! -e $BR_DIR/$n.sock ] || why="$why $BR_DIR/$n.sock remained;"
+	done
+	if [ -z "$why" ]; then pass bridge-daemons-exit; else fail bridge-daemons-exit "$why"; fi
+	mkdir -p /out/qemus && cp $BR_DIR/S.err /out/qemus/bridge-S.err && cp $BR_DIR/*.derr /out/qemus/ 2>/dev/null
+}
+
 say "QEMU $("$Q" --version 2>/dev/null | head -n1 | sed 's/.*version //'); $(cat /repo/build/qemu/VERSION 2>/dev/null)"
-# device_cases 19, guest_results 28, migration 9, no-leaks 1 (check.sh counts them)
+# device_cases 19, guest_results 28, migration 9, no-leaks 1, the stock
+# QEMU's guest 14 (check.sh counts them)
 if [ "$ONLY" = migrate ]; then
 	echo "# expect 10 qemu"
 elif [ $demo = 0 ]; then
-	echo "# expect 57 qemu"
+	echo "# expect 71 qemu"
 fi
 setup || exit 1
 if [ $demo = 1 ] || [ "$ONLY" = migrate ]; then
@@ -693,6 +866,11 @@ else
 	device_cases || exit 1
 fi
 boot_guest
+if [ -n "$BR_JOB" ]; then
+	t=$(date +%s)
+	wait "$BR_JOB"
+	say "the stock QEMU's guest added $(( $(date +%s) - t ))s after the patched one's end (it started ${BR_T0:+$(( t - BR_T0 ))s before that})"
+fi
 if out=$(no_leaks); then pass no-leaks; else fail no-leaks "$out"; fi
 umount $MNT
 dmsetup remove $MIG_DM

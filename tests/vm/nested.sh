@@ -3,8 +3,9 @@
 # (qemu-frontend/build.sh) and the nested guest (qemu-frontend/test/
 # mkguest.sh: the test host's kernel, an initramfs, a disk with fio), then boot the
 # test host once and run nested-vm.sh there: QEMU, nested under TCG, boots a
-# guest whose /dev/vda is a vhost-blk-pci device. Prints "PASS name" and
-# "FAIL name: why" lines on stdout, progress on stderr.
+# guest whose /dev/vda is a vhost-blk-pci device, and Debian's own QEMU
+# boots the same guest on vhost-blk-user (vhost-user-blk-pci) alongside it.
+# Prints "PASS name" and "FAIL name: why" lines on stdout, progress on stderr.
 #   nested.sh             build what is missing, run the test
 #   nested.sh --prepare   only build: build/qemu/qemu-system-x86_64 and the
 #                         nested guest, build/qemu/guest/ (make qemu, demo)
