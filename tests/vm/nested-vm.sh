@@ -14,6 +14,9 @@
 # refused; this script checks the image from outside, and in the module's
 # tracepoints that the writes of each cache mode carried FUA or not. Prints "PASS qemu/NAME" or "FAIL qemu/NAME: why"; progress lines
 # start with "vbt: ". The guest's console is kept in /out/guest-console.log.
+# Alongside boot 1, Debian's own QEMU boots the same guest on vhost-blk-user
+# (vhost-user-blk-pci, 2 queues, a read-only disk; bridge_guest, issue #22):
+# "qemu/bridge-*", its console in /out/bridge-console.log.
 #   nested-vm.sh [--demo]   --demo: only the boot, showing the guest's console
 # VBLK_NESTED_ONLY=migrate: only the migrations, the guest starting with them;
 # VBLK_NESTED_ONLY=bridge: only Debian's QEMU on vhost-blk-user (shorter
