@@ -27,8 +27,10 @@
 # vhost-blk disk of the migration phase), vblk_phase=migrate (the migration
 # phase alone, at once), vblk_mode=bridge: the disk is Debian's own QEMU's
 # vhost-user-blk-pci on vhost-blk-user (the same checks but the write
-# cache, resize and migration ones; the disk must have vblk_queues= queues,
-# and the one with serial vblk_ro_serial= must refuse writes).
+# cache and resize ones; the disk must have vblk_queues= queues, the one
+# with serial vblk_ro_serial= must refuse writes, and with vblk_mig_offset=
+# the migration phase writes to the disk under test alone). vblk_mig_offset=:
+# where the migration phase writes on the disk under test.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -102,14 +104,13 @@ step_say() {
 }
 
 # The fio job; the second boot runs it again with --verify_only. fio runs
-# from the tools disk, through its loader.
+# from the tools disk (static: mkfio.sh).
 T=/tools
-FIOLIBS=$T/lib/x86_64-linux-gnu:$T/usr/lib/x86_64-linux-gnu/ceph
 fio() {
-	$T/lib64/ld-linux-x86-64.so.2 --library-path $FIOLIBS $T/bin/fio "$@"
+	$T/bin/fio "$@"
 }
 FIO="--name=vblk --offset=16M --size=4M --rw=randwrite
-	--bsrange=4k-64k --ioengine=libaio --iodepth=8 --direct=1
+	--bsrange=4k-64k --ioengine=io_uring --iodepth=8 --direct=1
 	--verify=crc32c --verify_fatal=1 --randrepeat=1"
 fio_job() {
 	# shellcheck disable=SC2086
@@ -232,22 +233,24 @@ wce_phase1() {
 # random writes over 1 MiB again and again, each block read back and
 # checked soon after it is written (verify_backlog), until "vblk-stop".
 # One fio for all of it: starting fio takes a minute here (TCG in TCG).
-MIGFIO="--rw=randwrite --size=1M --bsrange=4k-64k --ioengine=libaio
+MIGFIO="--rw=randwrite --size=1M --bsrange=4k-64k --ioengine=io_uring
 	--iodepth=8 --direct=1 --verify=crc32c --verify_fatal=1
 	--verify_backlog=16 --time_based --runtime=3600"
 # sectors written to a disk so far
 written() { awk '{ print $7 }' /sys/block/${1#/dev/}/stat; }
 
+# migrate_phase [MIGDEV]: without MIGDEV (vblk_mode=bridge) fio writes to
+# the disk under test only, and "mig io" and "md5bdev" repeat its figures
 migrate_phase() {
-	mdev=$1
+	mdev=${1:-$DEV}
+	jobs="--name=dev --filename=$DEV --offset=$(arg vblk_mig_offset)"
+	[ -z "$1" ] || jobs="$jobs --name=bdev --filename=$mdev --offset=0"
 	tok=$(head -c 16 /dev/urandom | md5sum | cut -d' ' -f1)
 	echo "$tok" >/tmp/token
 	# fio itself in the background, not a shell running it: it gets the
 	# SIGINT that stops it
 	# shellcheck disable=SC2086
-	$T/lib64/ld-linux-x86-64.so.2 --library-path $FIOLIBS $T/bin/fio \
-		$MIGFIO --name=dev --filename=$DEV --offset=112M \
-		--name=bdev --filename=$mdev --offset=0 >/tmp/mig.fio 2>&1 &
+	$T/bin/fio $MIGFIO $jobs >/tmp/mig.fio 2>&1 &
 	pf=$!
 	# The writes go on: the sectors each disk has written, now and then
 	( while sleep 10; do say "mig io $(written $DEV) $(written $mdev)"; done ) &
@@ -309,6 +312,7 @@ phase2() {
 	set_marker "VBLK-PHASE2 $1 $b"
 	say "phase2 ok md5a=$1 md5b=$b"
 	[ -n "$MIGDEV" ] && migrate_phase $MIGDEV
+	[ "$MODE" = bridge ] && [ -n "$(arg vblk_mig_offset)" ] && migrate_phase
 	power_off 020
 }
 

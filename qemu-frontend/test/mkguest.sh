@@ -5,15 +5,16 @@
 #                   and their dependencies,
 #                   guest-init.sh as /init (the kernel is the test host's
 #                   /boot/vmlinuz-KREL)
-#   tools.img       ext2 image with fio and every library it links: a second,
-#                   read-only disk, read on demand (as an initramfs its 60 MiB
-#                   take minutes to load in the nested guest)
-#   mkguest.sh KREL OUTDIR
+#   tools.img       ext2 image with FIO (a static fio, mkfio.sh) as bin/fio:
+#                   a second, read-only disk, read on demand
+#   mkguest.sh KREL OUTDIR FIO
 set -eu
-krel=${1:?usage: mkguest.sh KREL OUTDIR}
-out=${2:?usage: mkguest.sh KREL OUTDIR}
+usage="usage: mkguest.sh KREL OUTDIR FIO"
+krel=${1:?$usage}
+out=${2:?$usage}
+fio=${3:?$usage}
 here=$(dirname "$0")
-for f in /bin/busybox /usr/bin/fio; do
+for f in /bin/busybox "$fio"; do
 	[ -e "$f" ] || { echo "error: $f is missing from the test host" >&2; exit 1; }
 done
 /bin/busybox --list | grep -qx poweroff ||
@@ -46,15 +47,10 @@ cp "$here/guest-init.sh" "$r/init"
 chmod 755 "$r/init"
 (cd "$r" && find . | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
 
-# The tools disk: fio and its libraries at the paths the loader found them.
+# The tools disk: the static fio.
 t="$work/tools"
 mkdir -p "$t/bin"
-cp /usr/bin/fio "$t/bin/"
-ldd /usr/bin/fio | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }' |
-	while read -r lib; do
-		mkdir -p "$t${lib%/*}"
-		cp -L "$lib" "$t$lib"
-	done
+cp "$fio" "$t/bin/fio"
 rm -f "$out/tools.img"
 mke2fs -q -t ext2 -L vblk-tools -d "$t" "$out/tools.img" \
 	"$(( $(du -sm "$t" | cut -f1) + 16 ))M"

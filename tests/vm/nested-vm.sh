@@ -277,7 +277,7 @@ guest_args() {
 	local append="vblk_serial=$SERIAL vblk_sectors=$SECTORS"
 	local devs=(-device "vhost-blk-pci,id=vblk0,$1,serial=$SERIAL,num-queues=2")
 	if [ $demo = 0 ]; then
-		append="$append vblk_mig_serial=$MIG_SERIAL${ONLY:+ vblk_phase=$ONLY}"
+		append="$append vblk_mig_serial=$MIG_SERIAL vblk_mig_offset=112M${ONLY:+ vblk_phase=$ONLY}"
 		devs+=(-device "vhost-blk-pci,id=vblk1,path=$MIG_BDEV,engine=bio,serial=$MIG_SERIAL")
 	fi
 	nested_args "$append" "${devs[@]}"
@@ -774,8 +774,60 @@ cpu_ticks() {
 	echo "$main $work"
 }
 
+# bridge_qargs RW RO: QARGS, the bridge guest on the daemons RW and RO
+bridge_qargs() {
+	nested_args "vblk_mode=bridge vblk_serial=$BR_SERIAL vblk_sectors=$BR_SECTORS vblk_queues=2 vblk_ro_serial=$BR_RO_SERIAL vblk_mig_offset=24M" \
+		-object memory-backend-memfd,id=mem,size=256M,share=on -machine memory-backend=mem \
+		-chardev socket,id=vub0,path=$BR_DIR/$1.sock -device vhost-user-blk-pci,chardev=vub0,num-queues=2 \
+		-chardev socket,id=vub1,path=$BR_DIR/$2.sock -device vhost-user-blk-pci,chardev=vub1,num-queues=1
+}
+
+# bridge_migrate: while the guest's fio writes and verifies (its migration
+# phase, at 24 MiB), from Debian's QEMU S on the daemons rw and ro to a
+# second Debian QEMU T on two new daemons on the same files (QEMU sets the
+# dirty log up through the daemon: SET_LOG_BASE, VHOST_F_LOG_ALL); then
+# the guest stops and checks. Says why it failed in $BR_DIR/mig.why (not
+# in a $(...): QEMU's console reader would hold its pipe open).
+bridge_migrate() {
+	local st io
+	if ! wait_for $LOG "VBLK: .*(migrate ready|FAIL)" "$BOOT_LIMIT" S ||
+		! grep -qE "VBLK: .*migrate ready" $LOG; then
+		echo "the guest did not say 'migrate ready' within ${BOOT_LIMIT}s; last lines: $(grep -v '^$' $LOG | oneline 3)" >$BR_DIR/mig.why
+		return
+	fi
+	if ! start_daemon rw2 $BR_IMG --num-queues 2 --serial $BR_SERIAL; then
+		cp $BR_DIR/rw2.why $BR_DIR/mig.why
+		return
+	elif ! start_daemon ro2 $BR_RO --read-only --serial $BR_RO_SERIAL; then
+		cp $BR_DIR/ro2.why $BR_DIR/mig.why
+		return
+	fi
+	bridge_qargs rw2 ro2
+	start_qemu T -incoming "unix:$BR_DIR/T.sock"
+	for _ in $(seq 60); do [ -S $BR_DIR/T.sock ] && break; sleep 1; done
+	wrote_more "0 0" "$BOOT_LIMIT" S ||
+		say "bridge: the guest's fio did not start writing (the migration fails below)"
+	hmp S "migrate_set_parameter downtime-limit 2000"
+	hmp S "migrate -d unix:$BR_DIR/T.sock"
+	st=$(mig_wait S)
+	if [ "$st" != completed ]; then
+		echo "the migration from Debian's QEMU S to T: $st; T said: $(oneline 2 <$BR_DIR/T.err); S said: $(oneline 2 <$BR_DIR/S.err)" >$BR_DIR/mig.why
+		kill -9 "$(qpid T)" 2>/dev/null
+		return
+	fi
+	say "bridge: migration S to T: total time $(mig_info S "total time"), downtime $(mig_info S downtime)"
+	io=$(mig_io)
+	stop_qemu S
+	echo T >$BR_DIR/current
+	if ! wrote_more "$io" 600 T; then
+		echo "the guest wrote no more after the migration: $io, then $(mig_io)" >$BR_DIR/mig.why
+		return
+	fi
+	timeout 10 sh -c "printf 'vblk-stop\n' >$BR_DIR/T.in"
+}
+
 bridge_guest() {
-	local why='' rc dpid m0 w0 m1='' w1 t0 t1 n
+	local why='' rc dpid m0 w0 m1='' w1 t0 t1 n cur mwhy m got
 	MIG=$BR_DIR LOG=/out/bridge-console.log Q=$QSTOCK GNAME="bridge guest"
 	# 2 vCPUs: virtio_blk uses no more queues than the guest has CPUs (the
 	# second vCPU idles but for the guest's second queue)
@@ -795,10 +847,8 @@ bridge_guest() {
 	fi
 	pass bridge-daemons
 	dpid=$(cat $BR_DIR/rw.dpid)
-	nested_args "vblk_mode=bridge vblk_serial=$BR_SERIAL vblk_sectors=$BR_SECTORS vblk_queues=2 vblk_ro_serial=$BR_RO_SERIAL" \
-		-object memory-backend-memfd,id=mem,size=256M,share=on -machine memory-backend=mem \
-		-chardev socket,id=vub0,path=$BR_DIR/rw.sock -device vhost-user-blk-pci,chardev=vub0,num-queues=2 \
-		-chardev socket,id=vub1,path=$BR_DIR/ro.sock -device vhost-user-blk-pci,chardev=vub1,num-queues=1
+	bridge_qargs rw ro
+	echo S >$BR_DIR/current
 	say "bridge: $("$Q" --version | head -n1) on vhost-blk-user (pid $dpid; $BR_IMG, 2 queues) and a read-only disk"
 	start_qemu S
 	# The daemon's CPU time while the guest's fio writes and verifies
@@ -809,17 +859,20 @@ bridge_guest() {
 		read -r m1 w1 < <(cpu_ticks "$dpid")
 		t1=$SECONDS
 	fi
-	timeout "$BOOT_LIMIT" tail --pid="$(qpid S)" -f /dev/null
-	if running S; then
-		kill -9 "$(qpid S)"
-		wait "$(qpid S)"
+	bridge_migrate
+	mwhy=$(cat $BR_DIR/mig.why 2>/dev/null)
+	cur=$(cat $BR_DIR/current)
+	timeout "$BOOT_LIMIT" tail --pid="$(qpid $cur)" -f /dev/null
+	if running $cur; then
+		kill -9 "$(qpid $cur)"
+		wait "$(qpid $cur)"
 		rc=124
 	else
-		wait "$(qpid S)"
+		wait "$(qpid $cur)"
 		rc=$?
 	fi
-	say "the bridge guest ran $(( $(date +%s) - BR_T0 ))s; Debian's QEMU exited $rc"
-	grep -h 'qemu-system-x86_64:' $BR_DIR/S.err 2>/dev/null | head -n 5 |
+	say "the bridge guest ran $(( $(date +%s) - BR_T0 ))s; Debian's QEMU $cur exited $rc"
+	grep -h 'qemu-system-x86_64:' $BR_DIR/[ST].err 2>/dev/null | head -n 5 |
 		while IFS= read -r l; do say "bridge: $l"; done
 	why=$(guest_why "$rc")
 	expect bridge-device "device checks ok"
@@ -841,6 +894,17 @@ bridge_guest() {
 	fi
 	expect bridge-data-after-reboot "fio data intact after the reboot"
 	expect bridge-write-after-reboot "phase2 ok"
+	if [ -z "$mwhy" ]; then pass bridge-migrate; else fail bridge-migrate "$mwhy"; fi
+	expect bridge-migrate-fio-verify "migrate fio ok"
+	m=$(sed -nE "s/.*$V migrate done token=.* md5dev=([0-9a-f]+) .*/\1/p" $LOG)
+	got=$(md5sum <$BR_IMG | cut -d' ' -f1)
+	if [ -z "$m" ]; then
+		fail bridge-migrate-md5-image "the guest reported no checksum after the migration: ${mwhy:-$why}"
+	elif [ "$got" != "$m" ]; then
+		fail bridge-migrate-md5-image "the guest read $m from its disk after the migration, the host reads $got from $BR_IMG"
+	else
+		pass bridge-migrate-md5-image
+	fi
 	guest_end bridge "$rc"
 	read -r m1 w1 < <(cpu_ticks "$dpid")
 	say "bridge: cpu over the whole boot: daemon's own thread(s) $m1 ticks, its vhost worker(s) $w1 ticks"
@@ -848,7 +912,8 @@ bridge_guest() {
 	if [ -z "$why" ]; then pass bridge-image-from-host; else fail bridge-image-from-host "$why"; fi
 	# The daemons stop at SIGTERM, their sockets removed
 	why=
-	for n in rw ro; do
+	for n in rw ro rw2 ro2; do
+		[ -f $BR_DIR/$n.dpid ] || continue
 		kill -TERM "$(cat $BR_DIR/$n.dpid)"
 		timeout 20 tail --pid="$(cat $BR_DIR/$n.dpid)" -f /dev/null ||
 			{ kill -9 "$(cat $BR_DIR/$n.dpid)"; why="$why the $n daemon ignored SIGTERM;"; }
@@ -856,18 +921,20 @@ bridge_guest() {
 		[ ! -e $BR_DIR/$n.sock ] || why="$why $BR_DIR/$n.sock remained;"
 	done
 	if [ -z "$why" ]; then pass bridge-daemons-exit; else fail bridge-daemons-exit "$why"; fi
-	mkdir -p /out/qemus && cp $BR_DIR/S.err /out/qemus/bridge-S.err && cp $BR_DIR/*.derr /out/qemus/ 2>/dev/null
+	mkdir -p /out/qemus
+	for n in S T; do cp $BR_DIR/$n.err /out/qemus/bridge-$n.err 2>/dev/null; done
+	cp $BR_DIR/*.derr /out/qemus/ 2>/dev/null
 }
 
 say "QEMU $("$Q" --version 2>/dev/null | head -n1 | sed 's/.*version //'); $(cat /repo/build/qemu/VERSION 2>/dev/null)"
 # device_cases 19, guest_results 28, migration 9, no-leaks 1, the stock
-# QEMU's guest 14 (check.sh counts them)
+# QEMU's guest 17 (check.sh counts them)
 if [ "$ONLY" = migrate ]; then
 	echo "# expect 10 qemu"
 elif [ "$ONLY" = bridge ]; then
-	echo "# expect 15 qemu"
+	echo "# expect 18 qemu"
 elif [ $demo = 0 ]; then
-	echo "# expect 71 qemu"
+	echo "# expect 74 qemu"
 fi
 setup || exit 1
 if [ $demo = 1 ] || [ -n "$ONLY" ]; then

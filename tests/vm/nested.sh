@@ -26,7 +26,9 @@ prepare() {
 			--no-install-recommends busybox-static; } >/dev/null ||
 			{ fail qemu/guest "cannot install busybox-static into the test host"; return 1; }
 	fi
-	in_testhost /repo/qemu-frontend/test/mkguest.sh "$krel" /repo/build/qemu/guest ||
+	fio=$("$REPO/qemu-frontend/test/mkfio.sh") ||
+		{ fail qemu/guest "the nested guest's fio did not build (above)"; return 1; }
+	in_testhost /repo/qemu-frontend/test/mkguest.sh "$krel" /repo/build/qemu/guest "$fio" ||
 		{ fail qemu/guest "the nested guest did not build (above)"; return 1; }
 	if [ ! -f "$REPO/build/kmod/$krel/vhost_blk.ko" ]; then
 		"$VM_DIR/build.sh" module >&2 ||
