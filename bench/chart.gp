@@ -16,9 +16,9 @@ set key top left
 set yrange [0:*]
 set multiplot layout 1,3 title "vhost-blk benchmark (TCG test host: compare ratios, not absolute numbers)"
 set title "IOPS at QD32, 1 queue (thousands; higher is better)"
-plot for [i=2:6] dir."/iops.dat" using i:xtic(1) title columnhead(i)
+plot for [i=2:7] dir."/iops.dat" using i:xtic(1) title columnhead(i)
 set title "p50 latency at QD1, 1 queue (us; lower is better)"
-plot for [i=2:6] dir."/lat.dat" using i:xtic(1) title columnhead(i)
+plot for [i=2:7] dir."/lat.dat" using i:xtic(1) title columnhead(i)
 set title "busy CPU per I/O at QD32, 1 queue (us; lower is better)"
-plot for [i=2:6] dir."/cpu.dat" using i:xtic(1) title columnhead(i)
+plot for [i=2:7] dir."/cpu.dat" using i:xtic(1) title columnhead(i)
 unset multiplot

@@ -22,6 +22,7 @@ esac
 
 t0=$(date +%s)
 "$VM_DIR/build.sh" module
+"$VM_DIR/build.sh" guest	# vhost-blk-user, the bridge target's daemon
 "$VM_DIR/build.sh" bench
 # The engine against qemu-storage-daemon, natively: seconds, not a boot.
 st=$(in_testhost /repo/bench/selftest.sh /repo/build/bench) ||

@@ -128,7 +128,8 @@ static int rank(const char *name, const char *const *order)
 
 static const char *const backends[] = { "null_blk", "brd", "xfs", NULL };
 static const char *const targets[] = { "host", "kiocb", "kiocb+log", "bio",
-				       "bio+log", "layout", "qsd", NULL };
+				       "bio+log", "layout", "bridge", "qsd",
+				       NULL };
 static const char *const rws[] = { "randread", "randwrite", NULL };
 
 static int cmp_cell(const void *a, const void *b)
@@ -263,7 +264,9 @@ struct rule {
 	enum metric m;
 };
 
-/* The goals are those of issue #4, and of #20 for dirty logging. */
+/* The goals are those of issue #4, of #20 for dirty logging and of #22
+ * for the vhost-user bridge (vhost-blk-user: the module's engine of choice
+ * for the backend, as the vhost target it is paired with). */
 static const struct rule rules[VB_NRATIOS] = {
 	[VB_BIO_VS_HOST] = { "bio_vs_host",
 		"bio engine IOPS / io_uring on the backend itself, QD32",
@@ -292,6 +295,12 @@ static const struct rule rules[VB_NRATIOS] = {
 	[VB_KIOCB_LOG_VS_KIOCB] = { "kiocb_log_vs_kiocb",
 		"kiocb engine IOPS with dirty logging on / off, QD32",
 		0.8, false, "kiocb+log", "kiocb", NULL, 32, 0, 0, M_IOPS },
+	[VB_BRIDGE_VS_DIRECT_IOPS_QD32] = { "bridge_vs_direct_iops_qd32",
+		"vhost-blk-user (vhost-user) IOPS / /dev/vhost-blk directly, same engine, QD32",
+		0.97, false, "bridge", "vhost", NULL, 32, 0, 0, M_IOPS },
+	[VB_BRIDGE_VS_QSD_IOPS_QD32] = { "bridge_vs_qsd_iops_qd32",
+		"vhost-blk-user IOPS / qemu-storage-daemon, QD32",
+		2.0, false, "bridge", "qsd", NULL, 32, 0, 0, M_IOPS },
 };
 
 static const struct rule refs[VB_NREFS] = {

@@ -16,7 +16,7 @@
 
 /* The measurement of one fio run. */
 struct vb_record {
-	char target[VB_NAME];	/* host, kiocb, bio, layout, qsd; +log */
+	char target[VB_NAME];	/* host, kiocb, bio, layout, qsd, bridge; +log */
 	char backend[VB_NAME];	/* null_blk, brd, xfs */
 	char rw[VB_NAME];	/* randread, randwrite */
 	unsigned int qd;
@@ -71,7 +71,8 @@ const struct vb_cell *vb_find(const struct vb_set *s, const char *target,
 			      unsigned int qd, unsigned int queues);
 double vb_median(double *v, size_t n);
 
-/* The ratios of issue #4, then those of dirty logging (#20). */
+/* The ratios of issue #4, then those of dirty logging (#20), then those
+ * of the vhost-user bridge (#22). */
 enum vb_ratio_id {
 	VB_BIO_VS_HOST,
 	VB_KIOCB_VS_BIO,
@@ -82,6 +83,8 @@ enum vb_ratio_id {
 	VB_Q2_VS_Q1,
 	VB_BIO_LOG_VS_BIO,	/* live migration's dirty log: on / off */
 	VB_KIOCB_LOG_VS_KIOCB,
+	VB_BRIDGE_VS_DIRECT_IOPS_QD32,	/* vhost-blk-user (#22) / the device */
+	VB_BRIDGE_VS_QSD_IOPS_QD32,	/* vhost-blk-user / qemu-storage-daemon */
 	VB_NRATIOS,
 };
 

@@ -202,7 +202,7 @@ void vb_write_json(FILE *f, const char *kernel, const char *cmdline,
 static const char *const plot_backends[] = { "null_blk", "brd", "xfs" };
 static const char *const plot_rws[] = { "randread", "randwrite" };
 static const char *const plot_targets[] = { "host", "kiocb", "bio", "layout",
-					    "qsd" };
+					    "bridge", "qsd" };
 #define NR_PLOT_TARGETS	(sizeof(plot_targets) / sizeof(plot_targets[0]))
 
 static int plot_file(const char *dir, const char *name, const struct vb_set *s,

@@ -24,6 +24,8 @@ PROFILE=${BENCH_PROFILE:-0}
 OUT=${BENCH_OUT:-/out}
 B=/repo/build/bench
 SOCK=/run/vbench-qsd.sock
+BSOCK=/run/vbench-bridge.sock
+BRIDGE=/repo/build/guest/vhost-blk-user	# make guest (bench/run.sh builds it)
 ENGINE=$B/vblk-fio.so
 . /repo/bench/vm/setup.sh
 
@@ -36,7 +38,8 @@ die() { echo "bench: FAILED: $*"; exit 1; }
 # engine through the image's block layout on it) against the brd under it;
 # dirty logging's cost (kiocb+log, bio+log: the engines with the log on,
 # as during a live migration) on null_blk at QD32, one queue, randread and
-# randwrite (in the full matrix too).
+# randwrite (in the full matrix too); the vhost-user bridge
+# (vhost-blk-user, #22) at QD32 beside the device and qemu-storage-daemon.
 cells() {
 	local b rw qd q
 	if [ -n "${BENCH_CELLS:-}" ]; then
@@ -45,9 +48,9 @@ cells() {
 	fi
 	if [ "$QUICK" = 1 ]; then
 		echo "null_blk randread 1 1 host kiocb bio qsd"
-		echo "null_blk randread 32 1 host kiocb bio qsd kiocb+log bio+log"
+		echo "null_blk randread 32 1 host kiocb bio bridge qsd kiocb+log bio+log"
 		echo "null_blk randwrite 32 1 kiocb bio kiocb+log bio+log"
-		echo "null_blk randread 32 2 host bio qsd"
+		echo "null_blk randread 32 2 host bio bridge qsd"
 		echo "xfs randread 32 1 host kiocb bio layout"
 		return
 	fi
@@ -55,16 +58,31 @@ cells() {
 		for rw in randread randwrite; do
 			for qd in 1 32; do
 				for q in 1 2; do
-					echo "$b $rw $qd $q host kiocb bio qsd$([ "$b" = xfs ] && echo " layout")$([ "$b$qd$q" = null_blk321 ] && echo " kiocb+log bio+log")"
+					echo "$b $rw $qd $q host kiocb bio qsd$([ "$qd" = 32 ] && echo " bridge")$([ "$b" = xfs ] && echo " layout")$([ "$b$qd$q" = null_blk321 ] && echo " kiocb+log bio+log")"
 				done
 			done
 		done
 	done
 }
 
-QSD_PID=
+# The daemon of a vhost-user target (qsd, bridge), started for a run and
+# stopped after it; one at a time.
+DAEMON_PID=
+# wait_socket SOCKET: 0 when the daemon listens there; 1 when it exited
+# or 30 s passed (then it is stopped; run() shows its log).
+wait_socket() {
+	local i
+	for i in $(seq 300); do
+		[ -S "$1" ] && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	stop_daemon
+	return 1
+}
+
 start_qsd() { # start_qsd FILE QUEUES LOG
-	local drv=host_device i
+	local drv=host_device
 	[ -f "$1" ] && drv=file
 	rm -f "$SOCK"
 	# The peer's best documented settings: io_uring, O_DIRECT, its own
@@ -74,21 +92,27 @@ start_qsd() { # start_qsd FILE QUEUES LOG
 		--object iothread,id=iot0 \
 		--export "type=vhost-user-blk,id=exp0,node-name=disk,addr.type=unix,addr.path=$SOCK,writable=on,num-queues=$2,iothread=iot0" \
 		>"$3" 2>&1 &
-	QSD_PID=$!
-	for i in $(seq 300); do
-		[ -S "$SOCK" ] && return 0
-		kill -0 "$QSD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "qemu-storage-daemon did not come up: $(tail -n 3 "$3")" >&2
-	return 1
+	DAEMON_PID=$!
+	wait_socket "$SOCK"
 }
 
-stop_qsd() {
-	[ -n "$QSD_PID" ] || return 0
-	kill "$QSD_PID" 2>/dev/null
-	wait "$QSD_PID" 2>/dev/null
-	QSD_PID=
+# The bridge on the backend the direct target it is paired with opens,
+# with its engine (the module's choice: bio on a block device, kiocb on
+# the image on XFS) and O_DIRECT, as fio's direct=1 gives that target.
+start_bridge() { # start_bridge FILE QUEUES ENGINE LOG
+	[ -x "$BRIDGE" ] || { echo "no $BRIDGE: make guest builds it" >"$4"; return 1; }
+	rm -f "$BSOCK"
+	"$BRIDGE" --socket "$BSOCK" --backend "$1" --num-queues "$2" \
+		--engine "$3" --direct >"$4" 2>&1 &
+	DAEMON_PID=$!
+	wait_socket "$BSOCK"
+}
+
+stop_daemon() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
 }
 
 # fio_args TARGET BACKEND QUEUES: the target's file and engine options.
@@ -123,9 +147,17 @@ fio_args() {
 			--vblk_poll_us="$POLL_US") ;;
 	qsd)
 		ARGS+=(--filename="$SOCK" --ioengine="external:$ENGINE" --vblk_queues="$q") ;;
+	bridge)
+		# vhost-user to vhost-blk-user, which hands the rings to the
+		# module: the engine is the daemon's (start_bridge)
+		ARGS+=(--filename="$BSOCK" --ioengine="external:$ENGINE" --vblk_queues="$q") ;;
 	esac
-	QSD_FILE=$file
+	DAEMON_FILE=$file
 }
+
+# The module's engine of choice for a backend: that of the vhost target
+# of the ratios (vb_vhost_target in bench/report/cells.c).
+vhost_engine() { if [ "$1" = xfs ]; then echo kiocb; else echo bio; fi; }
 
 FAILED=0
 # run TARGET BACKEND RW QD QUEUES REP [fio prefix...]: one measured run.
@@ -134,8 +166,13 @@ run() {
 	shift 6
 	dir=$(mktemp -d "/tmp/run-$t-$b-$rw-$qd-$q-$rep.XXXX")
 	fio_args "$t" "$b" "$q"
-	if [ "$t" = qsd ] && ! start_qsd "$QSD_FILE" "$q" "$dir/qsd.log"; then
+	if { [ "$t" = qsd ] && ! start_qsd "$DAEMON_FILE" "$q" "$dir/daemon.log"; } ||
+		{ [ "$t" = bridge ] && ! start_bridge "$DAEMON_FILE" "$q" \
+			"$(vhost_engine "$b")" "$dir/daemon.log"; }; then
+		echo "bench: FAIL $t $b $rw qd$qd q$q #$rep: its daemon did not come up; its output:"
+		tail -n 5 "$dir/daemon.log" 2>/dev/null | sed 's/^/    /'
 		FAILED=$((FAILED + 1))
+		rm -rf "$dir"
 		return 1
 	fi
 	(cd "$dir" && "$@" "$B/fio" --name=vbench "${ARGS[@]}" --direct=1 \
@@ -146,14 +183,14 @@ run() {
 		--exec_postrun="$B/vbench mark end $dir ${VB_THREADS:-}" \
 		--output-format=json --output="$dir/fio.json" >"$dir/fio.log" 2>&1)
 	local rc=$?
-	stop_qsd
+	stop_daemon
 	mkdir -p "$OUT/runs"
 	cp "$dir/fio.json" "$OUT/runs/${dir##*/run-}.json" 2>/dev/null
 	if [ "$rc" != 0 ] || ! "$B/vbench" record --target "$t" --backend "$b" \
 		--rw "$rw" --qd "$qd" --queues "$q" --rep "$rep" --fio "$dir/fio.json" \
 		--stat0 "$dir/stat0" --stat1 "$dir/stat1" >>"$RESULTS"; then
 		echo "bench: FAIL $t $b $rw qd$qd q$q #$rep (fio exit $rc):"
-		tail -n 5 "$dir/fio.log" "$dir/qsd.log" 2>/dev/null | sed 's/^/    /'
+		tail -n 5 "$dir/fio.log" "$dir/daemon.log" 2>/dev/null | sed 's/^/    /'
 		FAILED=$((FAILED + 1))
 	fi
 	rm -rf "$dir"
@@ -251,7 +288,8 @@ if [ "$PROFILE" = 1 ]; then
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
 	RESULTS=$OUT/profile-runs.tsv	# perf's runs are no measurements
 	for spec in "bio null_blk randread 32 1" "kiocb null_blk randread 32 1" \
-		"qsd null_blk randread 32 1" "host null_blk randread 32 1" \
+		"qsd null_blk randread 32 1" "bridge null_blk randread 32 1" \
+		"host null_blk randread 32 1" \
 		"bio null_blk randread 1 1" "qsd null_blk randread 1 1" \
 		"bio null_blk randread 32 2" "kiocb xfs randread 32 1"; do
 		set -- $spec

@@ -489,6 +489,42 @@ static int set_config(struct vub_conn *c, struct vub_msg *m)
 	return 0;
 }
 
+static void note(struct vub_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * With several queues, a vhost worker each, as QEMU's vhost-blk-pci gives
+ * them: one worker for all would serve them in turn. A kernel without
+ * VHOST_NEW_WORKER (6.1), or one that fails it, leaves the rest sharing
+ * the device's worker: slower, not wrong, so only a note.
+ */
+static void new_workers(struct vub_conn *c)
+{
+	unsigned int q, nq = c->dev->opts->num_queues;
+
+	for (q = 0; nq > 1 && q < nq; q++) {
+		struct vub_worker_state w = { 0 };
+		struct vub_vring_worker vw = { .index = q };
+		const char *step = "VHOST_NEW_WORKER";
+		int ret;
+
+		ret = c->dev->k->ioctl(c->dev->kctx, c->kfd, VUB_NEW_WORKER, &w);
+		if (!ret) {
+			step = "VHOST_ATTACH_VRING_WORKER";
+			vw.worker_id = w.worker_id;
+			ret = c->dev->k->ioctl(c->dev->kctx, c->kfd,
+					       VUB_ATTACH_VRING_WORKER, &vw);
+		}
+		if (ret) {
+			note(c, "queues %u to %u share one vhost worker: %s: %s%s",
+			     q, nq - 1, step, strerror(-ret),
+			     ret == -ENOTTY ? " (a kernel before 6.4)" : "");
+			return;
+		}
+		c->workers++;
+	}
+}
+
 static int set_owner(struct vub_conn *c)
 {
 	const char *serial = c->dev->opts->serial;
@@ -499,6 +535,7 @@ static int set_owner(struct vub_conn *c)
 	if (KIO(c, VHOST_SET_OWNER, NULL))
 		return -1;
 	c->owner = true;
+	new_workers(c);
 	if (!serial)
 		return 0;
 	memcpy(s.id, serial, strnlen(serial, sizeof(s.id)));

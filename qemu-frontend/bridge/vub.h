@@ -285,6 +285,29 @@ int vub_probe(const struct vub_kops *k, void *kctx, const struct vub_opts *o,
 void vub_blk_config(const struct vub_probe *p, unsigned int num_queues,
 		    uint8_t writeback, struct virtio_blk_config *c);
 
+/*
+ * A vhost worker a queue (Linux 6.4, VHOST_NEW_WORKER), as QEMU's
+ * vhost-blk-pci (worker-per-virtqueue=on) and the test library give the
+ * device when it has several queues: the ABI, for headers older than it
+ * (a kernel older than it answers ENOTTY, and the queues share one).
+ */
+struct vub_worker_state {
+	unsigned int worker_id;
+};
+
+struct vub_vring_worker {
+	unsigned int index;
+	unsigned int worker_id;
+};
+
+#define VUB_NEW_WORKER		_IOR(VHOST_VIRTIO, 0x8, struct vub_worker_state)
+#define VUB_ATTACH_VRING_WORKER	_IOW(VHOST_VIRTIO, 0x15, struct vub_vring_worker)
+#ifdef VHOST_NEW_WORKER
+_Static_assert(VUB_NEW_WORKER == VHOST_NEW_WORKER &&
+	       VUB_ATTACH_VRING_WORKER == VHOST_ATTACH_VRING_WORKER,
+	       "the vhost worker ioctls are <linux/vhost.h>'s");
+#endif
+
 /* ------------------------------------------------------------------------
  * One connection
  */
@@ -333,6 +356,7 @@ struct vub_conn {
 	bool features_set;
 	bool attached;
 	uint64_t features;		/* acked, bit 30 included */
+	unsigned int workers;		/* queues with a vhost worker of their own */
 	uint64_t proto;
 	uint8_t status;
 	uint8_t writeback;

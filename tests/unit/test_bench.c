@@ -652,6 +652,108 @@ static int t_log_merge(struct ut *t)
 	return 0;
 }
 
+/*
+ * The bridge's ratios (#22): vhost-blk-user over the module's engine of
+ * choice for the backend (bio on null_blk, kiocb on the XFS image; never
+ * bio there), and over qemu-storage-daemon, at QD32 only, paired by
+ * repetition; merged into a latest.json without bridge cells.
+ */
+static int t_bridge(struct ut *t)
+{
+	static const char kept[] =
+		"{\n  \"kernel\": \"6.12.0-test\",\n  \"runs\": [\n"
+		"    {\"target\": \"bio\", \"backend\": \"null_blk\", \"rw\": \"randread\", \"qd\": 32, \"queues\": 1, \"iops\": 70000, \"lat_p50_us\": 400.50, \"lat_p99_us\": 900.00, \"cpu_us_per_io\": 18.500},\n"
+		"    {\"target\": \"qsd\", \"backend\": \"null_blk\", \"rw\": \"randread\", \"qd\": 32, \"queues\": 1, \"iops\": 30000, \"lat_p50_us\": 900.50, \"lat_p99_us\": 1900.00, \"cpu_us_per_io\": 58.500}\n"
+		"  ],\n  \"ratios\": {\n    \"vhost_vs_qsd_iops_qd32\": 2.333\n  }\n}\n";
+	struct vb_ratio r[VB_NRATIOS];
+	struct vb_set s = { 0 };
+	char *fresh = NULL, *out = NULL, err[256];
+	size_t flen = 0, olen = 0, n;
+	struct vb_pair *p;
+	unsigned int i;
+	FILE *f;
+
+	for (i = 0; i < 5; i++) {
+		/* 0.98 of bio, 2.8x qsd on null_blk; a pair decides alone */
+		add_rep_q(&s, "bio", "null_blk", 32, 1, i + 1, 100000 + 1000 * i);
+		add_rep_q(&s, "bridge", "null_blk", 32, 1, i + 1, 98000 + 980 * i);
+		add_rep_q(&s, "qsd", "null_blk", 32, 1, i + 1, 35000 + 350 * i);
+		/* the XFS image: kiocb 50000, bio on the brd under it 90000 */
+		add_rep_q(&s, "kiocb", "xfs", 32, 1, i + 1, 50000);
+		add_rep_q(&s, "bio", "xfs", 32, 1, i + 1, 90000);
+		add_rep_q(&s, "bridge", "xfs", 32, 1, i + 1, 49000);
+		add_rep_q(&s, "qsd", "xfs", 32, 1, i + 1, 24500);
+		/* QD1: no bridge ratio there */
+		add_rep_q(&s, "bio", "null_blk", 1, 1, i + 1, 10000);
+		add_rep_q(&s, "bridge", "null_blk", 1, 1, i + 1, 5000);
+		add_rep_q(&s, "qsd", "null_blk", 1, 1, i + 1, 5000);
+	}
+	vb_set_cells(&s);
+	vb_ratios(&s, r);
+	CHECK(t, !strcmp(r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].name,
+			 "bridge_vs_direct_iops_qd32") &&
+	      !strcmp(r[VB_BRIDGE_VS_QSD_IOPS_QD32].name,
+		      "bridge_vs_qsd_iops_qd32"), "names");
+	CHECK(t, r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].pairs == 2 &&
+	      fabs(r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].value - 0.98) < 1e-9 &&
+	      r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].paired == 5 &&
+	      r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].decision == VB_DECIDED_MET &&
+	      r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].target == 0.97,
+	      "bridge/direct %f over %u pairs, %u paired: %s",
+	      r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].value,
+	      r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].pairs,
+	      r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].paired,
+	      vb_decision_name(r[VB_BRIDGE_VS_DIRECT_IOPS_QD32].decision));
+	/* 98000/35000 = 2.8 and 49000/24500 = 2 */
+	CHECK(t, r[VB_BRIDGE_VS_QSD_IOPS_QD32].pairs == 2 &&
+	      fabs(r[VB_BRIDGE_VS_QSD_IOPS_QD32].value - sqrt(2.8 * 2)) < 1e-9 &&
+	      fabs(r[VB_BRIDGE_VS_QSD_IOPS_QD32].worst - 2) < 1e-9 &&
+	      vb_ratio_met(&r[VB_BRIDGE_VS_QSD_IOPS_QD32]),
+	      "bridge/qsd %f over %u, worst %f",
+	      r[VB_BRIDGE_VS_QSD_IOPS_QD32].value,
+	      r[VB_BRIDGE_VS_QSD_IOPS_QD32].pairs,
+	      r[VB_BRIDGE_VS_QSD_IOPS_QD32].worst);
+	/* the device's own ratio is not the bridge's */
+	CHECK(t, r[VB_VHOST_VS_QSD_IOPS_QD32].pairs == 2 &&
+	      fabs(r[VB_VHOST_VS_QSD_IOPS_QD32].value -
+		   sqrt(102000.0 / 35700 * 50000 / 24500)) < 1e-9,
+	      "vhost/qsd %f", r[VB_VHOST_VS_QSD_IOPS_QD32].value);
+	p = vb_pairs(&s, &n);
+	for (i = 0; p && i < n && p[i].id != VB_BRIDGE_VS_DIRECT_IOPS_QD32; i++)
+		;
+	CHECK(t, p && i + 1 < n && !strcmp(p[i].den->target, "bio") &&
+	      !strcmp(p[i].den->backend, "null_blk") &&
+	      !strcmp(p[i + 1].den->target, "kiocb") &&
+	      !strcmp(p[i + 1].den->backend, "xfs") &&
+	      p[i].r.decision == VB_DECIDED_MET,
+	      "the bridge's pairs: %s on %s, then %s on %s",
+	      p && i < n ? p[i].den->target : "-",
+	      p && i < n ? p[i].den->backend : "-",
+	      p && i + 1 < n ? p[i + 1].den->target : "-",
+	      p && i + 1 < n ? p[i + 1].den->backend : "-");
+	free(p);
+
+	f = open_memstream(&fresh, &flen);
+	vb_write_json(f, "6.12.0-test", "console=ttyS0", &s, r);
+	fclose(f);
+	CHECK(t, strstr(fresh, "\"bridge_vs_direct_iops_qd32\": 0.980") &&
+	      strstr(fresh, "\"target\": \"bridge\""), "written:\n%s", fresh);
+	f = open_memstream(&out, &olen);
+	CHECK(t, !vb_merge(f, kept, sizeof(kept) - 1, fresh, flen, err,
+			   sizeof(err)), "merge: %s", err);
+	fclose(f);
+	/* added: the bridge's two ratios, not its cells; kept: the kept
+	 * cells' own vhost/qsd, not the new run's */
+	CHECK(t, strstr(out, "\"bridge_vs_direct_iops_qd32\": 0.980") &&
+	      strstr(out, "\"bridge_vs_qsd_iops_qd32\": 2.366") &&
+	      strstr(out, "\"vhost_vs_qsd_iops_qd32\": 2.333") &&
+	      !strstr(out, "\"target\": \"bridge\""), "merged:\n%s", out);
+	free(out);
+	free(fresh);
+	vb_set_free(&s);
+	return 0;
+}
+
 const struct ut_case ut_bench_cases[] = {
 	{ "bench-json", t_json },
 	{ "bench-run", t_run },
@@ -662,5 +764,6 @@ const struct ut_case ut_bench_cases[] = {
 	{ "bench-records-json", t_records_and_json },
 	{ "bench-references", t_references },
 	{ "bench-log-merge", t_log_merge },
+	{ "bench-bridge", t_bridge },
 	{ NULL, NULL },
 };

@@ -44,6 +44,7 @@ struct fake_ring {
 	uint32_t num, base;
 	struct vhost_vring_addr addr;
 	bool kick;
+	unsigned int worker;	/* VHOST_ATTACH_VRING_WORKER's; 0: the device's */
 };
 
 struct fake_k {
@@ -58,6 +59,8 @@ struct fake_k {
 	uint8_t serial[VHOST_BLK_SERIAL_LEN];
 	uint64_t log_base;	/* VHOST_SET_LOG_BASE's address */
 	bool log_fd;		/* VHOST_SET_LOG_FD got an open fd */
+	unsigned int workers;	/* VHOST_NEW_WORKER's (ids 100, 101, ...) */
+	int worker_err;		/* its answer when set by the test */
 	uint64_t capacity;	/* VHOST_BLK_RESIZE's: set by the test (atomic) */
 	unsigned int resizes;	/* (atomic) */
 	char bad[256];		/* the first objection */
@@ -86,6 +89,7 @@ static int fake_open(void *ctx, const char *path)
 	f->opens++;
 	f->owner = f->attached = false;
 	f->nmem = 0;
+	f->workers = 0;
 	memset(f->ring, 0, sizeof(f->ring));
 	return fd < 0 ? -errno : fd;
 }
@@ -251,6 +255,20 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 	case VHOST_BLK_SET_WRITEBACK:
 		f->writeback = *(uint32_t *)arg;
 		return 0;
+	case VUB_NEW_WORKER:
+		if (f->worker_err)
+			return f->worker_err;
+		((struct vub_worker_state *)arg)->worker_id = 100 + f->workers++;
+		return 0;
+	case VUB_ATTACH_VRING_WORKER: {
+		struct vub_vring_worker *w = arg;
+
+		if (w->index >= VHOST_BLK_MAX_QUEUES || w->worker_id < 100 ||
+		    w->worker_id >= 100 + f->workers)
+			return -EINVAL;
+		f->ring[w->index].worker = w->worker_id;
+		return 0;
+	}
 	default:
 		return -ENOTTY;
 	}
@@ -670,6 +688,10 @@ static int t_bridge_qemu_sequence(struct ut *t)
 	if (env_init(t, &e) || fe_mem(t, &e) || conn_start(t, &e) ||
 	    fe_realize(t, &e) || fe_start(t, &e, 0))
 		return 1;
+	/* A vhost worker a queue, given at SET_OWNER. */
+	CHECK(t, e.fk.workers == NQ && e.fk.ring[0].worker == 100 &&
+	      e.fk.ring[1].worker == 101, "%u workers, ring 0's %u, ring 1's %u",
+	      e.fk.workers, e.fk.ring[0].worker, e.fk.ring[1].worker);
 	/* The guest turns the write cache off. */
 	sc.c.data[0] = 0;
 	if (fe_call(t, &e, VU_SET_CONFIG, VU_FLAG_NEED_REPLY, &sc.c,
@@ -1456,6 +1478,48 @@ static int t_bridge_mem_slots(struct ut *t)
 	return 0;
 }
 
+/*
+ * Vhost workers: one a queue when there are several; a kernel without
+ * VHOST_NEW_WORKER (6.1: ENOTTY) leaves them sharing the device's, and
+ * the disk works; one queue asks for none.
+ */
+static int t_bridge_workers(struct ut *t)
+{
+	struct env e;
+	uint64_t v;
+
+	if (env_init(t, &e) || fe_mem(t, &e))
+		return 1;
+	e.fk.worker_err = -ENOTTY;
+	if (conn_start(t, &e) || fe_realize(t, &e) || fe_start(t, &e, 0) ||
+	    fe_stop(t, &e, 0))
+		return 1;
+	CHECK(t, !e.fk.workers && !e.fk.ring[0].worker && !e.fk.ring[1].worker,
+	      "ENOTTY: %u workers", e.fk.workers);
+	if (conn_end(t, &e, 0, NULL))
+		return 1;
+	CHECK(t, !e.c.workers, "%u queues with a worker", e.c.workers);
+	e.fk.worker_err = 0;
+	e.o.num_queues = 1;
+	/* (no REPLY_ACK without protocol features: an answer to wait for) */
+	if (conn_start(t, &e) ||
+	    fe_call(t, &e, VU_SET_OWNER, 0, NULL, 0, NULL, 0, NULL) ||
+	    fe_get(t, &e, VU_GET_FEATURES, &v))
+		return 1;
+	CHECK(t, e.fk.owner && !e.fk.workers, "one queue: %u workers",
+	      e.fk.workers);
+	if (conn_end(t, &e, 0, NULL))
+		return 1;
+	e.o.num_queues = NQ;
+	if (conn_start(t, &e) || fe_realize(t, &e) || conn_end(t, &e, 0, NULL))
+		return 1;
+	CHECK(t, e.c.workers == NQ && e.fk.workers == NQ,
+	      "%u queues with a worker, %u made", e.c.workers, e.fk.workers);
+	fe_mem_free(&e);
+	close(e.d.backend_fd);
+	return 0;
+}
+
 static int t_bridge_args(struct ut *t)
 {
 	char *ok[] = { "x", "--socket", "/s", "--backend", "/b", "--num-queues",
@@ -1485,6 +1549,7 @@ const struct ut_case ut_bridge_cases[] = {
 	{ "bridge-resize", t_bridge_resize },
 	{ "bridge-log", t_bridge_log },
 	{ "bridge-mem-slots", t_bridge_mem_slots },
+	{ "bridge-workers", t_bridge_workers },
 	{ "bridge-args", t_bridge_args },
 	{ NULL, NULL },
 };
