@@ -14,6 +14,9 @@
 #                      boot a guest whose disk is vhost-blk-pci
 #   make qemu          build/qemu/qemu-system-x86_64: QEMU 10.0 with the
 #                      vhost-blk device (qemu-frontend/, docs/qemu.md)
+#   make qemu-bridge   Debian's own QEMU boots the nested guest on
+#                      vhost-blk-user and migrates it (one boot of the test
+#                      host; not in make check yet: docs/qemu.md)
 #   make bench         fio against the backend, vhost-blk (kiocb, bio) and
 #                      qemu-storage-daemon in one boot; bench/results/
 #                      latest.json and .png (QUICK=1: the reduced matrix,
@@ -34,7 +37,7 @@ KVER ?=
 NATIVE ?= 0
 VM := tests/vm
 
-.PHONY: all module guest unit bridge lint check demo bench qemu testhost deb clean
+.PHONY: all module guest unit bridge lint check demo bench qemu qemu-bridge testhost deb clean
 
 all: module guest unit bridge
 	@echo "built: $$(ls build/kmod/*/vhost_blk.ko | tr '\n' ' '); build/guest/vbt, vblk-demo, api-example, vhost-blk-user; build/bridge/vhost-blk-user; unit tests passed"
@@ -75,6 +78,9 @@ demo:
 
 qemu:
 	@$(VM)/nested.sh --prepare
+
+qemu-bridge:
+	@$(VM)/nested.sh --bridge
 
 bench:
 	@PROFILE=$(PROFILE) bench/run.sh

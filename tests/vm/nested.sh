@@ -3,10 +3,12 @@
 # (qemu-frontend/build.sh) and the nested guest (qemu-frontend/test/
 # mkguest.sh: the test host's kernel, an initramfs, a disk with fio), then boot the
 # test host once and run nested-vm.sh there: QEMU, nested under TCG, boots a
-# guest whose /dev/vda is a vhost-blk-pci device, and Debian's own QEMU
-# boots the same guest on vhost-blk-user (vhost-user-blk-pci) alongside it.
+# guest whose /dev/vda is a vhost-blk-pci device.
 # Prints "PASS name" and "FAIL name: why" lines on stdout, progress on stderr.
 #   nested.sh             build what is missing, run the test
+#   nested.sh --bridge    the same for Debian's own QEMU on vhost-blk-user
+#                         alone (make qemu-bridge; not in make check yet:
+#                         nested-vm.sh's header says why)
 #   nested.sh --prepare   only build: build/qemu/qemu-system-x86_64 and the
 #                         nested guest, build/qemu/guest/ (make qemu, demo)
 set -uo pipefail
@@ -42,6 +44,8 @@ if [ "${1:-}" = --prepare ]; then
 	exit
 fi
 
+only=
+[ "${1:-}" = --bridge ] && only=bridge
 t0=$(date +%s)
 echo "# expect 2 qemu-build"
 prepare || exit 0
@@ -57,7 +61,7 @@ log "qemu: build took $(( $(date +%s) - t0 ))s"
 
 out=$(mktemp -d /tmp/vbt-qemu.XXXXXX)
 "$VM_DIR/run.sh" --mem 3072 --timeout "${VM_TIMEOUT:-1800}" --out "$out" \
-	/repo/tests/vm/nested-vm.sh 2>&1 |
+	env VBLK_NESTED_ONLY=$only /repo/tests/vm/nested-vm.sh 2>&1 |
 	tee "$out/runner.log" |
 	grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
 vrc=${PIPESTATUS[0]}
