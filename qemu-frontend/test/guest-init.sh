@@ -29,8 +29,8 @@
 # vhost-user-blk-pci on vhost-blk-user (the same checks but the write
 # cache and resize ones; the disk must have vblk_queues= queues, the one
 # with serial vblk_ro_serial= must refuse writes, and with vblk_mig_offset=
-# the migration phase writes to the disk under test alone). vblk_mig_offset=:
-# where the migration phase writes on the disk under test.
+# the migration phase writes to the disk under test alone), vblk_mig_offset=
+# (where the migration phase writes on the disk under test).
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc

@@ -1,8 +1,8 @@
 #!/bin/bash
 # fio for the nested guest: Debian's fio source (trixie's, or bookworm's
-# where the archive does not serve trixie's), built static inside the test host's root for any x86_64 CPU (no
-# -march=native: the nested guest's CPU is QEMU's), with the engines that
-# need no library (io_uring, psync, ...). Debian's /usr/bin/fio links 60
+# where the archive does not serve trixie's), built static inside the test
+# host's root for any x86_64 CPU (no -march=native: the nested guest's CPU
+# is QEMU's), with the engines that need no library (io_uring, psync, ...). Debian's /usr/bin/fio links 60
 # libraries (librbd, librados, glusterfs...): under TCG inside TCG the
 # dynamic loader alone takes about a minute at each fio start, three times
 # a guest boot. Cached in $CACHE/fio-KEY (KEY: this script);
@@ -16,19 +16,17 @@ need_root "building fio in the test host"
 key=$(cat "$0" | sha256sum | cut -c1-16)
 dir="$CACHE/fio-$key"
 cdir="/cache/fio-$key"	# $dir as the test host sees it
-if [ -f "$dir/.complete" ]; then
+done_() {
 	echo "$cdir/fio"
 	exit 0
-fi
+}
+[ -f "$dir/.complete" ] && done_
 
 # One build at a time; a second caller waits, then uses it.
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.fio.lock"
 flock -n 9 || { log "another fio build is running; waiting for it"; flock 9; }
-if [ -f "$dir/.complete" ]; then
-	echo "$cdir/fio"
-	exit 0
-fi
+[ -f "$dir/.complete" ] && done_
 t0=$(date +%s)
 rm -rf "$dir"
 mkdir -p "$dir/dl"
@@ -71,4 +69,4 @@ fi
 rm -rf "$dir/src" "$dir/dl" "$dir/apt"
 touch "$dir/.complete"
 log "built $cdir/fio ($(( $(stat -c %s "$dir/fio") / 1024 )) KiB) in $(( $(date +%s) - t0 ))s"
-echo "$cdir/fio"
+done_

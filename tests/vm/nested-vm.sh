@@ -14,9 +14,9 @@
 # refused; this script checks the image from outside, and in the module's
 # tracepoints that the writes of each cache mode carried FUA or not. Prints "PASS qemu/NAME" or "FAIL qemu/NAME: why"; progress lines
 # start with "vbt: ". The guest's console is kept in /out/guest-console.log.
-# Alongside boot 1, Debian's own QEMU boots the same guest on vhost-blk-user
-# (vhost-user-blk-pci, 2 queues, a read-only disk; bridge_guest, issue #22):
-# "qemu/bridge-*", its console in /out/bridge-console.log.
+# Debian's own QEMU boots the same guest on vhost-blk-user and migrates it
+# (vhost-user-blk-pci, 2 queues, a read-only disk; bridge_guest, issue #22)
+# when asked (below): "qemu/bridge-*", its console in /out/bridge-console.log.
 #   nested-vm.sh [--demo]   --demo: only the boot, showing the guest's console
 # VBLK_NESTED_ONLY=migrate: only the migrations, the guest starting with them;
 # VBLK_NESTED_ONLY=bridge: only Debian's QEMU on vhost-blk-user (make
@@ -732,8 +732,8 @@ guest_results() {
 # same nested guest (guest-init.sh with vblk_mode=bridge) on two
 # vhost-user-blk-pci disks served by vhost-blk-user daemons: a raw image of
 # its own on the XFS mount (2 queues) and a read-only one. Runs in a
-# subshell, in the background, alongside the patched QEMU's guest (which
-# keeps one of the test host's two vCPUs busy): its own $MIG and $LOG.
+# subshell with its own $MIG and $LOG: alone (VBLK_NESTED_ONLY=bridge), or
+# in the background beside the patched QEMU's guest (VBLK_NESTED_BRIDGE=1).
 QSTOCK=/usr/bin/qemu-system-x86_64
 VUB=/repo/build/guest/vhost-blk-user
 BR_DIR=/tmp/vblk-bridge
