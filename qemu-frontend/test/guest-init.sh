@@ -317,11 +317,6 @@ phase2() {
 }
 
 say "init started"
-# Not every module need load (crc32c-intel wants SSE4.2, which the emulated
-# CPU may lack); what is missing shows when the disks or the mount fail.
-for m in $(cat /lib/modules.order); do
-	insmod /lib/$m.ko 2>/dev/null || say "note: $m.ko did not load"
-done
 # The disks, by serial: the one under test (vhost-blk), the tools, and the
 # second vhost-blk disk of the migration phase if there is one.
 DEV= TOOLS= MIGDEV= RODEV=

@@ -1,26 +1,36 @@
 #!/bin/bash
-# Build the debug kernel of the test VM: the Debian source of the test host's
-# own kernel (Debian's patches applied), configured with 'make allnoconfig'
-# plus kconfig-debug (KASAN, lockdep, kmemleak, ...; everything the VM boots
-# with built in, so no initrd). Built inside the test host.
-# Cached under $CACHE/kdebug-KEY, KEY = hash of the source version,
-# kconfig-debug and this script; rebuilt when absent:
+# Build a kernel of our own from the Debian source of the test host's own
+# kernel (Debian's patches applied), configured with 'make allnoconfig' plus
+# a fragment, everything the VM boots with built in (no initrd modules).
+# Built inside the test host. Two flavours:
+#   debug    the debug kernel of the test VM: tests/vm/kconfig-debug (KASAN,
+#            lockdep, kmemleak, ...); with modules (the test backends)
+#   --guest  the nested guest's kernel of the QEMU test (nested.sh):
+#            qemu-frontend/test/kconfig-guest, small, no modules: it boots
+#            under TCG inside TCG
+# Cached under $CACHE/kdebug-KEY or kguest-KEY, KEY = hash of the source
+# version, the fragment and this script; rebuilt when absent:
 #   bzImage, config, kernel-release, build.log
-#   mods/lib/modules/RELEASE   the modules (modules_install)
+#   mods/lib/modules/RELEASE   the modules (modules_install; debug only)
 #   linux/                     the build tree, for out-of-tree modules
-# Usage: mkkernel.sh [--print-dir]
+# Usage: mkkernel.sh [--guest] [--print-dir]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
+flavour=debug frag="$VM_DIR/kconfig-debug" targets="bzImage modules"
+if [ "${1:-}" = --guest ]; then
+	flavour=guest frag="$REPO/qemu-frontend/test/kconfig-guest" targets=bzImage
+	shift
+fi
 "$VM_DIR/mkrootfs.sh"
-need_root "building the debug kernel"
-frag="$VM_DIR/kconfig-debug"
+need_root "building the $flavour kernel"
 hdr="linux-headers-$(cat "$ROOTFS_DIR/kernel-release")"
 src=$(in_testhost dpkg-query -W -f '${source:Package} ${source:Version}' "$hdr" 2>/dev/null) ||
 	die "$hdr is not installed in the test host; rebuild it (make testhost)"
 srcpkg=${src% *} srcver=${src#* }
 key=$({ echo "$srcpkg $srcver"; cat "$frag" "$VM_DIR/mkkernel.sh"; } | sha256sum | cut -c1-16)
-KDIR="$CACHE/kdebug-$key"
+name=k$flavour-$key
+KDIR="$CACHE/$name"
 done_() {
 	[ "${1:-}" = --print-dir ] && echo "$KDIR"
 	exit 0
@@ -29,15 +39,19 @@ done_() {
 
 # One build at a time (2 cores); a second caller waits, then uses it.
 mkdir -p "$CACHE"
-exec 9>"$CACHE/.kdebug.lock"
-flock -n 9 || { log "another debug kernel build is running; waiting for it"; flock 9; }
+exec 9>"$CACHE/.kernel.lock"
+flock -n 9 || { log "another kernel build is running; waiting for it"; flock 9; }
 [ -f "$KDIR/.complete" ] && done_ "$@"
 
 t0=$(date +%s)
-phase() { log "debug kernel: $* (+$(( $(date +%s) - t0 ))s)"; }
-ck="/cache/kdebug-$key"   # $KDIR as the test host sees it
+phase() { log "$flavour kernel: $* (+$(( $(date +%s) - t0 ))s)"; }
+ck="/cache/$name"   # $KDIR as the test host sees it
 tree="$ck/linux"
-log "building debug kernel kdebug-$key from $srcpkg $srcver (once; ~10 minutes on 2 cores)"
+case $flavour in
+debug) took="~13 minutes" ;;
+guest) took="~FIXME minutes" ;;
+esac
+log "building the $flavour kernel $name from $srcpkg $srcver (once; $took on 2 cores)"
 
 # 1. Source.
 rm -rf "$KDIR"
@@ -45,8 +59,8 @@ mkdir -p "$KDIR"
 unpack_source "$srcpkg" "$srcver" "$tree" "$KDIR/unpack.log"
 
 # 2. Configuration, and proof that every line of the fragment holds.
-phase "configuring: allnoconfig + kconfig-debug"
-in_testhost make -s -C "$tree" KCONFIG_ALLCONFIG=/repo/tests/vm/kconfig-debug allnoconfig >/dev/null
+phase "configuring: allnoconfig + ${frag##*/}"
+in_testhost make -s -C "$tree" KCONFIG_ALLCONFIG="/repo/${frag#"$REPO/"}" allnoconfig >/dev/null
 in_testhost make -s -C "$tree" olddefconfig >/dev/null
 bad=0
 while IFS= read -r line; do
@@ -63,11 +77,12 @@ echo "$release" >"$KDIR/kernel-release"
 phase "configured $release: $(grep -cE '=y$' "$KDIR/config") built in, $(grep -cE '=m$' "$KDIR/config") modules"
 
 # 3. Build, a progress line a minute; the full output in build.log.
-phase "compiling bzImage and modules (make -j2)"
+phase "compiling $targets (make -j2)"
 n=0
 last=$SECONDS
 set +e
-in_testhost make -C "$tree" -j2 bzImage modules 2>&1 |
+# shellcheck disable=SC2086 # the targets are words
+in_testhost make -C "$tree" -j2 $targets 2>&1 |
 	while IFS= read -r line; do
 		printf '%s\n' "$line"
 		case $line in '  CC '*) n=$((n + 1)) ;; esac
@@ -80,13 +95,15 @@ rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" != 0 ]; then
 	grep -E -B2 -A8 'error|Error' "$KDIR/build.log" | tail -n 40 >&2
-	die "the debug kernel build failed (above; full log $KDIR/build.log)"
+	die "the $flavour kernel build failed (above; full log $KDIR/build.log)"
 fi
-phase "compiled ($(grep -c '^  CC ' "$KDIR/build.log") files); installing modules"
-in_testhost make -s -C "$tree" INSTALL_MOD_PATH="$ck/mods" modules_install >/dev/null
+phase "compiled ($(grep -c '^  CC ' "$KDIR/build.log") files)"
+if [ "$flavour" = debug ]; then
+	in_testhost make -s -C "$tree" INSTALL_MOD_PATH="$ck/mods" modules_install >/dev/null
+	[ -f "$KDIR/linux/Module.symvers" ] && [ -f "$KDIR/mods/lib/modules/$release/modules.dep" ] ||
+		die "the debug kernel build left no Module.symvers or modules.dep in $KDIR"
+fi
 cp "$KDIR/linux/arch/x86/boot/bzImage" "$KDIR/bzImage"
-[ -f "$KDIR/linux/Module.symvers" ] && [ -f "$KDIR/mods/lib/modules/$release/modules.dep" ] ||
-	die "the debug kernel build left no Module.symvers or modules.dep in $KDIR"
 touch "$KDIR/.complete"
-log "debug kernel ready: $KDIR ($release, $(( $(date +%s) - t0 ))s)"
+log "$flavour kernel ready: $KDIR ($release, $(( $(date +%s) - t0 ))s)"
 done_ "$@"

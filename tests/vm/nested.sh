@@ -1,8 +1,8 @@
 #!/bin/bash
 # The QEMU frontend test of make check: build QEMU with the vhost-blk series
 # (qemu-frontend/build.sh) and the nested guest (qemu-frontend/test/
-# mkguest.sh: the test host's kernel, an initramfs, a disk with fio), then boot the
-# test host once and run nested-vm.sh there: QEMU, nested under TCG, boots a
+# mkguest.sh: a small kernel of our own, tests/vm/mkkernel.sh --guest, an
+# initramfs, a disk with fio), then boot the test host once and run nested-vm.sh there: QEMU, nested under TCG, boots a
 # guest whose /dev/vda is a vhost-blk-pci device.
 # Prints "PASS name" and "FAIL name: why" lines on stdout, progress on stderr.
 #   nested.sh             build what is missing, run the test
@@ -17,10 +17,12 @@ set -uo pipefail
 fail() { echo "FAIL $1: $2"; }
 
 prepare() {
-	local krel
+	local krel kguest
 	"$REPO/qemu-frontend/build.sh" >&2 ||
 		{ fail qemu/build "QEMU with the vhost-blk series did not build (above)"; return 1; }
 	krel=$(cat "$ROOTFS_DIR/kernel-release")
+	kguest=$("$VM_DIR/mkkernel.sh" --guest --print-dir) ||
+		{ fail qemu/guest "the nested guest's kernel did not build (above)"; return 1; }
 	# Into the test host's root, not its VM image: the guest is built here.
 	if ! in_testhost dpkg-query -W -f '${db:Status-Abbrev}' busybox-static 2>/dev/null | grep -q '^ii'; then
 		log "installing busybox-static into the test host (to build the nested guest)"
@@ -30,7 +32,8 @@ prepare() {
 	fi
 	fio=$("$REPO/qemu-frontend/test/mkfio.sh") ||
 		{ fail qemu/guest "the nested guest's fio did not build (above)"; return 1; }
-	in_testhost /repo/qemu-frontend/test/mkguest.sh "$krel" /repo/build/qemu/guest "$fio" ||
+	in_testhost /repo/qemu-frontend/test/mkguest.sh "/cache/${kguest##*/}/bzImage" \
+		/repo/build/qemu/guest "$fio" ||
 		{ fail qemu/guest "the nested guest did not build (above)"; return 1; }
 	if [ ! -f "$REPO/build/kmod/$krel/vhost_blk.ko" ]; then
 		"$VM_DIR/build.sh" module >&2 ||
