@@ -37,9 +37,6 @@ SERIAL=vblk-nested-1
 # on an idle machine, three times that when other work shares its cores.
 BOOT_LIMIT=${VBLK_BOOT_LIMIT:-900}
 LOG=/out/guest-console.log
-# The nested guest boots faster without ACPI and mitigations (its power
-# switch is isa-debug-exit).
-FAST="acpi=off mitigations=off"
 demo=0
 [ "${1:-}" = --demo ] && demo=1
 ONLY=${VBLK_NESTED_ONLY:-}
@@ -263,7 +260,7 @@ GNAME=guest			# the console's progress lines: "GNAME: ..."
 # test) and guest-init.sh's parameters
 NESTED_CPUS=1
 nested_args() {
-	local append="console=ttyS0 loglevel=5 panic=-1 $FAST $1"
+	local append="console=ttyS0 loglevel=5 panic=-1 $1"
 	shift
 	# shellcheck disable=SC2054 # commas inside the options
 	QARGS=("${BASE[@]}" -smp "$NESTED_CPUS" -m 256 -bios qboot.rom
