@@ -1037,7 +1037,7 @@ XML
 # lv_daemons: vhost-blk-user, virtlogd and libvirtd; says why not (not
 # in a $(...): the daemons would hold its pipe open)
 lv_daemons() {
-	local i
+	local end
 	if ! truncate -s $((LV_SECTORS * 512)) $LV_IMG; then
 		echo "cannot create $LV_IMG"
 		return
@@ -1061,13 +1061,14 @@ CONF
 	printf 'auth_unix_ro = "none"\nauth_unix_rw = "none"\n' >$LV_DIR/libvirtd.conf
 	/usr/sbin/libvirtd -f $LV_DIR/libvirtd.conf >$LV_DIR/libvirtd.log 2>&1 &
 	echo $! >$LV_DIR/libvirtd.pid
-	for i in $(seq 120); do
-		LV_T=20 virsh version >/dev/null 2>&1 && return
+	end=$((SECONDS + 180))
+	while [ $SECONDS -lt $end ]; do
+		LV_T=30 virsh uri >/dev/null 2>&1 && return
 		kill -0 "$(cat $LV_DIR/libvirtd.pid)" 2>/dev/null ||
 			{ echo "libvirtd exited: $(oneline 3 <$LV_DIR/libvirtd.log)"; return; }
 		sleep 1
 	done
-	echo "libvirtd did not answer 'virsh version' within 120 s: $(oneline 3 <$LV_DIR/libvirtd.log)"
+	echo "libvirtd did not answer 'virsh uri' within 180 s: $(oneline 3 <$LV_DIR/libvirtd.log)"
 }
 
 libvirt_guest() {
