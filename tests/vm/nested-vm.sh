@@ -1100,12 +1100,12 @@ libvirt_guest() {
 		[ -z "$why" ] || say "libvirt: QEMU said: $(oneline 3 </var/log/libvirt/qemu/$LV_DOM.log 2>/dev/null)"
 	fi
 	if [ -z "$why" ]; then
-		say "libvirt: the domain runs (QEMU pid $(cat /run/libvirt/qemu/$LV_DOM.pid 2>/dev/null)); waiting for the guest (limit $((2 * BOOT_LIMIT))s)"
+		say "libvirt: the domain runs (QEMU pid $(cat /run/libvirt/qemu/$LV_DOM.pid 2>/dev/null)); waiting for the guest (limit ${BOOT_LIMIT}s)"
 		# until the guest waits for the power button, fails, or QEMU ends
 		i=0
 		until lv_sync; grep -qE "$V (libvirt ok md5a|FAIL)" $LOG; do
 			i=$((i + 5))
-			[ $i -le $((2 * BOOT_LIMIT)) ] && [ "$(lv_state)" = running ] || break
+			[ $i -le "$BOOT_LIMIT" ] && [ "$(lv_state)" = running ] || break
 			sleep 5
 		done
 		lv_sync
@@ -1123,7 +1123,7 @@ libvirt_guest() {
 		elif ! out=$(virsh shutdown --mode acpi $LV_DOM 2>&1); then
 			why="virsh shutdown: $(printf '%s\n' "$out" | oneline 3)"
 		else
-			say "libvirt: virsh shutdown --mode acpi: $out"
+			say "libvirt: virsh shutdown --mode acpi${out:+: $out}"
 			for i in $(seq "$LV_SHUTDOWN_LIMIT"); do
 				st=$(lv_state)
 				[ "$st" = "shut off" ] && break

@@ -70,7 +70,8 @@ fi
 log "qemu: build took $(( $(date +%s) - t0 ))s"
 
 out=$(mktemp -d /tmp/vbt-qemu.XXXXXX)
-"$VM_DIR/run.sh" --mem 3072 --timeout "${VM_TIMEOUT:-1800}" --out "$out" \
+# the libvirt domain after the other guests: 10 minutes more at most
+"$VM_DIR/run.sh" --mem 3072 --timeout "${VM_TIMEOUT:-$((1800 + 600 * ${VBLK_NESTED_LIBVIRT:-0}))}" --out "$out" \
 	env VBLK_NESTED_ONLY=$only VBLK_NESTED_BRIDGE="${VBLK_NESTED_BRIDGE:-0}" \
 	VBLK_NESTED_LIBVIRT="${VBLK_NESTED_LIBVIRT:-0}" /repo/tests/vm/nested-vm.sh 2>&1 |
 	tee "$out/runner.log" |
