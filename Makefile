@@ -17,6 +17,10 @@
 #   make qemu-bridge   Debian's own QEMU boots the nested guest on
 #                      vhost-blk-user and migrates it (one boot of the test
 #                      host; not in make check yet: docs/qemu.md)
+#   make qemu-libvirt  libvirtd in the test host defines and starts a domain
+#                      with <disk type='vhostuser'> on vhost-blk-user, the
+#                      guest does fio verify, virsh shutdown ends it (one
+#                      boot; not in make check yet: docs/qemu.md)
 #   make bench         fio against the backend, vhost-blk (kiocb, bio) and
 #                      qemu-storage-daemon in one boot; bench/results/
 #                      latest.json and .png (QUICK=1: the reduced matrix,
@@ -37,7 +41,7 @@ KVER ?=
 NATIVE ?= 0
 VM := tests/vm
 
-.PHONY: all module guest unit bridge lint check demo bench qemu qemu-bridge testhost deb clean
+.PHONY: all module guest unit bridge lint check demo bench qemu qemu-bridge qemu-libvirt testhost deb clean
 
 all: module guest unit bridge
 	@echo "built: $$(ls build/kmod/*/vhost_blk.ko | tr '\n' ' '); build/guest/vbt, vblk-demo, api-example, vhost-blk-user; build/bridge/vhost-blk-user; unit tests passed"
@@ -81,6 +85,9 @@ qemu:
 
 qemu-bridge:
 	@$(VM)/nested.sh --bridge
+
+qemu-libvirt:
+	@$(VM)/nested.sh --libvirt
 
 bench:
 	@PROFILE=$(PROFILE) bench/run.sh

@@ -30,7 +30,12 @@
 # cache and resize ones; the disk must have vblk_queues= queues, the one
 # with serial vblk_ro_serial= must refuse writes, and with vblk_mig_offset=
 # the migration phase writes to the disk under test alone), vblk_mig_offset=
-# (where the migration phase writes on the disk under test).
+# (where the migration phase writes on the disk under test);
+# vblk_mode=libvirt: the disk is a libvirt domain's <disk type='vhostuser'>
+# on vhost-blk-user (Debian's QEMU, ACPI on): the device checks (and
+# vblk_queues=), pattern A, fio verify and discard of boot 1, then no
+# reboot: the guest waits for the ACPI power button (virsh shutdown) and
+# powers off (libvirt_end).
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -44,7 +49,9 @@ MIB=1048576
 say() { echo "VBLK: [$(cut -d' ' -f1 /proc/uptime)] $*"; }
 # The guest runs without ACPI: isa-debug-exit (port 0xf4) is its power
 # switch. QEMU exits with status 2 * VALUE + 1: 33 for 0x10, 35 for 0x11.
+# The libvirt domain has ACPI and no isa-debug-exit: poweroff -f.
 power_off() {
+	[ "$MODE" = libvirt ] && poweroff -f
 	printf "\\$1" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc status=none
 	sleep 10
 	poweroff -f
@@ -172,7 +179,7 @@ phase1() {
 	if [ -n "$(arg vblk_queues)" ]; then
 		n=$(ls $b/mq | wc -l)
 		[ "$n" = "$(arg vblk_queues)" ]
-		step_say bridge queues "$n queues in $b/mq, expected $(arg vblk_queues)"
+		step_say "$MODE" queues "$n queues in $b/mq, expected $(arg vblk_queues)"
 	fi
 	[ -z "$RODEV" ] || { why=$(readonly_refuses $RODEV); step_say bridge read-only "$why"; }
 
@@ -193,6 +200,7 @@ phase1() {
 		say "discard ok"
 	fi
 
+	[ "$MODE" = libvirt ] && libvirt_end "$a"
 	[ "$MODE" = bridge ] || wce_phase1 $b
 	if [ -n "$MIGDEV" ]; then
 		resize_phase
@@ -205,6 +213,37 @@ phase1() {
 	reboot -f
 	sleep 60
 	fail "reboot -f returned"
+}
+
+# vblk_mode=libvirt: the end of boot 1 for the libvirt domain (ACPI on):
+# leave the marker, then wait for the power button that "virsh shutdown"
+# presses (the ACPI button's evdev, /dev/input/eventN of the input device
+# named "Power Button") and power off on any event from it. No button within
+# 30 minutes: FAIL.
+libvirt_end() {
+	set_marker "VBLK-LIBVIRT $1"
+	evs=
+	for e in /sys/class/input/event*; do
+		[ "$(cat $e/device/name 2>/dev/null)" = "Power Button" ] && evs="$evs /dev/input/${e##*/}"
+	done
+	[ -n "$evs" ] || fail "no input device named 'Power Button' (ACPI button, evdev): $(cat /sys/class/input/*/name 2>/dev/null | tr '\n' ',')"
+	rm -f /tmp/pressed
+	for e in $evs; do
+		[ -c $e ] || fail "no device node $e"
+		# one event (struct input_event: 24 bytes on x86_64)
+		( dd if=$e bs=24 count=1 status=none >/dev/null 2>&1 && echo $e >/tmp/pressed ) &
+	done
+	say "libvirt ok md5a=$1; waiting for the power button ($evs )"
+	i=0
+	while [ ! -s /tmp/pressed ]; do
+		i=$((i + 1))
+		[ $i -le 1800 ] || fail "no event from the power button ($evs ) within 30 minutes"
+		sleep 1
+	done
+	say "power button pressed ($(cat /tmp/pressed)); powering off"
+	poweroff -f
+	sleep 60
+	fail "poweroff -f returned"
 }
 
 # readonly_refuses DEV: a read-only disk (ro flag set) whose writes fail

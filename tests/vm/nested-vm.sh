@@ -19,12 +19,21 @@
 # (vhost-user-blk-pci, 2 queues, a read-only disk; bridge_guest, issue #22)
 # when asked (below): "qemu/bridge-*", its console in /out/bridge-console.log.
 #   nested-vm.sh [--demo]   --demo: only the boot, showing the guest's console
+# libvirt (libvirt_guest, issue #22): libvirtd in the test host defines and
+# starts a domain with <disk type='vhostuser'> on vhost-blk-user (Debian's
+# QEMU, TCG, ACPI on), the guest writes, runs fio verify and a discard,
+# virsh shutdown (the ACPI power button) ends it, the test host checks the
+# image, undefines the domain and stops the daemons: "qemu/libvirt-*", its
+# console in /out/libvirt-console.log.
 # VBLK_NESTED_ONLY=migrate: only the migrations, the guest starting with them;
 # VBLK_NESTED_ONLY=bridge: only Debian's QEMU on vhost-blk-user (make
-# qemu-bridge). VBLK_NESTED_BRIDGE=1: Debian's QEMU's guest alongside boot 1
-# of the full run. make check runs the full run without it, for now: the
-# two guests share the test host's two vCPUs, and with both the phase took
-# 27 minutes, over what CI's 90 have left (docs/qemu.md, "The test").
+# qemu-bridge); VBLK_NESTED_ONLY=libvirt: only the libvirt domain (make
+# qemu-libvirt). VBLK_NESTED_BRIDGE=1: Debian's QEMU's guest alongside boot 1
+# of the full run; VBLK_NESTED_LIBVIRT=1: the libvirt domain after the other
+# guests of the full run. make check runs the full run without them, for
+# now: the two guests share the test host's two vCPUs, and with both the
+# phase took 27 minutes, over what CI's 90 have left (docs/qemu.md, "The
+# test").
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 Q=/repo/build/qemu/qemu-system-x86_64
@@ -41,6 +50,7 @@ demo=0
 [ "${1:-}" = --demo ] && demo=1
 ONLY=${VBLK_NESTED_ONLY:-}
 BRIDGE=${VBLK_NESTED_BRIDGE:-0}
+LIBVIRT=${VBLK_NESTED_LIBVIRT:-0}
 BASE=(-machine q35 -accel tcg -nodefaults -no-user-config -display none)
 
 say() { echo "vbt: $(date +%T) qemu: $*"; }
@@ -628,10 +638,14 @@ guest_end() {
 	else
 		fail "$1-poweroff" "QEMU exited $2, not 33 (the guest's power switch after success)"
 	fi
+	guest_kernel_log "$1-kernel-log"
+}
+# guest_kernel_log NAME: the guest's kernel log in $LOG holds no report
+guest_kernel_log() {
 	if grep -qE 'BUG:|WARNING:|Oops|general protection|Call Trace|Kernel panic|blocked for more than' $LOG; then
-		fail "$1-kernel-log" "the guest's kernel reported a problem (see ${LOG#/out/} in the VM's output directory)"
+		fail "$1" "the guest's kernel reported a problem (see ${LOG#/out/} in the VM's output directory)"
 	else
-		pass "$1-kernel-log"
+		pass "$1"
 	fi
 }
 # image_why IMAGE: what the guest said it wrote (patterns A and B, the
@@ -926,15 +940,279 @@ bridge_guest() {
 	cp $BR_DIR/*.derr /out/qemus/ 2>/dev/null
 }
 
+# libvirt (issue #22): libvirtd, started here by hand (no systemd in the
+# test host; trixie's packages have no modular virtqemud), defines and
+# starts a domain (TCG, Debian's QEMU, ACPI on) with <disk
+# type='vhostuser'> on a vhost-blk-user daemon (2 queues, a 65 MiB raw
+# image of its own on the XFS mount), the same kernel, initramfs and tools
+# disk, guest-init.sh told vblk_mode=libvirt: the device checks, pattern A,
+# fio verify and discard, then it waits for the ACPI power button. virsh
+# shutdown presses it; the domain must reach "shut off". Then the image from
+# outside, undefine, the daemons' exit. QEMU runs as root (qemu.conf: the
+# test host has no libvirt-qemu user, which libvirt-daemon-system would
+# create) without mount namespace (moving /dev/pts failed in it). 13
+# results "qemu/libvirt-*"; the console in /out/libvirt-console.log.
+LV_DIR=/tmp/vblk-libvirt
+LV_IMG=$MNT/libvirt.raw
+LV_SECTORS=$((SECTORS / 2 + 2048))	# 65 MiB: the marker at 64 MiB inside
+LV_SERIAL=vblk-libvirt-1
+LV_DOM=vblk-libvirt
+LV_SHUTDOWN_LIMIT=${VBLK_SHUTDOWN_LIMIT:-300}
+LV_RAW=$LV_DIR/console.raw	# the console as QEMU writes it (CR LF)
+LV_TESTS="daemons define start device queues write-read fio-verify discard
+	shutdown kernel-log image-from-host undefine daemon-exit"
+virsh() { timeout "${LV_T:-120}" /usr/bin/virsh -q -c qemu:///system "$@"; }
+# lv_report NAME WHY: PASS without WHY, else FAIL; lv_missing: FAIL those
+# of LV_TESTS not reported yet
+lv_report() {
+	echo "$1" >>$LV_DIR/reported
+	if [ -z "$2" ]; then pass "libvirt-$1"; else fail "libvirt-$1" "$2"; fi
+}
+lv_missing() {
+	local t
+	for t in $LV_TESTS; do
+		grep -qx "$t" $LV_DIR/reported 2>/dev/null || fail "libvirt-$t" "$1"
+	done
+}
+lv_state() { virsh domstate $LV_DOM 2>/dev/null | head -n 1; }
+# lv_sync: $LOG, the guest's console without its CRs
+lv_sync() { tr -d '\r' <$LV_RAW >$LOG; }
+# lv_why: the guest's FAIL line, or its last lines
+lv_why() {
+	local why
+	why=$(grep -m1 -E "$V FAIL" $LOG | sed -E "s/.*$V FAIL //")
+	[ -n "$why" ] ||
+		why="not reached; the domain is '$(lv_state)'; the guest's last lines: $(grep -v '^$' $LOG 2>/dev/null | oneline 3)"
+	echo "$why"
+}
+lv_domain_xml() {
+	cat <<XML
+<domain type='qemu'>
+  <name>$LV_DOM</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>2</vcpu>
+  <memoryBacking>
+    <source type='memfd'/>
+    <access mode='shared'/>
+  </memoryBacking>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>$GUEST/bzImage</kernel>
+    <initrd>$GUEST/initramfs.cpio</initrd>
+    <cmdline>console=ttyS0 loglevel=5 panic=-1 mitigations=off vblk_mode=libvirt vblk_serial=$LV_SERIAL vblk_sectors=$LV_SECTORS vblk_queues=2</cmdline>
+  </os>
+  <features>
+    <acpi/>
+  </features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$QSTOCK</emulator>
+    <disk type='vhostuser' device='disk' snapshot='no'>
+      <driver name='qemu' type='raw' queues='2'/>
+      <source type='unix' path='$LV_DIR/lv.sock'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='$GUEST/tools.img'/>
+      <target dev='vdb' bus='virtio'/>
+      <readonly/>
+      <serial>vblk-tools</serial>
+    </disk>
+    <controller type='usb' model='none'/>
+    <serial type='file'>
+      <source path='$LV_RAW'/>
+      <target port='0'/>
+    </serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+}
+# lv_daemons: vhost-blk-user, virtlogd and libvirtd; says why not (not
+# in a $(...): the daemons would hold its pipe open)
+lv_daemons() {
+	local end
+	if ! truncate -s $((LV_SECTORS * 512)) $LV_IMG; then
+		echo "cannot create $LV_IMG"
+		return
+	elif ! start_daemon lv $LV_IMG --num-queues 2 --serial $LV_SERIAL; then
+		cat $LV_DIR/lv.why
+		return
+	fi
+	cat >/etc/libvirt/qemu.conf <<CONF
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+namespaces = [ ]
+cgroup_controllers = [ ]
+CONF
+	mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/qemu /var/cache/libvirt/qemu
+	/usr/sbin/virtlogd >$LV_DIR/virtlogd.log 2>&1 &
+	echo $! >$LV_DIR/virtlogd.pid
+	# root's virsh needs no polkit (there is no D-Bus here)
+	printf 'auth_unix_ro = "none"\nauth_unix_rw = "none"\n' >$LV_DIR/libvirtd.conf
+	/usr/sbin/libvirtd -f $LV_DIR/libvirtd.conf >$LV_DIR/libvirtd.log 2>&1 &
+	echo $! >$LV_DIR/libvirtd.pid
+	end=$((SECONDS + 180))
+	while [ $SECONDS -lt $end ]; do
+		LV_T=30 virsh uri >/dev/null 2>&1 && return
+		kill -0 "$(cat $LV_DIR/libvirtd.pid)" 2>/dev/null ||
+			{ echo "libvirtd exited: $(oneline 3 <$LV_DIR/libvirtd.log)"; return; }
+		sleep 1
+	done
+	echo "libvirtd did not answer 'virsh uri' within 180 s: $(oneline 3 <$LV_DIR/libvirtd.log)"
+}
+
+libvirt_guest() {
+	local why out st t0 i a got n pid
+	BR_DIR=$LV_DIR LOG=$LV_DIR/console.log
+	rm -rf $LV_DIR && mkdir -p $LV_DIR && : >$LOG && : >$LV_RAW
+	t0=$SECONDS
+	say "libvirt: $(/usr/sbin/libvirtd --version 2>&1 | head -n 1), $("$QSTOCK" --version | head -n 1), on vhost-blk-user ($LV_IMG, 2 queues)"
+	lv_daemons >$LV_DIR/daemons.why
+	why=$(cat $LV_DIR/daemons.why)
+	lv_report daemons "$why"
+	# The guest's progress lines, from its console file
+	tail -n +1 -F $LV_RAW 2>/dev/null > >(while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in *"VBLK: "*) say "libvirt guest: ${line#*VBLK: }" ;; esac
+	done) &
+	echo $! >$LV_DIR/tail.pid
+	if [ -z "$why" ]; then
+		lv_domain_xml >$LV_DIR/domain.xml
+		# the first virsh command probes QEMU's capabilities: slow here
+		out=$(LV_T=600 virsh define $LV_DIR/domain.xml 2>&1) ||
+			why="virsh define: $(printf '%s\n' "$out" | oneline 3)"
+		lv_report define "$why"
+	fi
+	if [ -z "$why" ]; then
+		out=$(LV_T=600 virsh start $LV_DOM 2>&1) || why="virsh start: $(printf '%s\n' "$out" | oneline 3)"
+		[ -n "$why" ] || [ "$(lv_state)" = running ] || why="started, but the domain is '$(lv_state)'"
+		lv_report start "$why"
+		[ -z "$why" ] || say "libvirt: QEMU said: $(oneline 3 </var/log/libvirt/qemu/$LV_DOM.log 2>/dev/null)"
+	fi
+	if [ -z "$why" ]; then
+		say "libvirt: the domain runs (QEMU pid $(cat /run/libvirt/qemu/$LV_DOM.pid 2>/dev/null)); waiting for the guest (limit ${BOOT_LIMIT}s)"
+		# until the guest waits for the power button, fails, or QEMU ends
+		i=0
+		until lv_sync; grep -qE "$V (libvirt ok md5a|FAIL)" $LOG; do
+			i=$((i + 5))
+			[ $i -le "$BOOT_LIMIT" ] && [ "$(lv_state)" = running ] || break
+			sleep 5
+		done
+		lv_sync
+		why=$(lv_why)
+		expect libvirt-device "device checks ok"
+		step_expect libvirt-queues libvirt queues
+		expect libvirt-write-read "pattern A written and read back"
+		expect libvirt-fio-verify "fio verify ok"
+		expect libvirt-discard "discard ok"
+		printf '%s\n' device queues write-read fio-verify discard >>$LV_DIR/reported
+		# virsh shutdown: the ACPI power button
+		why=
+		if ! grep -qE "$V libvirt ok md5a" $LOG; then
+			why="the guest did not wait for the power button: $(lv_why)"
+		elif ! out=$(virsh shutdown --mode acpi $LV_DOM 2>&1); then
+			why="virsh shutdown: $(printf '%s\n' "$out" | oneline 3)"
+		else
+			say "libvirt: virsh shutdown --mode acpi${out:+: $out}"
+			for i in $(seq "$LV_SHUTDOWN_LIMIT"); do
+				st=$(lv_state)
+				[ "$st" = "shut off" ] && break
+				sleep 1
+			done
+			lv_sync
+			if [ "$st" != "shut off" ]; then
+				why="the domain is '$st' ${LV_SHUTDOWN_LIMIT}s after virsh shutdown (the guest: $(grep -v '^$' $LOG | oneline 2))"
+			elif ! grep -qE "$V power button pressed" $LOG; then
+				why="the domain shut off, but the guest did not say it saw the power button"
+			else
+				say "libvirt: the domain shut off $i s after virsh shutdown"
+			fi
+		fi
+		lv_report shutdown "$why"
+		if [ "$(lv_state)" != "shut off" ]; then
+			say "libvirt: destroying the domain ('$(lv_state)')"
+			virsh destroy $LV_DOM >/dev/null 2>&1
+		fi
+		lv_sync
+		if grep -qE "$V init started" $LOG; then
+			guest_kernel_log libvirt-kernel-log
+		else
+			fail libvirt-kernel-log "the guest's console has no output from /init: $(lv_why)"
+		fi
+		echo kernel-log >>$LV_DIR/reported
+		# From outside: pattern A, the marker, the discarded MiB
+		a=$(sed -nE "s/.*$V libvirt ok md5a=([0-9a-f]+).*/\1/p" $LOG | head -n 1)
+		why=
+		if [ -z "$a" ]; then
+			why="the guest reported no checksum: $(lv_why)"
+		elif got=$(dd if=$LV_IMG bs=1M count=4 iflag=direct status=none | md5sum | cut -d' ' -f1) &&
+			[ "$got" != "$a" ]; then
+			why="pattern A: the guest wrote $a, $LV_IMG has $got"
+		elif got=$(dd if=$LV_IMG bs=512 skip=131072 count=1 status=none | tr -d '\000' | head -n 1) &&
+			[ "$got" != "VBLK-LIBVIRT $a" ]; then
+			why="the marker reads '$got'"
+		elif ! cmp -s -n 1048576 -i $((48 << 20)):0 $LV_IMG /dev/zero; then
+			why="the discarded MiB at 48 MiB is not zeroes"
+		fi
+		lv_report image-from-host "$why"
+	fi
+	if grep -qx define $LV_DIR/reported 2>/dev/null && [ -s $LV_DIR/domain.xml ] &&
+		virsh dominfo $LV_DOM >/dev/null 2>&1; then
+		[ "$(lv_state)" = "shut off" ] || virsh destroy $LV_DOM >/dev/null 2>&1
+		why=
+		out=$(virsh undefine $LV_DOM 2>&1) || why="virsh undefine: $(printf '%s\n' "$out" | oneline 2)"
+		[ -n "$why" ] || ! virsh dominfo $LV_DOM >/dev/null 2>&1 || why="the domain is still defined after virsh undefine"
+		lv_report undefine "$why"
+	fi
+	# vhost-blk-user stops at SIGTERM, its socket removed
+	if [ -f $LV_DIR/lv.dpid ]; then
+		why=
+		pid=$(cat $LV_DIR/lv.dpid)
+		kill -TERM "$pid"
+		timeout 20 tail --pid="$pid" -f /dev/null ||
+			{ kill -9 "$pid"; why="the daemon ignored SIGTERM;"; }
+		wait "$pid"
+		[ ! -e $LV_DIR/lv.sock ] || why="$why $LV_DIR/lv.sock remained"
+		lv_report daemon-exit "$why"
+	fi
+	lv_sync
+	lv_missing "not reached: $(lv_why)"
+	# libvirtd and virtlogd end here too
+	for n in libvirtd virtlogd; do
+		[ -f $LV_DIR/$n.pid ] || continue
+		pid=$(cat $LV_DIR/$n.pid)
+		kill -TERM "$pid" 2>/dev/null
+		timeout 20 tail --pid="$pid" -f /dev/null || { say "libvirt: $n ignored SIGTERM"; kill -9 "$pid"; }
+		wait "$pid" 2>/dev/null
+	done
+	kill "$(cat $LV_DIR/tail.pid)" 2>/dev/null
+	say "libvirt: the libvirt part took $((SECONDS - t0)) s"
+	mkdir -p /out/qemus
+	cp $LOG /out/libvirt-console.log
+	cp $LV_DIR/domain.xml /out/qemus/libvirt-domain.xml 2>/dev/null
+	cp $LV_DIR/*.log $LV_DIR/*.derr /out/qemus/ 2>/dev/null
+	cp /var/log/libvirt/qemu/$LV_DOM.log /out/qemus/libvirt-qemu.log 2>/dev/null
+	rm -f $LV_IMG
+}
+
 say "QEMU $("$Q" --version 2>/dev/null | head -n1 | sed 's/.*version //'); $(cat /repo/build/qemu/VERSION 2>/dev/null)"
 # device_cases 19, guest_results 28, migration 9, no-leaks 1, the stock
-# QEMU's guest 17 (check.sh counts them)
+# QEMU's guest 17, the libvirt domain 13 (check.sh counts them)
 if [ "$ONLY" = migrate ]; then
 	echo "# expect 10 qemu"
 elif [ "$ONLY" = bridge ]; then
 	echo "# expect 18 qemu"
+elif [ "$ONLY" = libvirt ]; then
+	echo "# expect 14 qemu"
 elif [ $demo = 0 ]; then
-	echo "# expect $((57 + 17 * BRIDGE)) qemu"
+	echo "# expect $((57 + 17 * BRIDGE + 13 * LIBVIRT)) qemu"
 fi
 setup || exit 1
 if [ $demo = 1 ] || [ -n "$ONLY" ]; then
@@ -945,13 +1223,17 @@ fi
 if [ "$ONLY" = bridge ]; then
 	BR_T0=$(date +%s)
 	( bridge_guest )
-else
+elif [ "$ONLY" != libvirt ]; then
 	boot_guest
 fi
 if [ -n "$BR_JOB" ]; then
 	t=$(date +%s)
 	wait "$BR_JOB"
 	say "the stock QEMU's guest added $(( $(date +%s) - t ))s after the patched one's end (it started ${BR_T0:+$(( t - BR_T0 ))s before that})"
+fi
+# The libvirt domain: alone, or after the other guests
+if [ "$ONLY" = libvirt ] || { [ -z "$ONLY" ] && [ $demo = 0 ] && [ "$LIBVIRT" = 1 ]; }; then
+	( libvirt_guest )
 fi
 if out=$(no_leaks); then pass no-leaks; else fail no-leaks "$out"; fi
 umount $MNT

@@ -9,8 +9,12 @@
 #   nested.sh --bridge    the same for Debian's own QEMU on vhost-blk-user
 #                         alone (make qemu-bridge; not in make check yet:
 #                         nested-vm.sh's header says why)
+#   nested.sh --libvirt   the same for a libvirt domain on vhost-blk-user
+#                         alone (make qemu-libvirt; not in make check yet)
 #   nested.sh --prepare   only build: build/qemu/qemu-system-x86_64 and the
 #                         nested guest, build/qemu/guest/ (make qemu, demo)
+# VBLK_NESTED_BRIDGE=1, VBLK_NESTED_LIBVIRT=1: the full run adds those
+# guests (passed on to nested-vm.sh in the VM).
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -48,7 +52,10 @@ if [ "${1:-}" = --prepare ]; then
 fi
 
 only=
-[ "${1:-}" = --bridge ] && only=bridge
+case ${1:-} in
+--bridge) only=bridge ;;
+--libvirt) only=libvirt ;;
+esac
 t0=$(date +%s)
 echo "# expect 2 qemu-build"
 prepare || exit 0
@@ -63,8 +70,10 @@ fi
 log "qemu: build took $(( $(date +%s) - t0 ))s"
 
 out=$(mktemp -d /tmp/vbt-qemu.XXXXXX)
-"$VM_DIR/run.sh" --mem 3072 --timeout "${VM_TIMEOUT:-1800}" --out "$out" \
-	env VBLK_NESTED_ONLY=$only /repo/tests/vm/nested-vm.sh 2>&1 |
+# the libvirt domain after the other guests: 10 minutes more at most
+"$VM_DIR/run.sh" --mem 3072 --timeout "${VM_TIMEOUT:-$((1800 + 600 * ${VBLK_NESTED_LIBVIRT:-0}))}" --out "$out" \
+	env VBLK_NESTED_ONLY=$only VBLK_NESTED_BRIDGE="${VBLK_NESTED_BRIDGE:-0}" \
+	VBLK_NESTED_LIBVIRT="${VBLK_NESTED_LIBVIRT:-0}" /repo/tests/vm/nested-vm.sh 2>&1 |
 	tee "$out/runner.log" |
 	grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
 vrc=${PIPESTATUS[0]}
