@@ -14,13 +14,14 @@
 #                      boot a guest whose disk is vhost-blk-pci
 #   make qemu          build/qemu/qemu-system-x86_64: QEMU 10.0 with the
 #                      vhost-blk device (qemu-frontend/, docs/qemu.md)
-#   make qemu-bridge   Debian's own QEMU boots the nested guest on
-#                      vhost-blk-user and migrates it (one boot of the test
-#                      host; not in make check yet: docs/qemu.md)
-#   make qemu-libvirt  libvirtd in the test host defines and starts a domain
-#                      with <disk type='vhostuser'> on vhost-blk-user, the
-#                      guest does fio verify, virsh shutdown ends it (one
-#                      boot; not in make check yet: docs/qemu.md)
+#   make qemu-bridge   only Debian's own QEMU booting the nested guest on
+#                      vhost-blk-user and migrating it (one boot of the
+#                      test host; make check runs it beside the patched
+#                      guest: docs/qemu.md)
+#   make qemu-libvirt  only libvirtd defining and starting a domain with
+#                      <disk type='vhostuser'> on vhost-blk-user, the guest
+#                      doing fio verify, virsh shutdown ending it (one boot;
+#                      make check runs it after the other guests)
 #   make bench         fio against the backend, vhost-blk (kiocb, bio) and
 #                      qemu-storage-daemon in one boot; bench/results/
 #                      latest.json and .png (QUICK=1: the reduced matrix,

@@ -47,9 +47,10 @@ MARK=131072			# 512-byte sector of the marker
 MIB=1048576
 
 say() { echo "VBLK: [$(cut -d' ' -f1 /proc/uptime)] $*"; }
-# The guest runs without ACPI: isa-debug-exit (port 0xf4) is its power
-# switch. QEMU exits with status 2 * VALUE + 1: 33 for 0x10, 35 for 0x11.
-# The libvirt domain has ACPI and no isa-debug-exit: poweroff -f.
+# isa-debug-exit (port 0xf4) is the guest's power switch: QEMU exits with
+# status 2 * VALUE + 1, 33 for 0x10, 35 for 0x11, and the test host knows
+# success from failure. The libvirt domain has no isa-debug-exit: poweroff
+# -f (ACPI).
 power_off() {
 	[ "$MODE" = libvirt ] && poweroff -f
 	printf "\\$1" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc status=none

@@ -186,7 +186,8 @@ done
 phase qemu
 # QEMU with the vhost-blk device (qemu-frontend/), nested in the test host:
 # the device's errors, a guest on vhost-blk-pci that reboots once, then is
-# migrated three times while it writes.
+# migrated three times while it writes; beside it Debian's own QEMU on
+# vhost-blk-user (reboot, migration), then a libvirt domain on it.
 if [ "$built" = 1 ]; then
 	"$VM_DIR/nested.sh" | expect_check | record
 else

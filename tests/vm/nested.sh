@@ -2,19 +2,20 @@
 # The QEMU frontend test of make check: build QEMU with the vhost-blk series
 # (qemu-frontend/build.sh) and the nested guest (qemu-frontend/test/
 # mkguest.sh: a small kernel of our own, tests/vm/mkkernel.sh --guest, an
-# initramfs, a disk with fio), then boot the test host once and run nested-vm.sh there: QEMU, nested under TCG, boots a
-# guest whose /dev/vda is a vhost-blk-pci device.
+# initramfs, a disk with fio), then boot the test host once and run
+# nested-vm.sh there: QEMU, nested under TCG, boots a guest whose /dev/vda
+# is a vhost-blk-pci device; Debian's QEMU boots it on vhost-blk-user, and
+# libvirt starts it as a domain with a vhostuser disk.
 # Prints "PASS name" and "FAIL name: why" lines on stdout, progress on stderr.
 #   nested.sh             build what is missing, run the test
-#   nested.sh --bridge    the same for Debian's own QEMU on vhost-blk-user
-#                         alone (make qemu-bridge; not in make check yet:
-#                         nested-vm.sh's header says why)
-#   nested.sh --libvirt   the same for a libvirt domain on vhost-blk-user
-#                         alone (make qemu-libvirt; not in make check yet)
+#   nested.sh --bridge    only Debian's own QEMU on vhost-blk-user (make
+#                         qemu-bridge)
+#   nested.sh --libvirt   only a libvirt domain on vhost-blk-user (make
+#                         qemu-libvirt)
 #   nested.sh --prepare   only build: build/qemu/qemu-system-x86_64 and the
 #                         nested guest, build/qemu/guest/ (make qemu, demo)
-# VBLK_NESTED_BRIDGE=1, VBLK_NESTED_LIBVIRT=1: the full run adds those
-# guests (passed on to nested-vm.sh in the VM).
+# The full run has both guests; VBLK_NESTED_BRIDGE=0, VBLK_NESTED_LIBVIRT=0
+# leave them out (passed on to nested-vm.sh in the VM).
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -39,6 +40,10 @@ prepare() {
 	in_testhost /repo/qemu-frontend/test/mkguest.sh "/cache/${kguest##*/}/bzImage" \
 		/repo/build/qemu/guest "$fio" ||
 		{ fail qemu/guest "the nested guest did not build (above)"; return 1; }
+	if [ ! -x "$REPO/build/guest/vhost-blk-user" ]; then
+		"$VM_DIR/build.sh" guest >&2 ||
+			{ fail qemu/build "the test programs (vhost-blk-user) did not build (above)"; return 1; }
+	fi
 	if [ ! -f "$REPO/build/kmod/$krel/vhost_blk.ko" ]; then
 		"$VM_DIR/build.sh" module >&2 ||
 			{ fail qemu/build "vhost_blk.ko did not build (above)"; return 1; }
@@ -71,9 +76,9 @@ log "qemu: build took $(( $(date +%s) - t0 ))s"
 
 out=$(mktemp -d /tmp/vbt-qemu.XXXXXX)
 # the libvirt domain after the other guests: 10 minutes more at most
-"$VM_DIR/run.sh" --mem 3072 --timeout "${VM_TIMEOUT:-$((1800 + 600 * ${VBLK_NESTED_LIBVIRT:-0}))}" --out "$out" \
-	env VBLK_NESTED_ONLY=$only VBLK_NESTED_BRIDGE="${VBLK_NESTED_BRIDGE:-0}" \
-	VBLK_NESTED_LIBVIRT="${VBLK_NESTED_LIBVIRT:-0}" /repo/tests/vm/nested-vm.sh 2>&1 |
+"$VM_DIR/run.sh" --mem 3072 --timeout "${VM_TIMEOUT:-$((1800 + 600 * ${VBLK_NESTED_LIBVIRT:-1}))}" --out "$out" \
+	env VBLK_NESTED_ONLY=$only VBLK_NESTED_BRIDGE="${VBLK_NESTED_BRIDGE:-1}" \
+	VBLK_NESTED_LIBVIRT="${VBLK_NESTED_LIBVIRT:-1}" /repo/tests/vm/nested-vm.sh 2>&1 |
 	tee "$out/runner.log" |
 	grep --line-buffered -E '^(\[[0-9:]+\] |vbt: )' >&2
 vrc=${PIPESTATUS[0]}
