@@ -3,8 +3,8 @@
 # run.sh). First the vhost-blk-pci device's error cases and fd passing, then
 # the QEMU we built (TCG inside the TCG test host) boots a small kernel of our
 # own (mkkernel.sh --guest) with the initramfs and tools disk of
-# qemu-frontend/test/mkguest.sh,
-# its disk under test served by vhost-blk from a raw image on XFS. The guest writes and verifies data, runs
+# qemu-frontend/test/mkguest.sh, its disk under test served by vhost-blk
+# from a raw image on XFS. The guest writes and verifies data, runs
 # fio verify, switches its write cache (write-through, write-back), sees both
 # vhost-blk disks grow while it runs (truncate, a longer dm table, qom-set
 # size) and writes into the new space, reboots once (the device's reset and
@@ -374,18 +374,18 @@ stop_qemu() {
 	wait "$pid"
 }
 
-# report NAME WHY: PASS without WHY, else FAIL; mig_missing fails those of
-# MIG_TESTS that were not reported
+# report NAME WHY: PASS without WHY, else FAIL, noted in $MIG/reported;
+# missing TESTS WHY: FAIL those of TESTS (names) not reported
 MIG_TESTS="migrate-refuses-other-size migrate-refuses-readonly migrate-1 migrate-2
 	migrate-3 migrate-fio-verify migrate-same-boot migrate-md5-image migrate-md5-bdev"
 report() {
 	echo "$1" >>$MIG/reported
 	if [ -z "$2" ]; then pass "$1"; else fail "$1" "$2"; fi
 }
-mig_missing() {
+missing() {
 	local t
-	for t in $MIG_TESTS; do
-		grep -qx "$t" $MIG/reported 2>/dev/null || fail "$t" "$1"
+	for t in $1; do
+		grep -qx "$t" $MIG/reported 2>/dev/null || fail "$t" "$2"
 	done
 }
 
@@ -464,7 +464,7 @@ boot_guest() {
 	rm -rf $MIG && mkdir -p $MIG && echo A >$MIG/current
 	: >$LOG
 	trace_start
-	say "booting the nested guest ($(uname -r), 1 vCPU, TCG inside TCG; limit ${BOOT_LIMIT}s)"
+	say "booting the nested guest (its own kernel, $GUEST/bzImage; 1 vCPU, TCG inside TCG; limit ${BOOT_LIMIT}s)"
 	t=$(date +%s)
 	guest_args "path=$IMG"
 	start_qemu A
@@ -591,7 +591,7 @@ migration_results() {
 		[ "$got" = "$m2" ] && why= || why="the guest read $m2 from its disk, the host reads $got from $MIG_BDEV ($MIG_DM)"
 		report migrate-md5-bdev "$why"
 	fi
-	mig_missing "not reached: ${why:-see the progress lines and $LOG}"
+	missing "$MIG_TESTS" "not reached: ${why:-see the progress lines and $LOG}"
 }
 
 # The guest's results in $LOG, for both guests. guest_why RC: why the
@@ -770,6 +770,21 @@ start_daemon() {
 	echo "vhost-blk-user $* on $b did not listen: $(oneline 2 <$BR_DIR/$n.derr)" >$BR_DIR/$n.why
 	return 1
 }
+# stop_daemons NAME...: SIGTERM to each daemon start_daemon started; prints
+# why one ignored it or left its socket (nothing when all went). Not in a
+# $(...): wait must run in the daemons' parent shell.
+stop_daemons() {
+	local n pid
+	for n in "$@"; do
+		[ -f $BR_DIR/$n.dpid ] || continue
+		pid=$(cat $BR_DIR/$n.dpid)
+		kill -TERM "$pid"
+		timeout 20 tail --pid="$pid" -f /dev/null ||
+			{ kill -9 "$pid"; echo -n " the $n daemon ignored SIGTERM;"; }
+		wait "$pid"
+		[ ! -e $BR_DIR/$n.sock ] || echo -n " $BR_DIR/$n.sock remained;"
+	done
+}
 
 # cpu_ticks PID: "DAEMON WORKERS", the utime + stime (clock ticks) of the
 # process's own threads and of its vhost worker threads (vhost-PID)
@@ -932,15 +947,8 @@ bridge_guest() {
 	why=$(image_why $BR_IMG)
 	if [ -z "$why" ]; then pass bridge-image-from-host; else fail bridge-image-from-host "$why"; fi
 	# The daemons stop at SIGTERM, their sockets removed
-	why=
-	for n in rw ro rw2 ro2; do
-		[ -f $BR_DIR/$n.dpid ] || continue
-		kill -TERM "$(cat $BR_DIR/$n.dpid)"
-		timeout 20 tail --pid="$(cat $BR_DIR/$n.dpid)" -f /dev/null ||
-			{ kill -9 "$(cat $BR_DIR/$n.dpid)"; why="$why the $n daemon ignored SIGTERM;"; }
-		wait "$(cat $BR_DIR/$n.dpid)"
-		[ ! -e $BR_DIR/$n.sock ] || why="$why $BR_DIR/$n.sock remained;"
-	done
+	stop_daemons rw ro rw2 ro2 >$BR_DIR/stop.why
+	why=$(cat $BR_DIR/stop.why)
 	if [ -z "$why" ]; then pass bridge-daemons-exit; else fail bridge-daemons-exit "$why"; fi
 	mkdir -p /out/qemus
 	for n in S T; do cp $BR_DIR/$n.err /out/qemus/bridge-$n.err 2>/dev/null; done
@@ -966,21 +974,11 @@ LV_SERIAL=vblk-libvirt-1
 LV_DOM=vblk-libvirt
 LV_SHUTDOWN_LIMIT=${VBLK_SHUTDOWN_LIMIT:-300}
 LV_RAW=$LV_DIR/console.raw	# the console as QEMU writes it (CR LF)
-LV_TESTS="daemons define start device queues write-read fio-verify discard
-	shutdown kernel-log image-from-host undefine daemon-exit"
+LV_TESTS="libvirt-daemons libvirt-define libvirt-start libvirt-device
+	libvirt-queues libvirt-write-read libvirt-fio-verify libvirt-discard
+	libvirt-shutdown libvirt-kernel-log libvirt-image-from-host
+	libvirt-undefine libvirt-daemon-exit"
 virsh() { timeout "${LV_T:-120}" /usr/bin/virsh -q -c qemu:///system "$@"; }
-# lv_report NAME WHY: PASS without WHY, else FAIL; lv_missing: FAIL those
-# of LV_TESTS not reported yet
-lv_report() {
-	echo "$1" >>$LV_DIR/reported
-	if [ -z "$2" ]; then pass "libvirt-$1"; else fail "libvirt-$1" "$2"; fi
-}
-lv_missing() {
-	local t
-	for t in $LV_TESTS; do
-		grep -qx "$t" $LV_DIR/reported 2>/dev/null || fail "libvirt-$t" "$1"
-	done
-}
 lv_state() { virsh domstate $LV_DOM 2>/dev/null | head -n 1; }
 # lv_sync: $LOG, the guest's console without its CRs
 lv_sync() { tr -d '\r' <$LV_RAW >$LOG; }
@@ -1006,7 +1004,7 @@ lv_domain_xml() {
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>$GUEST/bzImage</kernel>
     <initrd>$GUEST/initramfs.cpio</initrd>
-    <cmdline>console=ttyS0 loglevel=5 panic=-1 mitigations=off vblk_mode=libvirt vblk_serial=$LV_SERIAL vblk_sectors=$LV_SECTORS vblk_queues=2</cmdline>
+    <cmdline>console=ttyS0 loglevel=5 panic=-1 vblk_mode=libvirt vblk_serial=$LV_SERIAL vblk_sectors=$LV_SECTORS vblk_queues=2</cmdline>
   </os>
   <features>
     <acpi/>
@@ -1077,13 +1075,14 @@ CONF
 
 libvirt_guest() {
 	local why out st t0 i a got n pid
-	BR_DIR=$LV_DIR LOG=$LV_DIR/console.log
+	# start_daemon, stop_daemons and report use $BR_DIR and $MIG
+	BR_DIR=$LV_DIR MIG=$LV_DIR LOG=$LV_DIR/console.log
 	rm -rf $LV_DIR && mkdir -p $LV_DIR && : >$LOG && : >$LV_RAW
 	t0=$SECONDS
 	say "libvirt: $(/usr/sbin/libvirtd --version 2>&1 | head -n 1), $("$QSTOCK" --version | head -n 1), on vhost-blk-user ($LV_IMG, 2 queues)"
 	lv_daemons >$LV_DIR/daemons.why
 	why=$(cat $LV_DIR/daemons.why)
-	lv_report daemons "$why"
+	report libvirt-daemons "$why"
 	# The guest's progress lines, from its console file
 	tail -n +1 -F $LV_RAW 2>/dev/null > >(while IFS= read -r line; do
 		line=${line%$'\r'}
@@ -1095,12 +1094,12 @@ libvirt_guest() {
 		# the first virsh command probes QEMU's capabilities: slow here
 		out=$(LV_T=600 virsh define $LV_DIR/domain.xml 2>&1) ||
 			why="virsh define: $(printf '%s\n' "$out" | oneline 3)"
-		lv_report define "$why"
+		report libvirt-define "$why"
 	fi
 	if [ -z "$why" ]; then
 		out=$(LV_T=600 virsh start $LV_DOM 2>&1) || why="virsh start: $(printf '%s\n' "$out" | oneline 3)"
 		[ -n "$why" ] || [ "$(lv_state)" = running ] || why="started, but the domain is '$(lv_state)'"
-		lv_report start "$why"
+		report libvirt-start "$why"
 		[ -z "$why" ] || say "libvirt: QEMU said: $(oneline 3 </var/log/libvirt/qemu/$LV_DOM.log 2>/dev/null)"
 	fi
 	if [ -z "$why" ]; then
@@ -1119,7 +1118,7 @@ libvirt_guest() {
 		expect libvirt-write-read "pattern A written and read back"
 		expect libvirt-fio-verify "fio verify ok"
 		expect libvirt-discard "discard ok"
-		printf '%s\n' device queues write-read fio-verify discard >>$LV_DIR/reported
+		printf 'libvirt-%s\n' device queues write-read fio-verify discard >>$MIG/reported
 		# virsh shutdown: the ACPI power button
 		why=
 		if ! grep -qE "$V libvirt ok md5a" $LOG; then
@@ -1142,7 +1141,7 @@ libvirt_guest() {
 				say "libvirt: the domain shut off $i s after virsh shutdown"
 			fi
 		fi
-		lv_report shutdown "$why"
+		report libvirt-shutdown "$why"
 		if [ "$(lv_state)" != "shut off" ]; then
 			say "libvirt: destroying the domain ('$(lv_state)')"
 			virsh destroy $LV_DOM >/dev/null 2>&1
@@ -1153,7 +1152,7 @@ libvirt_guest() {
 		else
 			fail libvirt-kernel-log "the guest's console has no output from /init: $(lv_why)"
 		fi
-		echo kernel-log >>$LV_DIR/reported
+		echo libvirt-kernel-log >>$MIG/reported
 		# From outside: pattern A, the marker, the discarded MiB
 		a=$(sed -nE "s/.*$V libvirt ok md5a=([0-9a-f]+).*/\1/p" $LOG | head -n 1)
 		why=
@@ -1168,29 +1167,23 @@ libvirt_guest() {
 		elif ! cmp -s -n 1048576 -i $((48 << 20)):0 $LV_IMG /dev/zero; then
 			why="the discarded MiB at 48 MiB is not zeroes"
 		fi
-		lv_report image-from-host "$why"
+		report libvirt-image-from-host "$why"
 	fi
-	if grep -qx define $LV_DIR/reported 2>/dev/null && [ -s $LV_DIR/domain.xml ] &&
+	if grep -qx libvirt-define $MIG/reported 2>/dev/null && [ -s $LV_DIR/domain.xml ] &&
 		virsh dominfo $LV_DOM >/dev/null 2>&1; then
 		[ "$(lv_state)" = "shut off" ] || virsh destroy $LV_DOM >/dev/null 2>&1
 		why=
 		out=$(virsh undefine $LV_DOM 2>&1) || why="virsh undefine: $(printf '%s\n' "$out" | oneline 2)"
 		[ -n "$why" ] || ! virsh dominfo $LV_DOM >/dev/null 2>&1 || why="the domain is still defined after virsh undefine"
-		lv_report undefine "$why"
+		report libvirt-undefine "$why"
 	fi
 	# vhost-blk-user stops at SIGTERM, its socket removed
 	if [ -f $LV_DIR/lv.dpid ]; then
-		why=
-		pid=$(cat $LV_DIR/lv.dpid)
-		kill -TERM "$pid"
-		timeout 20 tail --pid="$pid" -f /dev/null ||
-			{ kill -9 "$pid"; why="the daemon ignored SIGTERM;"; }
-		wait "$pid"
-		[ ! -e $LV_DIR/lv.sock ] || why="$why $LV_DIR/lv.sock remained"
-		lv_report daemon-exit "$why"
+		stop_daemons lv >$LV_DIR/stop.why
+		report libvirt-daemon-exit "$(cat $LV_DIR/stop.why)"
 	fi
 	lv_sync
-	lv_missing "not reached: $(lv_why)"
+	missing "$LV_TESTS" "not reached: $(lv_why)"
 	# libvirtd and virtlogd end here too
 	for n in libvirtd virtlogd; do
 		[ -f $LV_DIR/$n.pid ] || continue
