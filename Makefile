@@ -25,7 +25,8 @@
 #   make bench         fio against the backend, vhost-blk (kiocb, bio) and
 #                      qemu-storage-daemon in one boot; bench/results/
 #                      latest.json and .png (QUICK=1: the reduced matrix,
-#                      PROFILE=1: perf profiles too; docs/bench.md)
+#                      PROFILE=1: perf profiles too; BENCH_CELLS, BENCH_REPS,
+#                      BENCH_VCPUS and more: docs/bench.md)
 #   make bridge        build/bridge/vhost-blk-user: the vhost-user-blk
 #                      back-end for stock QEMU and libvirt (docs/qemu.md),
 #                      built with this machine's compiler

@@ -6,7 +6,9 @@
 # (report.md, results.tsv, hostload.tsv, each run's fio JSON, profiles) in
 # build/bench/out-TIME. BENCH_RUNTIME, BENCH_REPS, BENCH_SIZE_MB,
 # BENCH_POLL_US and BENCH_CELLS override the matrix's defaults, BENCH_IDLE
-# how the test host's idle vCPUs wait (docs/bench.md).
+# how the test host's idle vCPUs wait, BENCH_VCPUS how many it has (2; 4
+# gives each busy thread of a 2-queue cell its own: docs/bench.md, "The
+# bridge").
 set -euo pipefail
 . "$(dirname "$0")/../tests/vm/common.sh"
 
@@ -20,6 +22,10 @@ halt) ;;
 *) die "BENCH_IDLE=$idle: say halt (the default) or poll" ;;
 esac
 
+vcpus=${BENCH_VCPUS:-2}
+[[ $vcpus =~ ^[1-9][0-9]?$ ]] || die "BENCH_VCPUS=$vcpus: say how many vCPUs the test host gets (2, the default; 4)"
+export VM_SMP=$vcpus
+
 t0=$(date +%s)
 "$VM_DIR/build.sh" module
 "$VM_DIR/build.sh" guest	# vhost-blk-user, the bridge target's daemon
@@ -32,7 +38,7 @@ out="$REPO/build/bench/out-$(date +%Y%m%d-%H%M%S)"
 rel=${out#"$REPO"/}
 mkdir -p "$out"
 if [ "${QUICK:-0}" = 1 ]; then limit=${VM_TIMEOUT:-1200}; else limit=${VM_TIMEOUT:-14400}; fi
-log "bench: $( [ "${QUICK:-0}" = 1 ] && echo "quick matrix" || echo "full matrix"), idle vCPUs $idle; output in $rel"
+log "bench: $( [ "${QUICK:-0}" = 1 ] && echo "quick matrix" || echo "full matrix"), $vcpus vCPUs, idle vCPUs $idle; output in $rel"
 
 # The machine's other load, sampled beside the VM: the VM's numbers move
 # with it (docs/bench.md, "Noise").

@@ -26,6 +26,10 @@
  *   vblk_log=1                             dirty logging on, as QEMU sets
  *                                          it up for a live migration
  *                                          (vhost; target.c, start_log())
+ *   vblk_worker_cpus=LIST                  the CPUs of the vhost workers
+ *                                          (vhost; "1", "2-3,5"): they
+ *                                          inherit them from the thread
+ *                                          that creates them
  *   direct=1                               open the backend O_DIRECT
  */
 #include <errno.h>
@@ -50,6 +54,7 @@ struct vblk_options {
 	unsigned int mem_mb;
 	char *dev;
 	unsigned int log;
+	char *worker_cpus;
 };
 
 static struct fio_option options[] = {
@@ -174,6 +179,15 @@ static struct fio_option options[] = {
 		.group = FIO_OPT_G_INVALID,
 	},
 	{
+		.name = "vblk_worker_cpus",
+		.lname = "vblk worker CPUs",
+		.type = FIO_OPT_STR_STORE,
+		.off1 = offsetof(struct vblk_options, worker_cpus),
+		.help = "CPUs of the vhost workers, a list like 1 or 2-3,5 (vhost transport; default: those of the job)",
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_INVALID,
+	},
+	{
 		.name = NULL,
 	},
 };
@@ -217,6 +231,8 @@ static void opts_of(struct thread_data *td, struct vbe_opts *o)
 	o->mem_size = (size_t)eo->mem_mb << 20;
 	o->direct = td->o.odirect;
 	o->log = eo->log;
+	o->worker_cpus = eo->worker_cpus && *eo->worker_cpus ?
+			 eo->worker_cpus : NULL;
 }
 
 static unsigned int eo_queues(struct thread_data *td)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,12 +88,47 @@ static int start_log(struct vbe_target *t, char *err, size_t len)
 	return ret;
 }
 
+/*
+ * Parse a CPU list ("1", "0,2-3") into @set. 0, or -EINVAL with @err
+ * filled.
+ */
+static int cpu_list(const char *list, cpu_set_t *set, char *err, size_t len)
+{
+	const char *p = list;
+	unsigned long a, b;
+	char *end;
+
+	CPU_ZERO(set);
+	do {
+		errno = 0;
+		a = strtoul(p, &end, 10);
+		b = a;
+		if (end != p && *end == '-') {
+			p = end + 1;
+			b = strtoul(p, &end, 10);
+		}
+		if (end == p || errno || a > b || b >= CPU_SETSIZE ||
+		    (*end && *end != ',')) {
+			say(err, len, "vblk_worker_cpus=%s: give CPUs as a list like 1 or 2-3,5",
+			    list);
+			return -EINVAL;
+		}
+		for (; a <= b; a++)
+			CPU_SET(a, set);
+		p = end + 1;
+	} while (*end);
+	return 0;
+}
+
 static int open_vhost(struct vbe_target *t, const struct vbe_opts *o,
 		      char *err, size_t len)
 {
 	struct vblk_dev_opts d;
+	cpu_set_t cpus, own;
 	int fd, ret;
 
+	if (o->worker_cpus && cpu_list(o->worker_cpus, &cpus, err, len))
+		return -EINVAL;
 	vblk_dev_opts_init(&d);
 	if (o->dev_path)
 		d.path = o->dev_path;
@@ -105,7 +141,26 @@ static int open_vhost(struct vbe_target *t, const struct vbe_opts *o,
 	d.worker_per_queue = o->workers == VBE_WORKERS_PER_QUEUE ||
 			     (o->workers == VBE_WORKERS_AUTO && o->queues > 1);
 	d.poll_us = o->poll_us;
+	/* A vhost worker takes the CPUs of the thread whose VHOST_SET_OWNER
+	 * or VHOST_NEW_WORKER creates it: this thread has the workers' CPUs
+	 * meanwhile, then its own again. */
+	if (o->worker_cpus) {
+		ret = pthread_getaffinity_np(pthread_self(), sizeof(own), &own);
+		if (!ret)
+			ret = pthread_setaffinity_np(pthread_self(),
+						     sizeof(cpus), &cpus);
+		if (ret) {
+			say(err, len, "vblk_worker_cpus=%s: cannot run there: %s",
+			    o->worker_cpus, strerror(ret));
+			return -ret;
+		}
+	}
 	ret = vblk_dev_start(&t->dev, &d);
+	if (o->worker_cpus &&
+	    pthread_setaffinity_np(pthread_self(), sizeof(own), &own) && !ret) {
+		say(err, len, "cannot give the job its own CPUs back");
+		return -EPERM;
+	}
 	if (ret) {
 		say(err, len, "%s%s", t->dev.err,
 		    ret == -ENOENT ? " (load the module: modprobe vhost && insmod vhost_blk.ko)" : "");
@@ -152,8 +207,9 @@ static int open_vhost_user(struct vbe_target *t, const struct vbe_opts *o,
 	int ret;
 
 	if (o->engine != VHOST_BLK_ENGINE_AUTO ||
-	    o->workers == VBE_WORKERS_PER_QUEUE || o->poll_us || o->log) {
-		say(err, len, "%s is a vhost-user socket: vblk_engine, vblk_workers, vblk_poll_us and vblk_log apply to /dev/vhost-blk only",
+	    o->workers == VBE_WORKERS_PER_QUEUE || o->poll_us || o->log ||
+	    o->worker_cpus) {
+		say(err, len, "%s is a vhost-user socket: vblk_engine, vblk_workers, vblk_poll_us, vblk_log and vblk_worker_cpus apply to /dev/vhost-blk only (the back-end's workers are its own: start it with taskset)",
 		    o->path);
 		return -EINVAL;
 	}
@@ -182,7 +238,9 @@ static bool same_opts(const struct vbe_opts *a, const struct vbe_opts *b)
 	return a->transport == b->transport && a->engine == b->engine &&
 	       a->workers == b->workers && a->poll_us == b->poll_us &&
 	       a->queues == b->queues &&
-	       a->direct == b->direct && a->log == b->log;
+	       a->direct == b->direct && a->log == b->log &&
+	       !a->worker_cpus == !b->worker_cpus &&
+	       (!a->worker_cpus || !strcmp(a->worker_cpus, b->worker_cpus));
 }
 
 static int target_open(const struct vbe_opts *o, struct vbe_target **out,
@@ -209,6 +267,12 @@ static int target_open(const struct vbe_opts *o, struct vbe_target **out,
 	t->opts = *o;
 	t->opts.path = t->path;
 	t->opts.dev_path = NULL;
+	if (o->worker_cpus && !(t->cpus = strdup(o->worker_cpus))) {
+		target_close(t);
+		say(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	t->opts.worker_cpus = t->cpus;
 	t->ring = o->ring_size ? o->ring_size : ring_for(o);
 	t->mem_size = o->mem_size ? o->mem_size : mem_for(o, t->ring);
 	if (t->opts.transport == VBE_TRANSPORT_VHOST_USER) {
@@ -323,6 +387,7 @@ void target_close(struct vbe_target *t)
 	vblk_log_destroy(&t->log);	/* after the device: it may log until then */
 	pthread_mutex_destroy(&t->mem_lock);
 	free(t->path);
+	free(t->cpus);
 	free(t);
 }
 

@@ -18,6 +18,7 @@ struct vbe_target {
 	unsigned int refs;		/* under the registry lock */
 	bool claimed[VHOST_BLK_MAX_QUEUES];
 	char *path;
+	char *cpus;			/* opts.worker_cpus, our copy */
 	struct vbe_opts opts;		/* transport resolved */
 	unsigned int ring;
 	size_t mem_size;

@@ -47,6 +47,7 @@ struct vbe_opts {
 	size_t mem_size;		/* guest memory; 0: from the above */
 	bool direct;			/* open the backend O_DIRECT (vhost) */
 	bool log;			/* dirty logging on, as in a migration (vhost) */
+	const char *worker_cpus;	/* CPU list of the workers; NULL: ours (vhost) */
 };
 
 struct vbe_target;

@@ -17,11 +17,14 @@
 # initrd (which loads 9p) and that root's /lib/modules shared with the VM;
 # the test host stays as it is.
 # VM_KARGS: more kernel parameters (an experiment's, e.g. idle=poll).
+# VM_SMP: vCPUs (2; an experiment's: more than the machine's cores makes
+# the host share them, and timing inside the VM noisier).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 timeout=${VM_TIMEOUT:-1800}
 mem=${VM_MEM:-6144}
+smp=${VM_SMP:-2}
 out=
 kernel=${VM_KERNEL:-distro}
 while [ $# -gt 0 ]; do
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
+[[ $smp =~ ^[1-9][0-9]?$ ]] || die "VM_SMP=$smp: give the number of vCPUs (2 by default)"
 [ $# -gt 0 ] || die "usage: run.sh [--timeout S] [--mem MiB] [--out DIR] [--kernel distro|debug|RELEASE] COMMAND..."
 command -v qemu-system-x86_64 >/dev/null ||
 	die "qemu-system-x86_64 is missing: apt-get install qemu-system-x86"
@@ -80,7 +84,7 @@ rm -f "$out/rc" "$out/log" "$out/dmesg" "$out/console.log"
 printf '%q ' "$@" >"$out/cmd"
 echo >>"$out/cmd"
 
-log "booting the test host ($krel, TCG, 2 vCPUs, ${mem} MiB, limit ${timeout}s${VM_KARGS:+, kernel parameters: $VM_KARGS})"
+log "booting the test host ($krel, TCG, $smp vCPUs, ${mem} MiB, limit ${timeout}s${VM_KARGS:+, kernel parameters: $VM_KARGS})"
 # Kernel reports, in the kernel log and on the console.
 pattern='BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|kernel BUG|blocked for more than|soft lockup|hard LOCKUP|possible circular locking|possible recursive locking|inconsistent lock state|unreferenced object|Kernel panic|detected stalls|Call Trace'
 
@@ -88,7 +92,7 @@ boot_vm() {
 	set +e
 	timeout --kill-after=10 "$timeout" \
 		qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max \
-		-smp 2 -m "$mem" -display none -monitor none -no-reboot \
+		-smp "$smp" -m "$mem" -display none -monitor none -no-reboot \
 		-serial stdio \
 		"${boot[@]}" \
 		-append "root=/dev/vda rw init=/sbin/vbt-init console=ttyS0 loglevel=4 panic=-1$kargs" \
