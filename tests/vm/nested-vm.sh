@@ -756,11 +756,12 @@ BR_JOB=
 # start_daemon NAME BACKEND OPTIONS...: vhost-blk-user on $BR_DIR/NAME.sock;
 # its pid in $BR_DIR/NAME.dpid, its stderr in NAME.derr; says why it failed
 # in NAME.why (not in a $(...): the daemon would hold its pipe open)
+VUB_AS=()	# a command the daemon runs under (libvirt: as the unit runs it)
 start_daemon() {
 	local n=$1 b=$2
 	shift 2
 	rm -f $BR_DIR/$n.sock
-	"$VUB" --socket $BR_DIR/$n.sock --backend "$b" "$@" >/dev/null 2>$BR_DIR/$n.derr &
+	"${VUB_AS[@]}" "$VUB" --socket $BR_DIR/$n.sock --backend "$b" "$@" >/dev/null 2>$BR_DIR/$n.derr &
 	echo $! >$BR_DIR/$n.dpid
 	for _ in $(seq 100); do
 		[ -S $BR_DIR/$n.sock ] && return 0
@@ -963,11 +964,16 @@ bridge_guest() {
 # disk, guest-init.sh told vblk_mode=libvirt: the device checks, pattern A,
 # fio verify and discard, then it waits for the ACPI power button. virsh
 # shutdown presses it; the domain must reach "shut off". Then the image from
-# outside, undefine, the daemons' exit. QEMU runs as root (qemu.conf: the
-# test host has no libvirt-qemu user, which libvirt-daemon-system would
-# create) without mount namespace (moving /dev/pts failed in it). 13
-# results "qemu/libvirt-*"; the console in /out/libvirt-console.log.
+# outside, undefine, the daemons' exit. QEMU runs as Debian's libvirt-qemu
+# user, as libvirt-daemon-system has it, and the daemon as its systemd unit
+# runs it (group kvm, umask 0007: a root:kvm 0770 socket in a root:kvm 0750
+# directory), so the socket's permissions are what lets QEMU in; no
+# relabelling (the guest's files are on the read-only /repo), no mount
+# namespace (moving /dev/pts failed in it). 13 results "qemu/libvirt-*";
+# the console in /out/libvirt-console.log.
 LV_DIR=/tmp/vblk-libvirt
+LV_RUN=$LV_DIR/run	# the daemon's socket and files, as /run/vhost-blk-user
+LV_USER=libvirt-qemu	# Debian's QEMU user (libvirt-daemon-driver-qemu)
 LV_IMG=$MNT/libvirt.raw
 LV_SECTORS=$((SECTORS / 2 + 2048))	# 65 MiB: the marker at 64 MiB inside
 LV_SERIAL=vblk-libvirt-1
@@ -1016,7 +1022,7 @@ lv_domain_xml() {
     <emulator>$QSTOCK</emulator>
     <disk type='vhostuser' device='disk' snapshot='no'>
       <driver name='qemu' type='raw' queues='2'/>
-      <source type='unix' path='$LV_DIR/lv.sock'/>
+      <source type='unix' path='$LV_RUN/lv.sock'/>
       <target dev='vda' bus='virtio'/>
     </disk>
     <disk type='file' device='disk'>
@@ -1039,17 +1045,35 @@ XML
 # lv_daemons: vhost-blk-user, virtlogd and libvirtd; says why not (not
 # in a $(...): the daemons would hold its pipe open)
 lv_daemons() {
-	local end
-	if ! truncate -s $((LV_SECTORS * 512)) $LV_IMG; then
+	local end st
+	if ! id -nG $LV_USER 2>/dev/null | grep -qw kvm; then
+		echo "no user $LV_USER in group kvm (libvirt-daemon-driver-qemu makes it): $(id $LV_USER 2>&1)"
+		return
+	elif ! truncate -s $((LV_SECTORS * 512)) $LV_IMG; then
 		echo "cannot create $LV_IMG"
 		return
-	elif ! start_daemon lv $LV_IMG --num-queues 2 --serial $LV_SERIAL; then
-		cat $LV_DIR/lv.why
+	fi
+	# as vhost-blk-user@.service: RuntimeDirectoryMode=0750, Group=kvm,
+	# UMask=0007; QEMU gets in through the group
+	install -d -o root -g kvm -m 0750 $LV_RUN
+	VUB_AS=(sh -c 'umask 0007 && exec "$@"' sh setpriv --regid=kvm --keep-groups)
+	if ! start_daemon lv $LV_IMG --num-queues 2 --serial $LV_SERIAL; then
+		VUB_AS=()
+		cat $LV_RUN/lv.why
 		return
 	fi
+	VUB_AS=()
+	st=$(stat -c '%A %U %G' $LV_RUN/lv.sock)
+	if [ "$st" != "srwxrwx--- root kvm" ]; then
+		echo "the daemon's socket is '$st', not 'srwxrwx--- root kvm' as under its unit"
+		return
+	fi
+	# QEMU writes the console file: libvirt's relabelling would give it
+	# to QEMU's user, and is off here
+	chown $LV_USER: $LV_RAW
 	cat >/etc/libvirt/qemu.conf <<CONF
-user = "root"
-group = "root"
+user = "$LV_USER"
+group = "$LV_USER"
 dynamic_ownership = 0
 remember_owner = 0
 security_driver = "none"
@@ -1076,7 +1100,7 @@ CONF
 libvirt_guest() {
 	local why out st t0 i a got n pid
 	# start_daemon, stop_daemons and report use $BR_DIR and $MIG
-	BR_DIR=$LV_DIR MIG=$LV_DIR LOG=$LV_DIR/console.log
+	BR_DIR=$LV_RUN MIG=$LV_DIR LOG=$LV_DIR/console.log
 	rm -rf $LV_DIR && mkdir -p $LV_DIR && : >$LOG && : >$LV_RAW
 	t0=$SECONDS
 	say "libvirt: $(/usr/sbin/libvirtd --version 2>&1 | head -n 1), $("$QSTOCK" --version | head -n 1), on vhost-blk-user ($LV_IMG, 2 queues)"
@@ -1099,6 +1123,12 @@ libvirt_guest() {
 	if [ -z "$why" ]; then
 		out=$(LV_T=600 virsh start $LV_DOM 2>&1) || why="virsh start: $(printf '%s\n' "$out" | oneline 3)"
 		[ -n "$why" ] || [ "$(lv_state)" = running ] || why="started, but the domain is '$(lv_state)'"
+		# QEMU as the user libvirt runs it as on Debian, not root
+		[ -n "$why" ] || {
+			pid=$(cat /run/libvirt/qemu/$LV_DOM.pid 2>/dev/null)
+			st=$(ps -o user= -p "${pid:-0}" 2>/dev/null)
+			[ "$st" = $LV_USER ] || why="QEMU (pid ${pid:-unknown}) runs as '${st:-nobody}', not $LV_USER"
+		}
 		report libvirt-start "$why"
 		[ -z "$why" ] || say "libvirt: QEMU said: $(oneline 3 </var/log/libvirt/qemu/$LV_DOM.log 2>/dev/null)"
 	fi
@@ -1178,7 +1208,7 @@ libvirt_guest() {
 		report libvirt-undefine "$why"
 	fi
 	# vhost-blk-user stops at SIGTERM, its socket removed
-	if [ -f $LV_DIR/lv.dpid ]; then
+	if [ -f $LV_RUN/lv.dpid ]; then
 		stop_daemons lv >$LV_DIR/stop.why
 		report libvirt-daemon-exit "$(cat $LV_DIR/stop.why)"
 	fi
@@ -1197,7 +1227,7 @@ libvirt_guest() {
 	mkdir -p /out/qemus
 	cp $LOG /out/libvirt-console.log
 	cp $LV_DIR/domain.xml /out/qemus/libvirt-domain.xml 2>/dev/null
-	cp $LV_DIR/*.log $LV_DIR/*.derr /out/qemus/ 2>/dev/null
+	cp $LV_DIR/*.log $LV_RUN/*.derr /out/qemus/ 2>/dev/null
 	cp /var/log/libvirt/qemu/$LV_DOM.log /out/qemus/libvirt-qemu.log 2>/dev/null
 	rm -f $LV_IMG
 }
