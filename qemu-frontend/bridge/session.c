@@ -848,7 +848,11 @@ static void backend_answer(struct vub_conn *c)
 /*
  * The 1 s timer: ask the kernel for the backend's size (one ioctl while
  * it is unchanged) and tell the front-end on its back-end channel when the
- * capacity differs from what GET_CONFIG last said. QEMU answers by
+ * capacity differs from what GET_CONFIG last said, or when this process
+ * has said nothing yet: QEMU reads no GET_CONFIG when it reconnects, so
+ * after a daemon restart what it knows is the old daemon's word, and the
+ * announcement lets it compare (it tells the guest only of a change).
+ * QEMU answers by
  * reading GET_CONFIG on the main socket before it acknowledges, so the
  * acknowledgement is awaited here, between messages, never in a blocking
  * read.
@@ -950,9 +954,7 @@ int vub_serve(struct vub_dev *d, int sock, struct vub_conn *c)
 	for (q = 0; q < VHOST_BLK_MAX_QUEUES; q++)
 		c->ring[q].kick = -1;
 	c->backend_req = -1;
-	if (!d->cap_reported)
-		d->cap_reported = d->probe.kcfg.capacity;
-	c->cap_notified = d->cap_reported;
+	c->cap_notified = d->cap_reported;	/* 0: none given yet */
 	c->next_resize = now_ms() + (uint64_t)(d->resize_ms ? d->resize_ms : 1000);
 	c->kfd = d->k->open(d->kctx, d->opts->dev);
 	if (c->kfd < 0) {

@@ -339,8 +339,10 @@ struct vub_dev {
 	 * every @resize_ms (0: 1000); a front-end that does not answer a
 	 * CONFIG_CHANGE_MSG within @ack_ms (0: 5000) loses its back-end
 	 * channel. @cap_reported: the capacity last given in GET_CONFIG to
-	 * any front-end (0: the probe's), kept across connections so that a
-	 * disk grown while QEMU reconnected is still announced.
+	 * any front-end, kept across connections so that a disk grown while
+	 * QEMU reconnected is still announced; 0 until then, and a front-end
+	 * that started its rings without asking (QEMU reconnecting to a
+	 * restarted daemon) is told the capacity once.
 	 */
 	int resize_ms;
 	int ack_ms;

@@ -33,7 +33,8 @@
 # (where the migration phase writes on the disk under test);
 # vblk_mode=libvirt: the disk is a libvirt domain's <disk type='vhostuser'>
 # on vhost-blk-user (Debian's QEMU, ACPI on): the device checks (and
-# vblk_queues=), pattern A, fio verify and discard of boot 1, then no
+# vblk_queues=), pattern A, fio verify and discard of boot 1, two online
+# grows with a daemon restart between them (libvirt_resize), then no
 # reboot: the guest waits for the ACPI power button (virsh shutdown) and
 # powers off (libvirt_end).
 /bin/busybox --install -s /bin
@@ -165,6 +166,26 @@ resize_phase() {
 	say "resize done md5c=$rc md5d=$rd at $s0 $m0"
 }
 
+# The libvirt domain's disk: the test host grows the image by 2 MiB
+# (truncate), restarts vhost-blk-user, which QEMU connects to again (the
+# domain's <reconnect>), and grows it by 2 MiB more; the guest must see both
+# sizes (config interrupts through stock QEMU, the second sent by the new
+# daemon) and writes 4 MiB into the new space through the new daemon.
+# Steps report "libvirt ok: STEP" or "libvirt fail: STEP: why".
+libvirt_resize() {
+	rb=/sys/block/${DEV#/dev/}
+	s0=$(cat $rb/size)
+	say "libvirt wait grow sectors=$s0"
+	why=$(wait_size $rb $((s0 + 4096)))
+	step_say libvirt grow "$why"
+	say "libvirt wait restart"
+	why=$(wait_size $rb $((s0 + 8192)))
+	step_say libvirt grow-after-restart "$why"
+	rc=$(put_pattern c $((s0 / 2048)) 4)
+	step_say libvirt write-new-space "$rc"
+	say "libvirt new space md5c=$rc at $s0"
+}
+
 phase1() {
 	b=/sys/block/${DEV#/dev/}
 	sectors=$(cat $b/size)
@@ -201,7 +222,10 @@ phase1() {
 		say "discard ok"
 	fi
 
-	[ "$MODE" = libvirt ] && libvirt_end "$a"
+	if [ "$MODE" = libvirt ]; then
+		libvirt_resize
+		libvirt_end "$a"
+	fi
 	[ "$MODE" = bridge ] || wce_phase1 $b
 	if [ -n "$MIGDEV" ]; then
 		resize_phase

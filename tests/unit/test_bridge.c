@@ -519,7 +519,21 @@ static struct vu_vring_addr ring_addr(struct env *e, unsigned int q)
 }
 
 /* Realize: what QEMU 10's vhost-user-blk-pci sends at -device. */
+static int fe_connect(struct ut *t, struct env *e, bool config);
+
+/* QEMU's realize: the connection's setup, then GET_CONFIG. */
 static int fe_realize(struct ut *t, struct env *e)
+{
+	return fe_connect(t, e, true);
+}
+
+/* A reconnect (vhost_user_blk_connect): the same, without GET_CONFIG. */
+static int fe_reconnect(struct ut *t, struct env *e)
+{
+	return fe_connect(t, e, false);
+}
+
+static int fe_connect(struct ut *t, struct env *e, bool config)
 {
 	struct vu_msg r;
 	struct vu_config cq = { .offset = 0, .size = 60 };
@@ -557,6 +571,8 @@ static int fe_realize(struct ut *t, struct env *e)
 	for (q = 0; q < NQ; q++)
 		if (fe_u64(t, e, VU_SET_VRING_ERR, true, q | VU_VRING_NOFD, -1))
 			return 1;
+	if (!config)
+		return 0;
 	if (fe_call(t, e, VU_GET_CONFIG, 0, &cq, VU_SIZE_CONFIG(60), NULL, 0,
 		    &r))
 		return 1;
@@ -1273,6 +1289,46 @@ static int t_bridge_resize(struct ut *t)
 		return 1;
 	CHECK(t, cap == 4 * FAKE_SECTORS, "GET_CONFIG without a channel: %llu",
 	      (unsigned long long)cap);
+	if (fe_stop(t, &e, 0) || conn_end(t, &e, 0, NULL))
+		return 1;
+	/* A daemon restarted under a running QEMU: QEMU reconnects without
+	 * GET_CONFIG, its capacity whatever the old daemon last gave, so the
+	 * new one (which gave none yet) announces the disk once its rings
+	 * run; QEMU's GET_CONFIG then tells it what QEMU knows, and nothing
+	 * more is sent. */
+	e.d.cap_reported = 0;
+	if (conn_start(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1))
+		return 1;
+	CHECK(t, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bsv),
+	      "socketpair");
+	if (fe_call(t, &e, VU_SET_BACKEND_REQ_FD, VU_FLAG_NEED_REPLY, NULL, 0,
+		    &bsv[1], 1, &m))
+		return 1;
+	close(bsv[1]);
+	if (fe_reconnect(t, &e) ||
+	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1))
+		return 1;
+	got = be_recv(bsv[0], 200, &m);
+	CHECK(t, got == 0, "a message on the back-end channel before the rings run (%d)",
+	      got);
+	if (fe_start(t, &e, 0))
+		return 1;
+	got = be_recv(bsv[0], 2000, &m);
+	CHECK(t, got > 0 && m.hdr.request == VU_CONFIG_CHANGE_MSG,
+	      "no CONFIG_CHANGE_MSG after a reconnect without GET_CONFIG (%d)",
+	      got);
+	if (fe_capacity(t, &e, &cap))
+		return 1;
+	CHECK(t, cap == 4 * FAKE_SECTORS, "GET_CONFIG after the reconnect: %llu",
+	      (unsigned long long)cap);
+	ack.p.u64 = 0;
+	CHECK(t, !vu_msg_send(bsv[0], &ack), "answer");
+	got = be_recv(bsv[0], 200, &m);
+	CHECK(t, got == 0, "a second message for the same capacity (%d)", got);
+	close(bsv[0]);
 	if (fe_stop(t, &e, 0) || conn_end(t, &e, 0, NULL))
 		return 1;
 	fe_mem_free(&e);

@@ -962,14 +962,17 @@ bridge_guest() {
 # type='vhostuser'> on a vhost-blk-user daemon (2 queues, a 65 MiB raw
 # image of its own on the XFS mount), the same kernel, initramfs and tools
 # disk, guest-init.sh told vblk_mode=libvirt: the device checks, pattern A,
-# fio verify and discard, then it waits for the ACPI power button. virsh
+# fio verify and discard; the image grows by 2 MiB, the daemon restarts
+# (QEMU reconnects: <reconnect> in the domain), the image grows by 2 MiB
+# more, and the guest must see both sizes and write into the new space;
+# then it waits for the ACPI power button. virsh
 # shutdown presses it; the domain must reach "shut off". Then the image from
 # outside, undefine, the daemons' exit. QEMU runs as Debian's libvirt-qemu
 # user, as libvirt-daemon-system has it, and the daemon as its systemd unit
 # runs it (group kvm, umask 0007: a root:kvm 0770 socket in a root:kvm 0750
 # directory), so the socket's permissions are what lets QEMU in; no
 # relabelling (the guest's files are on the read-only /repo), no mount
-# namespace (moving /dev/pts failed in it). 13 results "qemu/libvirt-*";
+# namespace (moving /dev/pts failed in it). 16 results "qemu/libvirt-*";
 # the console in /out/libvirt-console.log.
 LV_DIR=/tmp/vblk-libvirt
 LV_RUN=$LV_DIR/run	# the daemon's socket and files, as /run/vhost-blk-user
@@ -982,6 +985,7 @@ LV_SHUTDOWN_LIMIT=${VBLK_SHUTDOWN_LIMIT:-300}
 LV_RAW=$LV_DIR/console.raw	# the console as QEMU writes it (CR LF)
 LV_TESTS="libvirt-daemons libvirt-define libvirt-start libvirt-device
 	libvirt-queues libvirt-write-read libvirt-fio-verify libvirt-discard
+	libvirt-grow libvirt-reconnect libvirt-write-new-space
 	libvirt-shutdown libvirt-kernel-log libvirt-image-from-host
 	libvirt-undefine libvirt-daemon-exit"
 virsh() { timeout "${LV_T:-120}" /usr/bin/virsh -q -c qemu:///system "$@"; }
@@ -1022,7 +1026,9 @@ lv_domain_xml() {
     <emulator>$QSTOCK</emulator>
     <disk type='vhostuser' device='disk' snapshot='no'>
       <driver name='qemu' type='raw' queues='2'/>
-      <source type='unix' path='$LV_RUN/lv.sock'/>
+      <source type='unix' path='$LV_RUN/lv.sock'>
+        <reconnect enabled='yes' timeout='1'/>
+      </source>
       <target dev='vda' bus='virtio'/>
     </disk>
     <disk type='file' device='disk'>
@@ -1042,6 +1048,21 @@ lv_domain_xml() {
 </domain>
 XML
 }
+# lv_daemon: vhost-blk-user on the image, as vhost-blk-user@.service runs
+# it (RuntimeDirectoryMode=0750, Group=kvm, UMask=0007: QEMU gets in
+# through the group); says why not (not in a $(...))
+lv_daemon() {
+	install -d -o root -g kvm -m 0750 $LV_RUN
+	VUB_AS=(sh -c 'umask 0007 && exec "$@"' sh setpriv --regid=kvm --keep-groups)
+	start_daemon lv $LV_IMG --num-queues 2 --serial $LV_SERIAL || cat $LV_RUN/lv.why
+	VUB_AS=()
+}
+# lv_restart: the daemon stopped (SIGTERM: it drains and detaches) and
+# started again on the same socket, while QEMU runs; says what went wrong
+lv_restart() {
+	stop_daemons lv
+	lv_daemon
+}
 # lv_daemons: vhost-blk-user, virtlogd and libvirtd; says why not (not
 # in a $(...): the daemons would hold its pipe open)
 lv_daemons() {
@@ -1053,16 +1074,11 @@ lv_daemons() {
 		echo "cannot create $LV_IMG"
 		return
 	fi
-	# as vhost-blk-user@.service: RuntimeDirectoryMode=0750, Group=kvm,
-	# UMask=0007; QEMU gets in through the group
-	install -d -o root -g kvm -m 0750 $LV_RUN
-	VUB_AS=(sh -c 'umask 0007 && exec "$@"' sh setpriv --regid=kvm --keep-groups)
-	if ! start_daemon lv $LV_IMG --num-queues 2 --serial $LV_SERIAL; then
-		VUB_AS=()
-		cat $LV_RUN/lv.why
+	lv_daemon >$LV_DIR/daemon.why
+	if [ -s $LV_DIR/daemon.why ]; then
+		cat $LV_DIR/daemon.why
 		return
 	fi
-	VUB_AS=()
 	st=$(stat -c '%A %U %G' $LV_RUN/lv.sock)
 	if [ "$st" != "srwxrwx--- root kvm" ]; then
 		echo "the daemon's socket is '$st', not 'srwxrwx--- root kvm' as under its unit"
@@ -1098,7 +1114,7 @@ CONF
 }
 
 libvirt_guest() {
-	local why out st t0 i a got n pid
+	local why out st t0 i a c got n pid
 	# start_daemon, stop_daemons and report use $BR_DIR and $MIG
 	BR_DIR=$LV_RUN MIG=$LV_DIR LOG=$LV_DIR/console.log
 	rm -rf $LV_DIR && mkdir -p $LV_DIR && : >$LOG && : >$LV_RAW
@@ -1134,12 +1150,24 @@ libvirt_guest() {
 	fi
 	if [ -z "$why" ]; then
 		say "libvirt: the domain runs (QEMU pid $(cat /run/libvirt/qemu/$LV_DOM.pid 2>/dev/null)); waiting for the guest (limit ${BOOT_LIMIT}s)"
-		# until the guest waits for the power button, fails, or QEMU ends
-		i=0
+		# until the guest waits for the power button, fails, or QEMU
+		# ends; the grows and the daemon's restart when it asks
+		i=0 n=0
+		: >$LV_DIR/restart.why
 		until lv_sync; grep -qE "$V (libvirt ok md5a|FAIL)" $LOG; do
-			i=$((i + 5))
+			if [ $n = 0 ] && grep -qE "$V libvirt wait grow" $LOG; then
+				truncate -s +2M $LV_IMG
+				n=1
+			elif [ $n = 1 ] && grep -qE "$V libvirt wait restart" $LOG; then
+				pid=$(cat $LV_RUN/lv.dpid)
+				lv_restart >$LV_DIR/restart.why
+				say "libvirt: restarted vhost-blk-user (pid $pid, now $(cat $LV_RUN/lv.dpid 2>/dev/null))"
+				truncate -s +2M $LV_IMG
+				n=2
+			fi
+			i=$((i + 2))
 			[ $i -le "$BOOT_LIMIT" ] && [ "$(lv_state)" = running ] || break
-			sleep 5
+			sleep 2
 		done
 		lv_sync
 		why=$(lv_why)
@@ -1148,7 +1176,15 @@ libvirt_guest() {
 		expect libvirt-write-read "pattern A written and read back"
 		expect libvirt-fio-verify "fio verify ok"
 		expect libvirt-discard "discard ok"
-		printf 'libvirt-%s\n' device queues write-read fio-verify discard >>$MIG/reported
+		step_expect libvirt-grow libvirt grow
+		if [ -s $LV_DIR/restart.why ]; then
+			fail libvirt-reconnect "the daemon's restart: $(oneline 2 <$LV_DIR/restart.why)"
+		else
+			step_expect libvirt-reconnect libvirt grow-after-restart
+		fi
+		step_expect libvirt-write-new-space libvirt write-new-space
+		printf 'libvirt-%s\n' device queues write-read fio-verify discard grow \
+			reconnect write-new-space >>$MIG/reported
 		# virsh shutdown: the ACPI power button
 		why=
 		if ! grep -qE "$V libvirt ok md5a" $LOG; then
@@ -1196,6 +1232,12 @@ libvirt_guest() {
 			why="the marker reads '$got'"
 		elif ! cmp -s -n 1048576 -i $((48 << 20)):0 $LV_IMG /dev/zero; then
 			why="the discarded MiB at 48 MiB is not zeroes"
+		elif [ "$(stat -c %s $LV_IMG)" != $((LV_SECTORS * 512 + (4 << 20))) ]; then
+			why="$LV_IMG has $(stat -c %s $LV_IMG) bytes, expected $((LV_SECTORS * 512 + (4 << 20))) after the two grows"
+		elif c=$(sed -nE "s/.*$V libvirt new space md5c=([0-9a-f]+) .*/\1/p" $LOG | head -n 1) &&
+			got=$(dd if=$LV_IMG bs=1M skip=$((LV_SECTORS / 2048)) count=4 iflag=direct status=none | md5sum | cut -d' ' -f1) &&
+			[ "$got" != "$c" ]; then
+			why="the new space: the guest wrote ${c:-nothing}, $LV_IMG has $got"
 		fi
 		report libvirt-image-from-host "$why"
 	fi
@@ -1234,15 +1276,15 @@ libvirt_guest() {
 
 say "QEMU $("$Q" --version 2>/dev/null | head -n1 | sed 's/.*version //'); $(cat /repo/build/qemu/VERSION 2>/dev/null)"
 # device_cases 19, guest_results 28, migration 9, no-leaks 1, the stock
-# QEMU's guest 17, the libvirt domain 13 (check.sh counts them)
+# QEMU's guest 17, the libvirt domain 16 (check.sh counts them)
 if [ "$ONLY" = migrate ]; then
 	echo "# expect 10 qemu"
 elif [ "$ONLY" = bridge ]; then
 	echo "# expect 18 qemu"
 elif [ "$ONLY" = libvirt ]; then
-	echo "# expect 14 qemu"
+	echo "# expect 17 qemu"
 elif [ $demo = 0 ]; then
-	echo "# expect $((57 + 17 * BRIDGE + 13 * LIBVIRT)) qemu"
+	echo "# expect $((57 + 17 * BRIDGE + 16 * LIBVIRT)) qemu"
 fi
 setup || exit 1
 if [ $demo = 1 ] || [ -n "$ONLY" ]; then
