@@ -521,16 +521,11 @@ static struct vu_vring_addr ring_addr(struct env *e, unsigned int q)
 /* Realize: what QEMU 10's vhost-user-blk-pci sends at -device. */
 static int fe_connect(struct ut *t, struct env *e, bool config);
 
-/* QEMU's realize: the connection's setup, then GET_CONFIG. */
+/* QEMU's realize: the connection's setup, then GET_CONFIG (a reconnect,
+ * vhost_user_blk_connect, has no GET_CONFIG: fe_connect(t, e, false)). */
 static int fe_realize(struct ut *t, struct env *e)
 {
 	return fe_connect(t, e, true);
-}
-
-/* A reconnect (vhost_user_blk_connect): the same, without GET_CONFIG. */
-static int fe_reconnect(struct ut *t, struct env *e)
-{
-	return fe_connect(t, e, false);
 }
 
 static int fe_connect(struct ut *t, struct env *e, bool config)
@@ -1207,68 +1202,95 @@ static int be_recv(int fd, int ms, struct vu_msg *m)
 	return vu_msg_recv(fd, m) ? -1 : 1;
 }
 
-static int t_bridge_resize(struct ut *t)
+/*
+ * A connection with a back-end channel, opened as QEMU opens it (the
+ * channel before SET_OWNER; *be: our end), then QEMU's realize (@config:
+ * with GET_CONFIG) or a reconnect's setup (without).
+ */
+static int be_connect(struct ut *t, struct env *e, int *be, bool config)
 {
-	struct env e;
+	struct vu_msg m;
+	int sv[2];
+
+	if (conn_start(t, e) ||
+	    fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false,
+		   PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1))
+		return 1;
+	CHECK(t, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+	      "socketpair");
+	if (fe_call(t, e, VU_SET_BACKEND_REQ_FD, VU_FLAG_NEED_REPLY, NULL, 0,
+		    &sv[1], 1, &m))
+		return 1;
+	close(sv[1]);
+	*be = sv[0];
+	CHECK(t, m.hdr.size == 8 && !m.p.u64, "SET_BACKEND_REQ_FD: ack %llu",
+	      (unsigned long long)m.p.u64);
+	return fe_connect(t, e, config) ||
+	       fe_u64(t, e, VU_SET_PROTOCOL_FEATURES, false,
+		      PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1);
+}
+
+/*
+ * A CONFIG_CHANGE_MSG on back-end channel @be within 2 s, answered as
+ * QEMU answers: GET_CONFIG on the main socket first (@cap sectors), then
+ * the acknowledgement; no second message for the same capacity.
+ */
+static int announced(struct ut *t, struct env *e, int be, uint64_t cap)
+{
 	struct vu_msg m, ack = { .hdr = { .request = VU_CONFIG_CHANGE_MSG,
 					  .flags = VU_VERSION | VU_FLAG_REPLY,
 					  .size = 8 } };
+	uint64_t got_cap;
+	int got;
+
+	got = be_recv(be, 2000, &m);
+	CHECK(t, got > 0, "no CONFIG_CHANGE_MSG within 2 s (%d)", got);
+	CHECK(t, m.hdr.request == VU_CONFIG_CHANGE_MSG &&
+	      m.hdr.flags == (VU_VERSION | VU_FLAG_NEED_REPLY) && !m.hdr.size &&
+	      !m.nfds, "back-end message %u flags %#x size %u fds %u",
+	      m.hdr.request, m.hdr.flags, m.hdr.size, m.nfds);
+	if (fe_capacity(t, e, &got_cap))
+		return 1;
+	CHECK(t, got_cap == cap, "GET_CONFIG after the announcement: %llu, expected %llu",
+	      (unsigned long long)got_cap, (unsigned long long)cap);
+	CHECK(t, !vu_msg_send(be, &ack), "answer");
+	got = be_recv(be, 200, &m);
+	CHECK(t, got == 0, "a second message for the same capacity (%d)", got);
+	return 0;
+}
+
+static int t_bridge_resize(struct ut *t)
+{
+	struct env e;
+	struct vu_msg m;
 	uint64_t cap;
 	unsigned int resizes;
-	int bsv[2], got;
+	int be, got;
 
 	if (env_init(t, &e) || fe_mem(t, &e))
 		return 1;
 	e.d.ack_ms = 300;
-	/* QEMU's realize with BACKEND_REQ: the channel before SET_OWNER. */
-	if (conn_start(t, &e) ||
-	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
-		   PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1))
-		return 1;
-	CHECK(t, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bsv),
-	      "socketpair");
-	if (fe_call(t, &e, VU_SET_BACKEND_REQ_FD, VU_FLAG_NEED_REPLY, NULL, 0,
-		    &bsv[1], 1, &m))
-		return 1;
-	close(bsv[1]);
-	CHECK(t, m.hdr.size == 8 && !m.p.u64, "SET_BACKEND_REQ_FD: ack %llu",
-	      (unsigned long long)m.p.u64);
-	if (fe_realize(t, &e) || fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
-					PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1) ||
-	    fe_start(t, &e, 0))
+	if (be_connect(t, &e, &be, true) || fe_start(t, &e, 0))
 		return 1;
 	/* Unchanged: the timer runs, nothing is sent. */
-	got = be_recv(bsv[0], 200, &m);
+	got = be_recv(be, 200, &m);
 	CHECK(t, got == 0, "unchanged capacity, yet %s on the back-end channel",
 	      got > 0 ? "a message" : "end of file");
 	resizes = __atomic_load_n(&e.fk.resizes, __ATOMIC_SEQ_CST);
 	CHECK(t, resizes >= 3, "%u VHOST_BLK_RESIZE in 200 ms at 20 ms", resizes);
 	/* The backend grows. */
 	fake_grow(&e, 2 * FAKE_SECTORS);
-	got = be_recv(bsv[0], 2000, &m);
-	CHECK(t, got > 0, "no CONFIG_CHANGE_MSG within 2 s (%d)", got);
-	CHECK(t, m.hdr.request == VU_CONFIG_CHANGE_MSG &&
-	      m.hdr.flags == (VU_VERSION | VU_FLAG_NEED_REPLY) && !m.hdr.size &&
-	      !m.nfds, "back-end message %u flags %#x size %u fds %u",
-	      m.hdr.request, m.hdr.flags, m.hdr.size, m.nfds);
-	/* As QEMU: GET_CONFIG on the main socket before the answer. */
-	if (fe_capacity(t, &e, &cap))
+	if (announced(t, &e, be, 2 * FAKE_SECTORS))
 		return 1;
-	CHECK(t, cap == 2 * FAKE_SECTORS, "GET_CONFIG after the grow: %llu",
-	      (unsigned long long)cap);
-	ack.p.u64 = 0;
-	CHECK(t, !vu_msg_send(bsv[0], &ack), "answer");
-	got = be_recv(bsv[0], 200, &m);
-	CHECK(t, got == 0, "a second message for the same capacity (%d)", got);
 	/* Again, and this time no answer: the channel is dropped, the
 	 * connection goes on. */
 	fake_grow(&e, 3 * FAKE_SECTORS);
-	got = be_recv(bsv[0], 2000, &m);
+	got = be_recv(be, 2000, &m);
 	CHECK(t, got > 0 && m.hdr.request == VU_CONFIG_CHANGE_MSG,
 	      "no second CONFIG_CHANGE_MSG (%d)", got);
-	got = be_recv(bsv[0], 3000, &m);
+	got = be_recv(be, 3000, &m);
 	CHECK(t, got < 0, "the unanswered channel was not closed (%d)", got);
-	close(bsv[0]);
+	close(be);
 	if (fe_capacity(t, &e, &cap))
 		return 1;
 	CHECK(t, cap == 3 * FAKE_SECTORS, "GET_CONFIG: %llu",
@@ -1297,38 +1319,16 @@ static int t_bridge_resize(struct ut *t)
 	 * run; QEMU's GET_CONFIG then tells it what QEMU knows, and nothing
 	 * more is sent. */
 	e.d.cap_reported = 0;
-	if (conn_start(t, &e) ||
-	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
-		   PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1))
+	if (be_connect(t, &e, &be, false))
 		return 1;
-	CHECK(t, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bsv),
-	      "socketpair");
-	if (fe_call(t, &e, VU_SET_BACKEND_REQ_FD, VU_FLAG_NEED_REPLY, NULL, 0,
-		    &bsv[1], 1, &m))
-		return 1;
-	close(bsv[1]);
-	if (fe_reconnect(t, &e) ||
-	    fe_u64(t, &e, VU_SET_PROTOCOL_FEATURES, false,
-		   PROTO_ACKED | VBLK_F(VU_PROTO_F_BACKEND_REQ), -1))
-		return 1;
-	got = be_recv(bsv[0], 200, &m);
+	got = be_recv(be, 200, &m);
 	CHECK(t, got == 0, "a message on the back-end channel before the rings run (%d)",
 	      got);
 	if (fe_start(t, &e, 0))
 		return 1;
-	got = be_recv(bsv[0], 2000, &m);
-	CHECK(t, got > 0 && m.hdr.request == VU_CONFIG_CHANGE_MSG,
-	      "no CONFIG_CHANGE_MSG after a reconnect without GET_CONFIG (%d)",
-	      got);
-	if (fe_capacity(t, &e, &cap))
+	if (announced(t, &e, be, 4 * FAKE_SECTORS))
 		return 1;
-	CHECK(t, cap == 4 * FAKE_SECTORS, "GET_CONFIG after the reconnect: %llu",
-	      (unsigned long long)cap);
-	ack.p.u64 = 0;
-	CHECK(t, !vu_msg_send(bsv[0], &ack), "answer");
-	got = be_recv(bsv[0], 200, &m);
-	CHECK(t, got == 0, "a second message for the same capacity (%d)", got);
-	close(bsv[0]);
+	close(be);
 	if (fe_stop(t, &e, 0) || conn_end(t, &e, 0, NULL))
 		return 1;
 	fe_mem_free(&e);
