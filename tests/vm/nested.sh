@@ -40,11 +40,17 @@ prepare() {
 	in_testhost /repo/qemu-frontend/test/mkguest.sh "/cache/${kguest##*/}/bzImage" \
 		/repo/build/qemu/guest "$fio" ||
 		{ fail qemu/guest "the nested guest did not build (above)"; return 1; }
-	if [ ! -x "$REPO/build/guest/vhost-blk-user" ]; then
+	# missing, or older than a source of theirs (else the old binary
+	# would be tested)
+	if [ ! -x "$REPO/build/guest/vhost-blk-user" ] ||
+		[ -n "$(find "$REPO/qemu-frontend/bridge" "$REPO/tests/lib" "$REPO/uapi" \
+			-newer "$REPO/build/guest/vhost-blk-user" -name '*.[ch]' -print -quit)" ]; then
 		"$VM_DIR/build.sh" guest >&2 ||
 			{ fail qemu/build "the test programs (vhost-blk-user) did not build (above)"; return 1; }
 	fi
-	if [ ! -f "$REPO/build/kmod/$krel/vhost_blk.ko" ]; then
+	if [ ! -f "$REPO/build/kmod/$krel/vhost_blk.ko" ] ||
+		[ -n "$(find "$REPO/src" "$REPO/uapi" -newer "$REPO/build/kmod/$krel/vhost_blk.ko" \
+			-name '*.[ch]' -print -quit)" ]; then
 		"$VM_DIR/build.sh" module >&2 ||
 			{ fail qemu/build "vhost_blk.ko did not build (above)"; return 1; }
 	fi
