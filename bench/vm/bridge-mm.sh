@@ -11,8 +11,9 @@
 #                    are threads of fio, in fio's address space
 #   bridge 2q        the same through vhost-blk-user: the workers are the
 #                    daemon's, in its address space
-#   ... apart        fio on CPU 0, the workers on CPU 1 (bench.sh's
-#                    TARGET@apart): no CPU runs both
+#   ... apart        fio on CPU 0, the workers on CPU 1 (the engine's
+#                    vblk_worker_cpus, or the daemon under taskset): no
+#                    CPU runs both
 # Under TCG a change of page tables (CR3) empties the whole emulated TLB;
 # sharing the vCPUs, the bridge makes one at every switch between a fio job
 # and a worker, the direct target none. If that is the gap, it is gone
@@ -44,8 +45,7 @@ measure() {
 		--output-format=terse --terse-version=3 "$@" >"$f") &
 	# the jobs start once the device is set up (its workers are there)
 	for _ in $(seq 100); do
-		w=$(workers)
-		[ -z "$w" ] || break
+		[ -z "$(workers)" ] || break
 		sleep 0.1
 	done
 	sleep 1
@@ -75,20 +75,6 @@ workers() {
 	echo "${out# }"
 }
 
-# run NAME PLACE fio-options...: measure, with fio and the workers sharing
-# the vCPUs (PLACE ""), or apart (fio on CPU 0, the workers on CPU 1: the
-# engine's vblk_worker_cpus, or the daemon under taskset), as bench.sh's
-# TARGET@apart
-run() {
-	local name=$1 how=$2
-	shift 2
-	if [ "$how" = apart ]; then
-		measure "$name apart" taskset -c 0 "$@"
-	else
-		measure "$name" "$@"
-	fi
-}
-
 bridge_up() { # bridge_up [taskset...]
 	rm -f /run/b.sock
 	"$@" "$BRIDGE" --socket /run/b.sock --backend /dev/vbench --num-queues 2 \
@@ -106,12 +92,12 @@ BRIDGED=(--thread "${ENG[@]}" --vblk_queues=2 --name=b --filename=/run/b.sock
 	--numjobs=2)
 for rep in 1 2 3; do
 	echo "round $rep ($(nproc) vCPUs)"
-	run "direct 2q" "" "${DIRECT[@]}"
+	measure "direct 2q" "${DIRECT[@]}"
 	bridge_up
-	run "bridge 2q" "" "${BRIDGED[@]}"
+	measure "bridge 2q" "${BRIDGED[@]}"
 	bridge_down
-	run "direct 2q" apart "${DIRECT[@]}" --vblk_worker_cpus=1
+	measure "direct 2q apart" taskset -c 0 "${DIRECT[@]}" --vblk_worker_cpus=1
 	bridge_up taskset -c 1
-	run "bridge 2q" apart "${BRIDGED[@]}"
+	measure "bridge 2q apart" taskset -c 0 "${BRIDGED[@]}"
 	bridge_down
 done

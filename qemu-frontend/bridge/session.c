@@ -852,10 +852,9 @@ static void backend_answer(struct vub_conn *c)
  * has said nothing yet: QEMU reads no GET_CONFIG when it reconnects, so
  * after a daemon restart what it knows is the old daemon's word, and the
  * announcement lets it compare (it tells the guest only of a change).
- * QEMU answers by
- * reading GET_CONFIG on the main socket before it acknowledges, so the
- * acknowledgement is awaited here, between messages, never in a blocking
- * read.
+ * QEMU answers by reading GET_CONFIG on the main socket before it
+ * acknowledges, so the acknowledgement is awaited here, between messages,
+ * never in a blocking read.
  */
 static void tick(struct vub_conn *c, uint64_t now)
 {

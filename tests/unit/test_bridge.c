@@ -518,16 +518,11 @@ static struct vu_vring_addr ring_addr(struct env *e, unsigned int q)
 	return a;
 }
 
-/* Realize: what QEMU 10's vhost-user-blk-pci sends at -device. */
-static int fe_connect(struct ut *t, struct env *e, bool config);
-
-/* QEMU's realize: the connection's setup, then GET_CONFIG (a reconnect,
- * vhost_user_blk_connect, has no GET_CONFIG: fe_connect(t, e, false)). */
-static int fe_realize(struct ut *t, struct env *e)
-{
-	return fe_connect(t, e, true);
-}
-
+/*
+ * What QEMU 10's vhost-user-blk-pci sends when it connects: at -device
+ * (realize) with GET_CONFIG at the end (@config); when it reconnects
+ * (vhost_user_blk_connect) without.
+ */
 static int fe_connect(struct ut *t, struct env *e, bool config)
 {
 	struct vu_msg r;
@@ -589,6 +584,11 @@ static int fe_connect(struct ut *t, struct env *e, bool config)
 	}
 	CHECK(t, !memcmp(e->fk.serial, "bridge-serial", 13), "serial not set");
 	return 0;
+}
+
+static int fe_realize(struct ut *t, struct env *e)
+{
+	return fe_connect(t, e, true);
 }
 
 /* Start: features, memory, rings, enable, status. */
